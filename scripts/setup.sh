@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what Squall's build and tests need on a fresh machine. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v go >/dev/null 2>&1; then
+  # Debian's golang is older than go.mod asks for; its go command then fetches
+  # the exact toolchain named in go.mod from the Go module proxy.
+  echo "setup: installing Go from Debian (the toolchain in go.mod is fetched by it)"
+  apt-get update -qq && apt-get install -y -qq golang-go >/dev/null
+fi
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
+go version
+go mod download
