@@ -45,15 +45,9 @@ func Compare(a, b Value) int {
 	case KindList:
 		return compareSeq(a.c, b.c)
 	case KindSet:
-		if len(a.c) == 0 || len(b.c) == 0 {
-			return cmp.Compare(len(a.c), len(b.c))
-		}
-		return compareSeq(sortedByCompare(a.c, 1), sortedByCompare(b.c, 1))
+		return compareSorted(a.c, b.c, 1)
 	case KindMap:
-		if len(a.c) == 0 || len(b.c) == 0 {
-			return cmp.Compare(len(a.c), len(b.c))
-		}
-		return compareSeq(sortedByCompare(a.c, 2), sortedByCompare(b.c, 2))
+		return compareSorted(a.c, b.c, 2)
 	}
 	return 0
 }
@@ -77,30 +71,48 @@ func compareSeq(a, b []Value) int {
 	return cmp.Compare(len(a), len(b))
 }
 
-// sortedByCompare returns vals (groups of stride values: set elements or
-// map key, value pairs) reordered so that the first values of the groups are
-// in Compare order. The input is not modified; when it is already in order
-// it is returned as is.
-func sortedByCompare(vals []Value, stride int) []Value {
-	n := len(vals) / stride
-	sorted := true
-	for i := 1; i < n; i++ {
-		if Compare(vals[(i-1)*stride], vals[i*stride]) > 0 {
-			sorted = false
-			break
+// compareSorted compares two sets (stride 1) or maps (stride 2, key and
+// value pairs) as sequences of groups taken in Compare order of their first
+// values.
+func compareSorted(a, b []Value, stride int) int {
+	var abuf, bbuf [16]int
+	ai, bi := indexes(abuf[:], len(a)/stride), indexes(bbuf[:], len(b)/stride)
+	orderByCompare(ai, a, stride)
+	orderByCompare(bi, b, stride)
+	for k := range min(len(ai), len(bi)) {
+		i, j := ai[k]*stride, bi[k]*stride
+		for s := range stride {
+			if c := Compare(a[i+s], b[j+s]); c != 0 {
+				return c
+			}
 		}
 	}
-	if sorted {
-		return vals
+	return cmp.Compare(len(ai), len(bi))
+}
+
+// indexes returns 0, 1, ..., n-1 in buf when it is large enough.
+func indexes(buf []int, n int) []int {
+	if n > len(buf) {
+		buf = make([]int, n)
 	}
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
+	buf = buf[:n]
+	for i := range buf {
+		buf[i] = i
 	}
-	slices.SortFunc(idx, func(i, j int) int { return Compare(vals[i*stride], vals[j*stride]) })
-	out := make([]Value, 0, len(vals))
-	for _, i := range idx {
-		out = append(out, vals[i*stride:i*stride+stride]...)
+	return buf
+}
+
+// orderByCompare sorts idx, indexes of the groups of stride values of vals,
+// by Compare of the first value of each group.
+func orderByCompare(idx []int, vals []Value, stride int) {
+	if len(idx) > 16 {
+		slices.SortFunc(idx, func(i, j int) int { return Compare(vals[i*stride], vals[j*stride]) })
+		return
 	}
-	return out
+	// Insertion sort: sets and maps used as keys are small.
+	for i := 1; i < len(idx); i++ {
+		for j := i; j > 0 && Compare(vals[idx[j-1]*stride], vals[idx[j]*stride]) > 0; j-- {
+			idx[j-1], idx[j] = idx[j], idx[j-1]
+		}
+	}
 }
