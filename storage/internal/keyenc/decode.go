@@ -151,7 +151,8 @@ func (d *decoder) float() (abi.Value, error) {
 }
 
 // escaped decodes the payload of a string or bytes element: 0x00 0xFF is an
-// escaped 0x00 and any other 0x00 terminates. It returns a fresh slice.
+// escaped 0x00 and any other 0x00 terminates. The result may share memory
+// with the input; the abi constructors copy it.
 func (d *decoder) escaped() ([]byte, error) {
 	start := d.off - 1
 	rest := d.b[d.off:]
@@ -162,7 +163,7 @@ func (d *decoder) escaped() ([]byte, error) {
 	if i+1 >= len(rest) || rest[i+1] != escByte {
 		// The common case: no escapes.
 		d.off += i + 1
-		return bytes.Clone(rest[:i]), nil
+		return rest[:i], nil
 	}
 	out := make([]byte, 0, len(rest))
 	for {

@@ -96,9 +96,10 @@ const (
 	escByte    = 0xFF // follows 0x00 inside strings and bytes to escape it
 )
 
-// MaxDepth is the deepest nesting of containers that encodes and decodes: a
-// list holding a list holding an int has depth 2.
-const MaxDepth = 64
+// MaxDepth is the deepest nesting of containers that encodes and decodes,
+// the same as the value codec's: a scalar has depth 0 and a container one
+// more than its deepest child, so a list holding an empty list has depth 2.
+const MaxDepth = abi.MaxDepth
 
 // MaxKeyLen is the largest storage key, in bytes, that the storage layer
 // writes.

@@ -137,8 +137,8 @@ func TestAppend_Errors(t *testing.T) {
 	}{
 		{"invalid UTF-8", abi.String("a\xffb"), `keyenc: cannot encode: string "a\xffb" is not valid UTF-8`},
 		{"invalid UTF-8 in map", abi.Map(abi.MapEntry{Key: abi.Int(1), Val: abi.String("\xc3")}), `keyenc: cannot encode: string "\xc3" is not valid UTF-8`},
-		{"too deep", abi.List(deep), "keyenc: cannot encode: containers nested more than 64 deep"},
-		{"too deep set", abi.Set(deep), "keyenc: cannot encode: containers nested more than 64 deep"},
+		{"too deep", abi.List(deep), "keyenc: cannot encode: containers nested more than " + strconv.Itoa(MaxDepth) + " deep"},
+		{"too deep set", abi.Set(deep), "keyenc: cannot encode: containers nested more than " + strconv.Itoa(MaxDepth) + " deep"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -187,7 +187,7 @@ func TestDecode_Errors(t *testing.T) {
 		{"set out of order", "42 1502 1501 00", "keyenc: at byte 3: set elements are not in ascending order"},
 		{"set duplicate", "42 01 01 00", "keyenc: at byte 2: set holds element twice"},
 		{"unterminated set", "42 01", "keyenc: at byte 0: unterminated set (no 0x00 terminator)"},
-		{"too deep", strings.Repeat("40", MaxDepth+1), "keyenc: at byte 64: containers nested more than 64 deep"},
+		{"too deep", strings.Repeat("40", MaxDepth+1), "keyenc: at byte " + strconv.Itoa(MaxDepth) + ": containers nested more than " + strconv.Itoa(MaxDepth) + " deep"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
