@@ -1,9 +1,13 @@
 package storage
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -19,19 +23,55 @@ type Options struct {
 	// FS is the file system; nil means the OS file system. Tests use
 	// vfs.NewMem() or an error-injecting FS.
 	FS vfs.FS
+
+	// Clock gives the append time stored with each depot record; nil means
+	// time.Now. The committer reads it once per group commit, and the times
+	// stored in one depot partition never decrease even when the clock
+	// steps back.
+	Clock func() time.Time
 }
 
 // DB is a node's durable store: one Pebble database holding every depot,
 // PState and progress record of every module and partition on the node.
 //
-// A DB is safe for concurrent use.
+// Every write — a depot append, a [Batch] commit, a drop — goes through one
+// committer goroutine owned by the DB (group commit): it merges the writes
+// queued while the previous group was being synced into one Pebble batch,
+// assigns depot offsets in queue order, commits the batch with one WAL sync,
+// makes the new depot offsets visible, and then acknowledges every writer of
+// the group. Concurrent durable writers therefore share one fsync.
+//
+// A DB is safe for concurrent use. [DB.Close] must not race with the
+// creation of new work by the same caller that expects it to succeed: work
+// started after Close fails with [ErrClosed].
 type DB struct {
-	dir string
-	pdb *pebble.DB
+	dir   string
+	pdb   *pebble.DB
+	clock func() time.Time
+
+	// closeMu is held shared by every operation that touches pdb outside the
+	// committer, and exclusively by Close before it closes pdb.
+	closeMu sync.RWMutex
+	closed  atomic.Bool
+
+	// The commit queue. qmu guards queue, qclosed and failed.
+	qmu     sync.Mutex
+	queue   []*commitReq
+	qclosed bool
+	failed  error         // set by the committer when a Pebble commit fails
+	kick    chan struct{} // buffered(1): work was queued
+	stop    chan struct{} // closed by Close
+	exited  chan struct{} // closed when the committer returns
+
+	// The depot registry.
+	depotsMu sync.Mutex
+	depots   map[string]*Depot // by module "\x00" name
+
+	c committer // owned by the committer goroutine
 }
 
-// Open opens (creating if needed) the store in dir and checks its format
-// version.
+// Open opens (creating if needed) the store in dir, checks its format
+// version and starts the DB's committer goroutine; [DB.Close] stops it.
 func Open(dir string, opts Options) (*DB, error) {
 	popts := &pebble.Options{FS: opts.FS}
 	if popts.FS == nil {
@@ -41,11 +81,24 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
 	}
-	db := &DB{dir: dir, pdb: pdb}
+	db := &DB{
+		dir:    dir,
+		pdb:    pdb,
+		clock:  opts.Clock,
+		kick:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		exited: make(chan struct{}),
+		depots: make(map[string]*Depot),
+	}
+	if db.clock == nil {
+		db.clock = time.Now
+	}
 	if err := db.checkFormat(); err != nil {
 		_ = pdb.Close()
 		return nil, err
 	}
+	db.c.db = db
+	go db.c.run()
 	return db, nil
 }
 
@@ -64,7 +117,7 @@ func (db *DB) checkFormat() error {
 			return fmt.Errorf("storage: open %s: %w", db.dir, err)
 		}
 		if !empty {
-			return fmt.Errorf("storage: %s holds data but no Squall format version; it is not a Squall data directory (or it is damaged)", db.dir)
+			return fmt.Errorf("%w: %s holds data but no Squall format version; it is not a Squall data directory (or it is damaged)", ErrNotSquallDir, db.dir)
 		}
 		if err := db.pdb.Set(formatKey, binary.BigEndian.AppendUint32(nil, FormatVersion), pebble.Sync); err != nil {
 			return fmt.Errorf("storage: write format version to %s: %w", db.dir, err)
@@ -97,11 +150,79 @@ func (e *FormatError) Error() string {
 	return fmt.Sprintf("storage: %s uses format version %d; this binary reads %d: migrate it with the Squall release that introduced version %d", e.Dir, e.Found, e.Want, e.Want)
 }
 
-// Close flushes nothing (every acknowledged write is already durable) and
-// releases the store.
+// beginRead makes sure the store stays open until the matching endRead.
+// Every read of pdb outside the committer is bracketed by the two; it fails
+// with [ErrClosed] once Close has started.
+func (db *DB) beginRead() error {
+	db.closeMu.RLock()
+	if db.closed.Load() {
+		db.closeMu.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+// endRead ends what beginRead started.
+func (db *DB) endRead() { db.closeMu.RUnlock() }
+
+// Close stops the committer and releases the store. Writes the committer has
+// already taken into a group finish (and are acknowledged as usual); writes
+// still queued fail with [ErrClosed] and are not written. Close waits for the
+// committer goroutine and for reads in progress. Every acknowledged durable
+// write is already on disk, so Close flushes nothing. Close after Close
+// returns [ErrClosed].
 func (db *DB) Close() error {
+	db.qmu.Lock()
+	if db.qclosed {
+		db.qmu.Unlock()
+		return ErrClosed
+	}
+	db.qclosed = true
+	pending := db.queue
+	db.queue = nil
+	db.qmu.Unlock()
+	for _, r := range pending {
+		r.finish(ErrClosed)
+	}
+	close(db.stop)
+	<-db.exited
+
+	db.closed.Store(true)
+	db.closeMu.Lock() // waits for reads in progress
+	defer db.closeMu.Unlock()
 	if err := db.pdb.Close(); err != nil {
 		return fmt.Errorf("storage: close %s: %w", db.dir, err)
 	}
 	return nil
+}
+
+// DropPartition deletes every depot record, PState and progress record of
+// one partition of module, durably. Depots stay declared and the partition
+// starts again at offset 0. The caller must make sure nothing else writes to
+// the partition meanwhile (no Batch of it is open).
+func (db *DB) DropPartition(module string, partition uint32) error {
+	if err := ValidateName("module name", module); err != nil {
+		return err
+	}
+	p := partitionPrefix(nil, module, partition)
+	return db.drop(&commitReq{kind: reqDrop, sync: true, dropModule: module, dropPart: partition,
+		dropRanges: [][2][]byte{{p, prefixEnd(p)}}, done: make(chan struct{}, 1)})
+}
+
+// DropModule deletes every partition and all metadata of module, durably.
+// Its depots stay declared and start again at offset 0. The caller must make
+// sure nothing else writes to the module meanwhile.
+func (db *DB) DropModule(module string) error {
+	if err := ValidateName("module name", module); err != nil {
+		return err
+	}
+	parts := modulePrefix(module)
+	meta := append(append([]byte{spaceModule}, module...), 0)
+	return db.drop(&commitReq{kind: reqDrop, sync: true, dropModule: module, dropAll: true,
+		dropRanges: [][2][]byte{{parts, prefixEnd(parts)}, {meta, prefixEnd(meta)}}, done: make(chan struct{}, 1)})
+}
+
+func (db *DB) drop(r *commitReq) error {
+	_, err := db.submit(context.Background(), r)
+	return err
 }
