@@ -53,43 +53,62 @@ func FuzzDecode(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		v, n, err := Decode(data)
+		checkDecode(t, data)
+		// Random bytes rarely form deep, valid structure. So also decode the
+		// encoding of a value built from data, with one byte changed as the
+		// last two bytes of data say.
+		v := (&fuzzBuilder{b: data}).value(4)
+		enc, err := Append(nil, v)
 		if err != nil {
-			var de *Error
-			if !errors.As(err, &de) {
-				t.Fatalf("Decode error %v is not an *Error", err)
-			}
-			if de.Offset < 0 || de.Offset > len(data) {
-				t.Fatalf("Decode error offset %d outside the input of %d bytes", de.Offset, len(data))
-			}
-		} else {
-			if n <= 0 || n > len(data) {
-				t.Fatalf("Decode consumed %d of %d bytes", n, len(data))
-			}
-			re, err := Append(nil, v)
-			if err != nil {
-				t.Fatalf("Append(Decode(% x) = %v): %v", data, v, err)
-			}
-			if !bytes.Equal(re, data[:n]) {
-				t.Fatalf("Decode(% x) = %v, which encodes as % x", data[:n], v, re)
-			}
+			t.Fatalf("Append(%v): %v", v, err)
 		}
-		vs, err := DecodeTuple(data)
-		if err != nil {
-			var de *Error
-			if !errors.As(err, &de) {
-				t.Fatalf("DecodeTuple error %v is not an *Error", err)
-			}
-			return
+		if len(data) >= 2 {
+			enc[int(data[len(data)-1])%len(enc)] ^= data[len(data)-2]
 		}
-		re, err := AppendTuple(nil, vs...)
-		if err != nil {
-			t.Fatalf("AppendTuple(DecodeTuple(% x)): %v", data, err)
-		}
-		if !bytes.Equal(re, data) {
-			t.Fatalf("DecodeTuple(% x) = %v, which encodes as % x", data, vs, re)
-		}
+		checkDecode(t, enc)
 	})
+}
+
+// checkDecode checks that Decode and DecodeTuple either fail with an *Error
+// or return values that encode back to exactly the bytes they consumed.
+func checkDecode(t *testing.T, data []byte) {
+	t.Helper()
+	v, n, err := Decode(data)
+	if err != nil {
+		var de *Error
+		if !errors.As(err, &de) {
+			t.Fatalf("Decode error %v is not an *Error", err)
+		}
+		if de.Offset < 0 || de.Offset > len(data) {
+			t.Fatalf("Decode error offset %d outside the input of %d bytes", de.Offset, len(data))
+		}
+	} else {
+		if n <= 0 || n > len(data) {
+			t.Fatalf("Decode consumed %d of %d bytes", n, len(data))
+		}
+		re, err := Append(nil, v)
+		if err != nil {
+			t.Fatalf("Append(Decode(% x) = %v): %v", data, v, err)
+		}
+		if !bytes.Equal(re, data[:n]) {
+			t.Fatalf("Decode(% x) = %v, which encodes as % x", data[:n], v, re)
+		}
+	}
+	vs, err := DecodeTuple(data)
+	if err != nil {
+		var de *Error
+		if !errors.As(err, &de) {
+			t.Fatalf("DecodeTuple error %v is not an *Error", err)
+		}
+		return
+	}
+	re, err := AppendTuple(nil, vs...)
+	if err != nil {
+		t.Fatalf("AppendTuple(DecodeTuple(% x)): %v", data, err)
+	}
+	if !bytes.Equal(re, data) {
+		t.Fatalf("DecodeTuple(% x) = %v, which encodes as % x", data, vs, re)
+	}
 }
 
 // fuzzBuilder builds a value from fuzzer bytes; running out of bytes reads
