@@ -28,18 +28,6 @@
 // bounds), which sorts before every child key P elem … and cannot be
 // mistaken for one. 0xFF never starts an element either.
 //
-// # Ranges
-//
-// As in the FoundationDB tuple layer, one encoding can be a proper prefix of
-// another: "" encodes as 30 00 and "\x00" as 30 00 FF 00. The longer one
-// always continues with 0xFF where the shorter one ends, and 0xFF never
-// follows a complete element, so the order of keys is not affected — but a
-// plain prefix scan is wrong: the keys starting with the tuple P = 30 00
-// include those of the sibling "\x00". The keys of the subtree at P (P
-// itself, its 0x00 metadata keys and every tuple that extends P) are exactly
-// the keys in [P, [TupleEnd](P)) = [P, P 0xFF); its children proper lie in
-// [P 0x01, P 0xFF).
-//
 //	tag         kind    payload
 //	0x00        —       reserved: terminator / escape, never starts an element
 //	0x01        nil     none
@@ -62,6 +50,20 @@
 // zero), so small ints are short: 0 is 1 byte, ±1..±255 are 2 bytes. The
 // magnitude of math.MinInt64 is 2^63, which fits in 8 bytes. Only the one
 // canonical NaN (0x7FF8000000000000) is encoded; it sorts after +Inf.
+//
+// # Ranges
+//
+// As in the FoundationDB tuple layer, one encoding can be a proper prefix of
+// another: "" encodes as 30 00 and "\x00" as 30 00 FF 00. The longer one
+// always continues with 0xFF where the shorter one ends, and 0xFF never
+// follows a complete element, so the order of keys is not affected — but a
+// plain prefix scan is wrong: the keys starting with the tuple P = 30 00
+// include those of the sibling "\x00". The keys of the subtree at P (P
+// itself, its 0x00 metadata keys and every tuple that extends P) are exactly
+// the keys in [P, [TupleEnd](P)) = [P, P 0xFF); its children proper lie in
+// [P 0x01, P 0xFF).
+//
+// # Limits
 //
 // Containers nest at most [MaxDepth] deep. Keys the storage layer writes are
 // at most [MaxKeyLen] bytes; see [CheckKeyLen].
