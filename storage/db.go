@@ -73,7 +73,7 @@ type DB struct {
 // Open opens (creating if needed) the store in dir, checks its format
 // version and starts the DB's committer goroutine; [DB.Close] stops it.
 func Open(dir string, opts Options) (*DB, error) {
-	popts := &pebble.Options{FS: opts.FS}
+	popts := &pebble.Options{FS: opts.FS, Logger: quietLogger{}}
 	if popts.FS == nil {
 		popts.FS = vfs.Default
 	}
@@ -102,6 +102,14 @@ func Open(dir string, opts Options) (*DB, error) {
 	return db, nil
 }
 
+// quietLogger drops Pebble's informational messages (WAL replay and the
+// like, printed on every open) and keeps its errors.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)              {}
+func (quietLogger) Errorf(format string, args ...any) { pebble.DefaultLogger.Errorf(format, args...) }
+func (quietLogger) Fatalf(format string, args ...any) { pebble.DefaultLogger.Fatalf(format, args...) }
+
 // checkFormat writes the format version into a new store and checks it in an
 // existing one.
 func (db *DB) checkFormat() error {
@@ -117,7 +125,7 @@ func (db *DB) checkFormat() error {
 			return fmt.Errorf("storage: open %s: %w", db.dir, err)
 		}
 		if !empty {
-			return fmt.Errorf("%w: %s holds data but no Squall format version; it is not a Squall data directory (or it is damaged)", ErrNotSquallDir, db.dir)
+			return fmt.Errorf("%w: %s holds data but no Squall format version record (or the record was lost); open an empty directory or one Squall created", ErrNotSquallDir, db.dir)
 		}
 		if err := db.pdb.Set(formatKey, binary.BigEndian.AppendUint32(nil, FormatVersion), pebble.Sync); err != nil {
 			return fmt.Errorf("storage: write format version to %s: %w", db.dir, err)

@@ -253,6 +253,9 @@ func (r *commitReq) addRecord(p *depotPart, idx int, rec *Record) ([]byte, error
 		}
 	}
 	klen := len(buf) - start
+	if len(rec.Value) == 0 {
+		return fail("value", &abi.DecodeError{Offset: 0, Msg: "empty input; a record value is one MessagePack value (nil is the byte 0xc0)"})
+	}
 	if buf, err = appendCanonical(buf, rec.Value); err != nil {
 		return fail("value", err)
 	}
