@@ -17,6 +17,8 @@ var (
 	// ErrFailed is returned by every write after a write to Pebble failed.
 	// What reached the disk is unknown, so the store refuses further writes;
 	// close it and open it again (recovery replays the write-ahead log).
+	// (Pebble itself treats a failed WAL write or sync as fatal and exits
+	// the process; ErrFailed covers the commit errors it returns.)
 	ErrFailed = errors.New("storage: an earlier write failed; close and reopen the store")
 
 	// ErrNotFound matches [*NotFoundError]: a depot (or other named object)
