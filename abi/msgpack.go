@@ -56,7 +56,70 @@ func (e *DecodeError) Error() string {
 // documentation). It fails with an [*EncodeError] when v holds a string that
 // is not valid UTF-8 or nests deeper than [MaxDepth].
 func Encode(v Value) ([]byte, error) {
-	return AppendEncode(nil, v)
+	b, err := AppendEncode(make([]byte, 0, encodedLen(v)), v)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// encodedLen returns the length of the canonical encoding of v (or, for a
+// value Encode rejects, of what appendCanonical writes).
+func encodedLen(v Value) int {
+	switch v.kind {
+	case KindInt:
+		i := int64(v.n)
+		switch {
+		case i >= -32 && i <= 0x7f:
+			return 1
+		case i >= math.MinInt8 && i <= math.MaxUint8:
+			return 2
+		case i >= math.MinInt16 && i <= math.MaxUint16:
+			return 3
+		case i >= math.MinInt32 && i <= math.MaxUint32:
+			return 5
+		}
+		return 9
+	case KindFloat:
+		return 9
+	case KindString:
+		if len(v.s) < 32 {
+			return 1 + len(v.s)
+		}
+		return lenHeader(len(v.s), 2) + len(v.s)
+	case KindBytes:
+		return lenHeader(len(v.s), 2) + len(v.s)
+	case KindList, KindMap, KindSet:
+		n := len(v.c)
+		if v.kind == KindMap {
+			n /= 2
+		}
+		size := 1
+		if n >= 16 {
+			size = lenHeader(n, 3)
+		}
+		for _, c := range v.c {
+			size += encodedLen(c)
+		}
+		if v.kind == KindSet {
+			var hdr [extHeaderMax]byte
+			size += extHeader(&hdr, size, SetExtType)
+		}
+		return size
+	}
+	return 1
+}
+
+// lenHeader returns the length of a header with an 8-, 16- or 32-bit length
+// field, skipping the 8-bit form when min8 is 3.
+func lenHeader(n, min8 int) int {
+	switch {
+	case n <= math.MaxUint8 && min8 == 2:
+		return 2
+	case n <= math.MaxUint16:
+		return 3
+	}
+	return 5
 }
 
 // AppendEncode appends the canonical MessagePack encoding of v to dst and
