@@ -1,0 +1,809 @@
+package abi
+
+import (
+	"strconv"
+	"strings"
+)
+
+// The module definition (ABI.md §5) is what a guest's squall_init flushes
+// in its DEFINE effect: a MessagePack map naming the module's depots,
+// PStates with their schemas and topologies with their stages. Indexes
+// into its lists are the ids that frames use: depot i is Depots[i], PState
+// i is PStates[i], topology i is Topologies[i], and stage i of a topology
+// is its Stages[i].
+
+// Depot partitioner kinds (DepotPartitioner.Kind).
+const (
+	// DepotHash routes a record by the hash of a key selected from it
+	// ([KeyPartition]); with no key path, of the whole record.
+	DepotHash = "hash"
+	// DepotRandom routes a record to a random partition.
+	DepotRandom = "random"
+	// DepotDisallow refuses appends from clients; only topologies append.
+	DepotDisallow = "disallow"
+)
+
+// TopologyStream is the kind of a stream topology, the only kind of ABI
+// 1.0.
+const TopologyStream = "stream"
+
+// SchemaType is the type of a [Schema] node.
+type SchemaType string
+
+// Schema types: six leaves and four composites.
+const (
+	SchemaAny    SchemaType = "any"
+	SchemaBool   SchemaType = "bool"
+	SchemaInt    SchemaType = "int"
+	SchemaFloat  SchemaType = "float"
+	SchemaString SchemaType = "string"
+	SchemaBytes  SchemaType = "bytes"
+	SchemaMap    SchemaType = "map"
+	SchemaSet    SchemaType = "set"
+	SchemaList   SchemaType = "list"
+	SchemaRecord SchemaType = "record"
+)
+
+// IsLeaf reports whether t is one of the leaf types.
+func (t SchemaType) IsLeaf() bool {
+	switch t {
+	case SchemaAny, SchemaBool, SchemaInt, SchemaFloat, SchemaString, SchemaBytes:
+		return true
+	}
+	return false
+}
+
+// Limits of a module definition.
+const (
+	// MaxDefEntries bounds the depots, PStates and topologies of a module,
+	// and the stages and sources of a topology.
+	MaxDefEntries = 1024
+	// MaxSchemaDepth bounds the nesting of a PState schema (a leaf has
+	// depth 1).
+	MaxSchemaDepth = 32
+	// maxNameLen bounds names (the storage layer's limit too).
+	maxNameLen = 128
+)
+
+// ModuleDef is a module definition.
+type ModuleDef struct {
+	// Name is the name the module asks to be deployed as; optional (the
+	// deploy request may give one).
+	Name string
+	// Depots, PStates and Topologies are in the order of their ids.
+	Depots     []DepotDef
+	PStates    []PStateDef
+	Topologies []TopologyDef
+}
+
+// DepotDef declares a depot.
+type DepotDef struct {
+	Name        string
+	Partitioner DepotPartitioner
+}
+
+// DepotPartitioner says how appends from outside a topology (and APPENDs
+// without AppendLocal) choose a depot partition.
+type DepotPartitioner struct {
+	// Kind is DepotHash, DepotRandom or DepotDisallow.
+	Kind string
+	// Key selects the key to hash from the record (hash only), as a select
+	// path; the first value it navigates to is hashed, nil when none. An
+	// empty path hashes the whole record.
+	Key Path
+}
+
+// PStateDef declares a PState.
+type PStateDef struct {
+	Name   string
+	Schema Schema
+	// Global keeps the PState on partition 0 only.
+	Global bool
+}
+
+// Schema is a PState storage schema: a leaf type, or a map, set, list or
+// record of schemas.
+type Schema struct {
+	Type SchemaType
+	// Key and Val are the key and value schemas of a map.
+	Key, Val *Schema
+	// Elem is the element schema of a set or list.
+	Elem *Schema
+	// Fields are the fields of a record.
+	Fields []FieldDef
+	// Subindexed stores each entry of a map, set or list under its own
+	// storage key (sorted, with O(1) size) instead of as one value.
+	Subindexed bool
+}
+
+// FieldDef is one field of a record schema.
+type FieldDef struct {
+	Name   string
+	Schema Schema
+}
+
+// TopologyDef declares a topology.
+type TopologyDef struct {
+	Name string
+	// Kind is TopologyStream.
+	Kind string
+	// Sources name the depots the topology reads and the stage each record
+	// starts at.
+	Sources []SourceDef
+	// Stages are the topology's stages, in the order of their ids.
+	Stages []string
+}
+
+// SourceDef subscribes a stage to a depot.
+type SourceDef struct {
+	Depot, Stage string
+}
+
+// DepotIndex returns the id of the named depot, or -1.
+func (d *ModuleDef) DepotIndex(name string) int {
+	for i := range d.Depots {
+		if d.Depots[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// PStateIndex returns the id of the named PState, or -1.
+func (d *ModuleDef) PStateIndex(name string) int {
+	for i := range d.PStates {
+		if d.PStates[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// TopologyIndex returns the id of the named topology, or -1.
+func (d *ModuleDef) TopologyIndex(name string) int {
+	for i := range d.Topologies {
+		if d.Topologies[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// StageIndex returns the id of the named stage, or -1.
+func (t *TopologyDef) StageIndex(name string) int {
+	for i, s := range t.Stages {
+		if s == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// DefProblem is one problem of a module definition.
+type DefProblem struct {
+	// Where locates the problem: "depots[1].name",
+	// "pstates[0].schema.value.fields[\"visits\"]", "definition" for the
+	// whole.
+	Where string
+	// Msg says what is wrong and, where it can, what would be right.
+	Msg string
+}
+
+// DefError lists every problem of a module definition.
+type DefError struct {
+	Problems []DefProblem
+}
+
+func (e *DefError) Error() string {
+	if len(e.Problems) == 1 {
+		return "abi: module definition: " + e.Problems[0].Where + ": " + e.Problems[0].Msg
+	}
+	var b strings.Builder
+	b.WriteString("abi: module definition has " + strconv.Itoa(len(e.Problems)) + " problems:")
+	for _, p := range e.Problems {
+		b.WriteString("\n\t" + p.Where + ": " + p.Msg)
+	}
+	return b.String()
+}
+
+// Value returns the map form of d, with fields that have their default
+// value omitted (ABI.md §5.1): the canonical definition.
+func (d *ModuleDef) Value() Value {
+	var top []MapEntry
+	if d.Name != "" {
+		top = append(top, entry("name", String(d.Name)))
+	}
+	depots := make([]Value, len(d.Depots))
+	for i, dp := range d.Depots {
+		part := []MapEntry{entry("kind", String(dp.Partitioner.Kind))}
+		if len(dp.Partitioner.Key) > 0 {
+			part = append(part, entry("key", dp.Partitioner.Key.Value()))
+		}
+		depots[i] = Map(entry("name", String(dp.Name)), entry("partitioner", Map(part...)))
+	}
+	pstates := make([]Value, len(d.PStates))
+	for i, ps := range d.PStates {
+		es := []MapEntry{entry("name", String(ps.Name)), entry("schema", ps.Schema.Value())}
+		if ps.Global {
+			es = append(es, entry("global", Bool(true)))
+		}
+		pstates[i] = Map(es...)
+	}
+	topos := make([]Value, len(d.Topologies))
+	for i, t := range d.Topologies {
+		srcs := make([]Value, len(t.Sources))
+		for j, s := range t.Sources {
+			srcs[j] = Map(entry("depot", String(s.Depot)), entry("stage", String(s.Stage)))
+		}
+		stages := make([]Value, len(t.Stages))
+		for j, s := range t.Stages {
+			stages[j] = String(s)
+		}
+		topos[i] = Map(entry("name", String(t.Name)), entry("kind", String(t.Kind)),
+			entry("sources", List(srcs...)), entry("stages", List(stages...)))
+	}
+	top = append(top, entry("depots", List(depots...)), entry("pstates", List(pstates...)),
+		entry("topologies", List(topos...)))
+	return Map(top...)
+}
+
+// Value returns the map form of s.
+func (s *Schema) Value() Value {
+	es := []MapEntry{entry("type", String(string(s.Type)))}
+	sub := func(name string, c *Schema) {
+		if c != nil {
+			es = append(es, entry(name, c.Value()))
+		}
+	}
+	switch s.Type {
+	case SchemaMap:
+		sub("key", s.Key)
+		sub("value", s.Val)
+	case SchemaSet, SchemaList:
+		sub("elem", s.Elem)
+	case SchemaRecord:
+		fs := make([]MapEntry, len(s.Fields))
+		for i, f := range s.Fields {
+			fs[i] = entry(f.Name, f.Schema.Value())
+		}
+		es = append(es, entry("fields", Map(fs...)))
+	}
+	if s.Subindexed {
+		es = append(es, entry("subindexed", Bool(true)))
+	}
+	return Map(es...)
+}
+
+func entry(k string, v Value) MapEntry { return MapEntry{Key: String(k), Val: v} }
+
+// Encode returns the canonical MessagePack encoding of d's map form.
+func (d *ModuleDef) Encode() ([]byte, error) { return Encode(d.Value()) }
+
+// DecodeModuleDef decodes and parses a module definition (the body of a
+// DEFINE effect). See [ParseModuleDef].
+func DecodeModuleDef(b []byte) (*ModuleDef, error) {
+	v, err := Decode(b)
+	if err != nil {
+		return nil, &DefError{Problems: []DefProblem{{Where: "definition", Msg: "not valid MessagePack: " + err.Error()}}}
+	}
+	return ParseModuleDef(v)
+}
+
+// ParseModuleDef reads the map form of a module definition and validates
+// it ([ModuleDef.Validate]). It reports every problem it finds, structural
+// and semantic, in one [*DefError].
+func ParseModuleDef(v Value) (*ModuleDef, error) {
+	p := &problems{}
+	d := p.def(v)
+	d.validate(p)
+	if len(p.list) > 0 {
+		return nil, &DefError{Problems: p.list}
+	}
+	return d, nil
+}
+
+// Validate checks d: names, uniqueness, references between sections,
+// partitioners, schemas and limits. It reports every problem in one
+// [*DefError].
+func (d *ModuleDef) Validate() error {
+	p := &problems{}
+	d.validate(p)
+	if len(p.list) > 0 {
+		return &DefError{Problems: p.list}
+	}
+	return nil
+}
+
+// problems collects the problems of a definition. A location that already
+// has a problem (or sits under one that has) gets no further problems, so
+// one mistake is reported once.
+type problems struct {
+	list []DefProblem
+}
+
+func (p *problems) covered(where string) bool {
+	for _, q := range p.list {
+		w := q.Where
+		if where == w || strings.HasPrefix(where, w+".") || strings.HasPrefix(where, w+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *problems) add(where, msg string) {
+	if !p.covered(where) {
+		p.list = append(p.list, DefProblem{Where: where, Msg: msg})
+	}
+}
+
+func join(where, field string) string {
+	if where == "definition" {
+		return field
+	}
+	return where + "." + field
+}
+
+func at(where string, i int) string { return where + "[" + strconv.Itoa(i) + "]" }
+
+func quoteList(names []string) string {
+	q := make([]string, 0, len(names))
+	for i, n := range names {
+		if i == 10 {
+			q = append(q, "... ("+strconv.Itoa(len(names)-10)+" more)")
+			break
+		}
+		q = append(q, strconv.Quote(n))
+	}
+	return strings.Join(q, ", ")
+}
+
+// fields checks that v is a map whose keys are strings among known and
+// returns its fields by name.
+func (p *problems) fields(where string, v Value, what string, known []string) map[string]Value {
+	if v.Kind() != KindMap {
+		p.add(where, what+" must be a map, not "+v.Kind().String())
+		return nil
+	}
+	out := make(map[string]Value, v.Len())
+	for _, e := range v.Entries() {
+		k, ok := e.Key.AsString()
+		if !ok {
+			p.add(where, "field names are strings; found the "+e.Key.Kind().String()+" key "+e.Key.String())
+			continue
+		}
+		found := false
+		for _, n := range known {
+			found = found || n == k
+		}
+		if !found {
+			p.add(join(where, k), "unknown field; "+what+" fields are "+quoteList(known))
+			continue
+		}
+		out[k] = e.Val
+	}
+	return out
+}
+
+func (p *problems) str(where string, f map[string]Value, name string, required bool) string {
+	v, ok := f[name]
+	if !ok {
+		if required && f != nil {
+			p.add(join(where, name), "required field is missing")
+		}
+		return ""
+	}
+	s, ok := v.AsString()
+	if !ok {
+		p.add(join(where, name), "must be a string, not "+v.Kind().String())
+	}
+	return s
+}
+
+func (p *problems) boolean(where string, f map[string]Value, name string) bool {
+	v, ok := f[name]
+	if !ok {
+		return false
+	}
+	b, ok := v.AsBool()
+	if !ok {
+		p.add(join(where, name), "must be a bool, not "+v.Kind().String())
+	}
+	return b
+}
+
+func (p *problems) listField(where string, f map[string]Value, name string, required bool) []Value {
+	v, ok := f[name]
+	if !ok {
+		if required && f != nil {
+			p.add(join(where, name), "required field is missing")
+		}
+		return nil
+	}
+	if v.Kind() != KindList {
+		p.add(join(where, name), "must be a list, not "+v.Kind().String())
+		return nil
+	}
+	if v.Len() > MaxDefEntries {
+		p.add(join(where, name), "has "+strconv.Itoa(v.Len())+" entries; the limit is "+strconv.Itoa(MaxDefEntries))
+		return nil
+	}
+	return v.Items()
+}
+
+// def parses the map form of a definition.
+func (p *problems) def(v Value) *ModuleDef {
+	const w = "definition"
+	f := p.fields(w, v, "a module definition", []string{"depots", "name", "pstates", "queries", "topologies"})
+	d := &ModuleDef{Name: p.str(w, f, "name", false)}
+	for i, dv := range p.listField(w, f, "depots", true) {
+		d.Depots = append(d.Depots, p.depot(at("depots", i), dv))
+	}
+	for i, pv := range p.listField(w, f, "pstates", true) {
+		d.PStates = append(d.PStates, p.pstate(at("pstates", i), pv))
+	}
+	for i, tv := range p.listField(w, f, "topologies", true) {
+		d.Topologies = append(d.Topologies, p.topology(at("topologies", i), tv))
+	}
+	if q := p.listField(w, f, "queries", false); len(q) > 0 {
+		p.add("queries", "query topologies are not supported in ABI 1.0; leave \"queries\" out or empty")
+	}
+	return d
+}
+
+func (p *problems) depot(w string, v Value) DepotDef {
+	f := p.fields(w, v, "a depot", []string{"name", "partitioner"})
+	d := DepotDef{Name: p.str(w, f, "name", true)}
+	pv, ok := f["partitioner"]
+	if !ok {
+		if f != nil {
+			p.add(join(w, "partitioner"), "required field is missing; use {\"kind\": \"hash\"}, {\"kind\": \"random\"} or {\"kind\": \"disallow\"}")
+		}
+		return d
+	}
+	pw := join(w, "partitioner")
+	pf := p.fields(pw, pv, "a partitioner", []string{"key", "kind"})
+	d.Partitioner.Kind = p.str(pw, pf, "kind", true)
+	if kv, ok := pf["key"]; ok {
+		path, err := ParsePath(kv)
+		switch {
+		case err != nil:
+			p.add(join(pw, "key"), "not a path: "+strings.TrimPrefix(err.Error(), "abi: "))
+		case len(path) > 0: // an empty key path is the default: keep Key nil
+			d.Partitioner.Key = path
+		}
+	}
+	return d
+}
+
+func (p *problems) pstate(w string, v Value) PStateDef {
+	f := p.fields(w, v, "a PState", []string{"global", "name", "schema"})
+	ps := PStateDef{Name: p.str(w, f, "name", true), Global: p.boolean(w, f, "global")}
+	if sv, ok := f["schema"]; ok {
+		ps.Schema = p.schema(join(w, "schema"), sv, 1)
+	} else if f != nil {
+		p.add(join(w, "schema"), "required field is missing")
+	}
+	return ps
+}
+
+var schemaTypes = []string{"any", "bool", "int", "float", "string", "bytes", "map", "set", "list", "record"}
+
+func (p *problems) schema(w string, v Value, depth int) Schema {
+	if depth > MaxSchemaDepth {
+		p.add(w, "schema nests deeper than "+strconv.Itoa(MaxSchemaDepth))
+		return Schema{}
+	}
+	if v.Kind() != KindMap {
+		p.add(w, "a schema must be a map with a \"type\", not "+v.Kind().String())
+		return Schema{}
+	}
+	tv, _ := v.Get(String("type"))
+	ts, ok := tv.AsString()
+	if !ok {
+		if tv.IsNil() && !v.Has(String("type")) {
+			p.add(join(w, "type"), "required field is missing; use one of "+quoteList(schemaTypes))
+		} else {
+			p.add(join(w, "type"), "must be a string, not "+tv.Kind().String())
+		}
+		return Schema{}
+	}
+	s := Schema{Type: SchemaType(ts)}
+	var known []string
+	switch {
+	case s.Type.IsLeaf():
+		known = []string{"type"}
+	case s.Type == SchemaMap:
+		known = []string{"key", "subindexed", "type", "value"}
+	case s.Type == SchemaSet || s.Type == SchemaList:
+		known = []string{"elem", "subindexed", "type"}
+	case s.Type == SchemaRecord:
+		known = []string{"fields", "type"}
+	default:
+		p.add(join(w, "type"), "unknown schema type "+strconv.Quote(ts)+"; use one of "+quoteList(schemaTypes))
+		return s
+	}
+	f := p.fields(w, v, "a "+ts+" schema", known)
+	child := func(name string) *Schema {
+		cv, ok := f[name]
+		if !ok {
+			p.add(join(w, name), "required field is missing")
+			return nil
+		}
+		c := p.schema(join(w, name), cv, depth+1)
+		return &c
+	}
+	switch s.Type {
+	case SchemaMap:
+		s.Key = child("key")
+		s.Val = child("value")
+		s.Subindexed = p.boolean(w, f, "subindexed")
+	case SchemaSet, SchemaList:
+		s.Elem = child("elem")
+		s.Subindexed = p.boolean(w, f, "subindexed")
+	case SchemaRecord:
+		fv, ok := f["fields"]
+		if !ok {
+			p.add(join(w, "fields"), "required field is missing")
+			break
+		}
+		if fv.Kind() != KindMap {
+			p.add(join(w, "fields"), "must be a map from field name to schema, not "+fv.Kind().String())
+			break
+		}
+		for _, e := range fv.Entries() {
+			name, ok := e.Key.AsString()
+			if !ok {
+				p.add(join(w, "fields"), "field names are strings; found the "+e.Key.Kind().String()+" key "+e.Key.String())
+				continue
+			}
+			fw := join(w, "fields") + "[" + strconv.Quote(name) + "]"
+			s.Fields = append(s.Fields, FieldDef{Name: name, Schema: p.schema(fw, e.Val, depth+1)})
+		}
+	}
+	return s
+}
+
+func (p *problems) topology(w string, v Value) TopologyDef {
+	f := p.fields(w, v, "a topology", []string{"kind", "name", "sources", "stages"})
+	t := TopologyDef{Name: p.str(w, f, "name", true), Kind: p.str(w, f, "kind", true)}
+	for i, sv := range p.listField(w, f, "sources", true) {
+		sw := at(join(w, "sources"), i)
+		sf := p.fields(sw, sv, "a source", []string{"depot", "stage"})
+		t.Sources = append(t.Sources, SourceDef{Depot: p.str(sw, sf, "depot", true), Stage: p.str(sw, sf, "stage", true)})
+	}
+	for i, sv := range p.listField(w, f, "stages", true) {
+		s, ok := sv.AsString()
+		if !ok {
+			p.add(at(join(w, "stages"), i), "a stage is named by a string, not "+sv.Kind().String())
+		}
+		t.Stages = append(t.Stages, s)
+	}
+	return t
+}
+
+// nameProblem says what is wrong with a name, or "" when it is valid: 1 to
+// 128 bytes of ASCII letters, digits and "_-.$", starting with a letter,
+// '_' or '$' (the storage layer's rule).
+func nameProblem(name string) string {
+	if name == "" {
+		return "a name cannot be empty"
+	}
+	if len(name) > maxNameLen {
+		return "name is " + strconv.Itoa(len(name)) + " bytes; the limit is " + strconv.Itoa(maxNameLen)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		ok := c == '_' || c == '$' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' ||
+			i > 0 && (c >= '0' && c <= '9' || c == '-' || c == '.')
+		if !ok {
+			return "name " + strconv.Quote(name) + " has " + strconv.QuoteRune(rune(c)) + " at byte " + strconv.Itoa(i) +
+				"; use letters, digits, '_', '-', '.' and '$', starting with a letter, '_' or '$'"
+		}
+	}
+	return ""
+}
+
+// names checks the names of one section for validity and uniqueness.
+func (p *problems) names(section, what string, names []string, field string) {
+	seen := make(map[string]int, len(names))
+	for i, n := range names {
+		w := at(section, i)
+		if field != "" {
+			w = join(w, field)
+		}
+		if msg := nameProblem(n); msg != "" {
+			p.add(w, msg)
+			continue
+		}
+		if j, dup := seen[n]; dup {
+			first := at(section, j)
+			p.add(w, "duplicate "+what+" name "+strconv.Quote(n)+" (also "+first+")")
+			continue
+		}
+		seen[n] = i
+	}
+}
+
+func (d *ModuleDef) validate(p *problems) {
+	if d.Name != "" {
+		if msg := nameProblem(d.Name); msg != "" {
+			p.add("name", msg)
+		}
+	}
+	for _, s := range []struct {
+		name string
+		n    int
+	}{{"depots", len(d.Depots)}, {"pstates", len(d.PStates)}, {"topologies", len(d.Topologies)}} {
+		if s.n > MaxDefEntries {
+			p.add(s.name, "has "+strconv.Itoa(s.n)+" entries; the limit is "+strconv.Itoa(MaxDefEntries))
+		}
+	}
+	depotNames := make([]string, len(d.Depots))
+	for i, dp := range d.Depots {
+		depotNames[i] = dp.Name
+	}
+	p.names("depots", "depot", depotNames, "name")
+	for i, dp := range d.Depots {
+		w := join(at("depots", i), "partitioner")
+		switch dp.Partitioner.Kind {
+		case DepotHash:
+			if err := dp.Partitioner.Key.Validate(ModeSelect); err != nil {
+				p.add(join(w, "key"), strings.TrimPrefix(err.Error(), "abi: "))
+			}
+		case DepotRandom, DepotDisallow:
+			if len(dp.Partitioner.Key) > 0 {
+				p.add(join(w, "key"), "only a hash partitioner takes a key path")
+			}
+		default:
+			p.add(join(w, "kind"), "unknown depot partitioner "+strconv.Quote(dp.Partitioner.Kind)+
+				"; use \"hash\", \"random\" or \"disallow\"")
+		}
+	}
+	psNames := make([]string, len(d.PStates))
+	for i, ps := range d.PStates {
+		psNames[i] = ps.Name
+	}
+	p.names("pstates", "PState", psNames, "name")
+	for i := range d.PStates {
+		p.validateSchema(join(at("pstates", i), "schema"), &d.PStates[i].Schema, 1, true)
+	}
+	topoNames := make([]string, len(d.Topologies))
+	for i, t := range d.Topologies {
+		topoNames[i] = t.Name
+	}
+	p.names("topologies", "topology", topoNames, "name")
+	for i := range d.Topologies {
+		t := &d.Topologies[i]
+		w := at("topologies", i)
+		switch t.Kind {
+		case TopologyStream:
+		case "microbatch":
+			p.add(join(w, "kind"), "microbatch topologies are not supported in ABI 1.0; use \"stream\"")
+		default:
+			p.add(join(w, "kind"), "unknown topology kind "+strconv.Quote(t.Kind)+"; use \"stream\"")
+		}
+		if len(t.Stages) > MaxDefEntries {
+			p.add(join(w, "stages"), "has "+strconv.Itoa(len(t.Stages))+" entries; the limit is "+strconv.Itoa(MaxDefEntries))
+		}
+		if len(t.Stages) == 0 {
+			p.add(join(w, "stages"), "a topology needs at least one stage")
+		}
+		p.names(join(w, "stages"), "stage", t.Stages, "")
+		if len(t.Sources) > MaxDefEntries {
+			p.add(join(w, "sources"), "has "+strconv.Itoa(len(t.Sources))+" entries; the limit is "+strconv.Itoa(MaxDefEntries))
+		}
+		if len(t.Sources) == 0 {
+			p.add(join(w, "sources"), "a stream topology needs at least one source {\"depot\": ..., \"stage\": ...}")
+		}
+		seen := map[SourceDef]int{}
+		for j, s := range t.Sources {
+			sw := at(join(w, "sources"), j)
+			if d.DepotIndex(s.Depot) < 0 {
+				msg := "unknown depot " + strconv.Quote(s.Depot) + "; "
+				if len(d.Depots) == 0 {
+					msg += "the module declares no depots"
+				} else {
+					msg += "declared depots: " + quoteList(depotNames)
+				}
+				p.add(join(sw, "depot"), msg)
+			}
+			if t.StageIndex(s.Stage) < 0 {
+				msg := "unknown stage " + strconv.Quote(s.Stage) + "; "
+				if len(t.Stages) == 0 {
+					msg += "the topology declares no stages"
+				} else {
+					msg += "stages of topology " + strconv.Quote(t.Name) + ": " + quoteList(t.Stages)
+				}
+				p.add(join(sw, "stage"), msg)
+			}
+			if k, dup := seen[s]; dup {
+				p.add(sw, "duplicate source (also "+at(join(w, "sources"), k)+")")
+			} else {
+				seen[s] = j
+			}
+		}
+	}
+}
+
+// validateSchema checks one schema node. separate says whether the node is
+// stored under its own storage key (the root of a PState, a value of the
+// top-level map, a field of such a record, or an entry of a subindexed
+// collection): only there may a subindexed collection appear.
+func (p *problems) validateSchema(w string, s *Schema, depth int, separate bool) {
+	if depth > MaxSchemaDepth {
+		p.add(w, "schema nests deeper than "+strconv.Itoa(MaxSchemaDepth))
+		return
+	}
+	need := func(name string, c *Schema) bool {
+		if c == nil {
+			p.add(join(w, name), "required field is missing")
+			return false
+		}
+		return true
+	}
+	keyLike := func(name string, c *Schema) {
+		if c.Type.IsLeaf() && c.Type != SchemaFloat {
+			return
+		}
+		what := "map keys"
+		if name == "elem" {
+			what = "set elements"
+		}
+		p.add(join(w, name), what+" must be of a leaf type other than float (any, bool, int, string or bytes), not "+
+			strconv.Quote(string(c.Type)))
+	}
+	if s.Subindexed {
+		switch s.Type {
+		case SchemaMap, SchemaSet, SchemaList:
+			if !separate {
+				p.add(join(w, "subindexed"), "a subindexed collection cannot sit inside a map, set or list that is not subindexed")
+			}
+		default:
+			p.add(join(w, "subindexed"), "only map, set and list schemas can be subindexed")
+		}
+	}
+	root := depth == 1
+	switch {
+	case s.Type.IsLeaf():
+	case s.Type == SchemaMap:
+		if need("key", s.Key) {
+			p.validateSchema(join(w, "key"), s.Key, depth+1, false)
+			keyLike("key", s.Key)
+		}
+		if need("value", s.Val) {
+			// The entries of the top-level map are stored separately.
+			p.validateSchema(join(w, "value"), s.Val, depth+1, s.Subindexed || root)
+		}
+	case s.Type == SchemaSet:
+		if need("elem", s.Elem) {
+			p.validateSchema(join(w, "elem"), s.Elem, depth+1, false)
+			keyLike("elem", s.Elem)
+		}
+	case s.Type == SchemaList:
+		if need("elem", s.Elem) {
+			p.validateSchema(join(w, "elem"), s.Elem, depth+1, s.Subindexed)
+		}
+	case s.Type == SchemaRecord:
+		if len(s.Fields) == 0 {
+			p.add(join(w, "fields"), "a record needs at least one field")
+		}
+		seen := map[string]bool{}
+		for i := range s.Fields {
+			fd := &s.Fields[i]
+			fw := join(w, "fields") + "[" + strconv.Quote(fd.Name) + "]"
+			switch {
+			case fd.Name == "":
+				p.add(fw, "a field name cannot be empty")
+			case len(fd.Name) > maxNameLen:
+				p.add(fw, "field name is "+strconv.Itoa(len(fd.Name))+" bytes; the limit is "+strconv.Itoa(maxNameLen))
+			case seen[fd.Name]:
+				p.add(fw, "duplicate field name")
+			}
+			seen[fd.Name] = true
+			p.validateSchema(fw, &fd.Schema, depth+1, separate)
+		}
+	default:
+		p.add(join(w, "type"), "unknown schema type "+strconv.Quote(string(s.Type))+"; use one of "+quoteList(schemaTypes))
+	}
+}
