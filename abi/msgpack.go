@@ -21,8 +21,9 @@ const SetExtType = 1
 // four length bytes, the type byte).
 const extHeaderMax = 6
 
-// maxLen is the largest length a MessagePack header can declare.
-const maxLen = math.MaxUint32
+// tooLong reports whether n exceeds the largest length a MessagePack header
+// can declare (2^32-1).
+func tooLong(n int) bool { return uint64(n) > math.MaxUint32 }
 
 // EncodeError reports a value that has no canonical encoding: a string that
 // is not valid UTF-8, nesting deeper than [MaxDepth], or a string, bytes or
@@ -166,32 +167,32 @@ func appendValue(dst []byte, v Value, depth int, validate bool) ([]byte, bool) {
 		}
 		return binary.BigEndian.AppendUint64(append(dst, 0xcb), bits), true
 	case KindString:
-		if validate && (len(v.s) > maxLen || !utf8.ValidString(v.s)) {
+		if validate && (tooLong(len(v.s)) || !utf8.ValidString(v.s)) {
 			return dst, false
 		}
 		return append(appendStrHeader(dst, len(v.s)), v.s...), true
 	case KindBytes:
-		if validate && len(v.s) > maxLen {
+		if validate && tooLong(len(v.s)) {
 			return dst, false
 		}
 		return append(appendBinHeader(dst, len(v.s)), v.s...), true
 	case KindList:
 		depth++
-		if validate && (depth > MaxDepth || len(v.c) > maxLen) {
+		if validate && (depth > MaxDepth || tooLong(len(v.c))) {
 			return dst, false
 		}
 		dst = appendArrayHeader(dst, len(v.c))
 		return appendSeq(dst, v.c, depth, validate)
 	case KindMap:
 		depth++
-		if validate && (depth > MaxDepth || len(v.c)/2 > maxLen) {
+		if validate && (depth > MaxDepth || tooLong(len(v.c)/2)) {
 			return dst, false
 		}
 		dst = appendMapHeader(dst, len(v.c)/2)
 		return appendSeq(dst, v.c, depth, validate)
 	case KindSet:
 		depth++
-		if validate && (depth > MaxDepth || len(v.c) > maxLen) {
+		if validate && (depth > MaxDepth || tooLong(len(v.c))) {
 			return dst, false
 		}
 		// The extension header depends on the payload length: reserve the
@@ -204,7 +205,7 @@ func appendValue(dst []byte, v Value, depth int, validate bool) ([]byte, bool) {
 			return dst, false
 		}
 		payload := len(dst) - start - extHeaderMax
-		if validate && payload > maxLen {
+		if validate && tooLong(payload) {
 			return dst, false
 		}
 		var hdr [extHeaderMax]byte
@@ -346,7 +347,7 @@ func findEncodeError(v Value, depth int, path []byte) *EncodeError {
 	case KindNil, KindBool, KindInt, KindFloat:
 		return nil
 	case KindString:
-		if len(v.s) > maxLen {
+		if tooLong(len(v.s)) {
 			return fail("string longer than 4294967295 bytes")
 		}
 		if !utf8.ValidString(v.s) {
@@ -354,7 +355,7 @@ func findEncodeError(v Value, depth int, path []byte) *EncodeError {
 		}
 		return nil
 	case KindBytes:
-		if len(v.s) > maxLen {
+		if tooLong(len(v.s)) {
 			return fail("bytes longer than 4294967295 bytes")
 		}
 		return nil
@@ -367,7 +368,7 @@ func findEncodeError(v Value, depth int, path []byte) *EncodeError {
 		if v.kind == KindMap {
 			n /= 2
 		}
-		if n > maxLen {
+		if tooLong(n) {
 			return fail(v.kind.String() + " longer than 4294967295 entries")
 		}
 		for i, c := range v.c {
@@ -413,8 +414,10 @@ func invalidUTF8At(s string) int {
 // or set elements (after canonicalisation), extension types other than
 // [SetExtType], the unused byte 0xc1, and nesting deeper than [MaxDepth].
 //
-// Decode never panics, and it allocates no more than a small multiple of
-// len(b) whatever lengths the input declares.
+// Decode never panics. Declared lengths are checked against the input before
+// anything is allocated, so memory use is proportional to len(b) (at most
+// about 60 bytes per input byte, for containers of one-byte items). Strings
+// and bytes are copied: the result does not alias b.
 func Decode(b []byte) (Value, error) {
 	v, n, err := DecodePrefix(b)
 	if err != nil {
