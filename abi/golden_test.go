@@ -72,14 +72,6 @@ func jFloat(f float64) string {
 	return `{"float":"` + s + `","bits":"` + fmt.Sprintf("%016x", bits) + `"}`
 }
 
-func repeat(unit string, n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = unit
-	}
-	return out
-}
-
 func intsJ(from, n int) []string {
 	out := make([]string, n)
 	for i := range out {
