@@ -140,18 +140,63 @@ func (db *DB) submit(ctx context.Context, r *commitReq) (finished bool, err erro
 // record itself, for group sizing.
 const partKeyOverhead = 48
 
-// committer is the state of the DB's committer goroutine. Only that
-// goroutine touches it.
+// maxInflight bounds the groups applied to Pebble whose WAL sync has not
+// been confirmed yet.
+const maxInflight = 8
+
+// committer is the state of the DB's committer goroutine, which builds and
+// applies groups, and of its syncer goroutine, which waits for each group's
+// WAL sync, in order, and then publishes it.
+//
+// The committer never waits for a sync: it applies group k (Pebble assigns
+// sequence numbers in that order and writes it to the WAL) and hands it to
+// the syncer, then builds group k+1 from what queued meanwhile. Pebble's
+// WAL writer syncs everything written since its last sync at once, so
+// concurrent groups share fsyncs. The syncer publishes groups strictly in
+// order, so offsets become visible in order and only once durable.
 type committer struct {
 	db      *DB
 	group   []*commitReq
 	touched []*depotPart
 	epoch   uint64
+
+	syncq      chan *inflight // committer → syncer, in commit order
+	free       chan *inflight // syncer → committer: reusable slots
+	syncerDone chan struct{}
+
+	// Statistics, for benchmarks: groups committed and requests in them.
+	groups, reqs uint64
 }
 
-// run is the committer goroutine: it commits groups until Close.
+// inflight is a group applied to Pebble, waiting for its WAL sync.
+type inflight struct {
+	gb     *pebble.Batch
+	sync   bool
+	reqs   []*commitReq
+	bounds []partBounds // the partitions' bounds after the group
+	resets []*depotPart // a drop: partitions whose bounds become (0, 0)
+}
+
+type partBounds struct {
+	p           *depotPart
+	first, next uint64
+}
+
+// run is the committer goroutine: it commits groups until Close, then stops
+// the syncer.
 func (c *committer) run() {
 	defer close(c.db.exited)
+	c.syncq = make(chan *inflight, maxInflight)
+	c.free = make(chan *inflight, maxInflight)
+	for range maxInflight {
+		c.free <- &inflight{}
+	}
+	c.syncerDone = make(chan struct{})
+	go c.syncer()
+	defer func() {
+		close(c.syncq)
+		<-c.syncerDone
+	}()
 	for {
 		select {
 		case <-c.db.kick:
@@ -191,59 +236,124 @@ func (c *committer) take() bool {
 	return n > 0
 }
 
-// commitGroup commits c.group as one Pebble batch and finishes its requests.
+// commitGroup builds c.group into one Pebble batch, applies it and hands it
+// to the syncer.
 func (c *committer) commitGroup() {
 	db := c.db
-	if c.group[0].kind == reqDrop {
-		c.commitDrop(c.group[0])
-		c.group[0] = nil
-		return
-	}
-	c.epoch++
-	c.touched = c.touched[:0]
-	now := db.clock().UnixNano()
+	f := <-c.free // waits while maxInflight groups await their sync
+	f.bounds, f.resets = f.bounds[:0], f.resets[:0]
 	gb := db.pdb.NewBatch()
 	sync := false
-	for _, r := range c.group {
-		sync = sync || r.sync
-		switch r.kind {
-		case reqBatch:
-			if err := gb.Apply(r.pb, nil); err != nil {
-				// Only a malformed batch representation fails, which
-				// the Batch API cannot produce. The group batch may now
-				// hold part of it: fail the whole group, write nothing.
-				_ = gb.Close()
-				c.failGroup(fmt.Errorf("storage: merge a batch into the group commit: %w", err))
-				return
+	if c.group[0].kind == reqDrop {
+		locked := c.buildDrop(gb, c.group[0], f)
+		defer func() {
+			for _, d := range locked {
+				d.loadMu.Unlock()
+			}
+		}()
+		sync = true
+	} else {
+		c.epoch++
+		c.touched = c.touched[:0]
+		now := db.clock().UnixNano()
+		for _, r := range c.group {
+			sync = sync || r.sync
+			if r.kind == reqBatch {
+				if err := gb.Apply(r.pb, nil); err != nil {
+					// Only a malformed batch representation fails, which
+					// the Batch API cannot produce. The group batch may
+					// hold part of it: fail the group, write nothing.
+					_ = gb.Close()
+					c.failGroup(fmt.Errorf("storage: merge a batch into the group commit: %w", err))
+					c.free <- f
+					return
+				}
 			}
 			c.assign(gb, r, now)
-		case reqAppend:
-			c.assign(gb, r, now)
+		}
+		for _, p := range c.touched {
+			c.trimAndSaveMeta(gb, p)
+			f.bounds = append(f.bounds, partBounds{p, p.first, p.next})
 		}
 	}
-	for _, p := range c.touched {
-		c.trimAndSaveMeta(gb, p)
-	}
-	opt := pebble.NoSync
+	var err error
 	if sync {
-		opt = pebble.Sync
+		err = db.pdb.ApplyNoSyncWait(gb, pebble.Sync)
+	} else {
+		err = db.pdb.Apply(gb, pebble.NoSync)
 	}
-	err := gb.Commit(opt)
-	_ = gb.Close()
 	if err != nil {
-		err = fmt.Errorf("%w: commit to %s: %v", ErrFailed, db.dir, err)
-		db.qmu.Lock()
-		db.failed = err
-		db.qmu.Unlock()
-		c.failGroup(err)
+		// The batch is not closed: after a failed ApplyNoSyncWait, Pebble
+		// may still hold it.
+		c.failGroup(db.setFailed(err))
+		c.free <- f
 		return
 	}
-	for _, p := range c.touched {
-		p.bounds.Store(&depotBounds{first: p.first, next: p.next})
+	c.groups++
+	c.reqs += uint64(len(c.group))
+	f.gb, f.sync = gb, sync
+	f.reqs = append(f.reqs[:0], c.group...)
+	clear(c.group)
+	c.syncq <- f
+}
+
+// syncer is the goroutine that waits for the WAL sync of each applied
+// group, in order, then publishes its depot bounds and acknowledges its
+// writers.
+func (c *committer) syncer() {
+	defer close(c.syncerDone)
+	db := c.db
+	for f := range c.syncq {
+		var err error
+		if f.sync {
+			err = f.gb.SyncWait()
+		}
+		if err == nil {
+			db.qmu.Lock()
+			err = db.failed // an earlier group failed: this one is suspect
+			db.qmu.Unlock()
+		} else {
+			err = db.setFailed(err)
+		}
+		if err == nil {
+			for _, p := range f.resets {
+				p.bounds.Store(&depotBounds{})
+			}
+			for _, b := range f.bounds {
+				b.p.publish(b.first, b.next)
+			}
+		}
+		for i, r := range f.reqs {
+			r.finish(err)
+			f.reqs[i] = nil
+		}
+		_ = f.gb.Close()
+		f.gb = nil
+		c.free <- f
 	}
-	for i, r := range c.group {
-		r.finish(nil)
-		c.group[i] = nil
+}
+
+// setFailed records that a write to Pebble failed and returns the error
+// every write gets from now on.
+func (db *DB) setFailed(err error) error {
+	db.qmu.Lock()
+	defer db.qmu.Unlock()
+	if db.failed == nil {
+		db.failed = fmt.Errorf("%w: commit to %s: %v", ErrFailed, db.dir, err)
+	}
+	return db.failed
+}
+
+// publish makes new bounds visible to readers. Bounds only grow (a drop
+// resets them with a plain store), whichever of the committer (moving first
+// early for a trim) and the syncer publishes last.
+func (p *depotPart) publish(first, next uint64) {
+	for {
+		cur := p.bounds.Load()
+		nb := depotBounds{first: max(cur.first, first), next: max(cur.next, next)}
+		if nb == *cur || p.bounds.CompareAndSwap(cur, &nb) {
+			return
+		}
 	}
 }
 
@@ -307,10 +417,7 @@ func (c *committer) trimAndSaveMeta(gb *pebble.Batch, p *depotPart) {
 		p.first = newFirst
 		// Hide the doomed records now: a reader that saw the old first
 		// offset and then misses them finds the new one on a second look.
-		old := p.bounds.Load()
-		if newFirst > old.first {
-			p.bounds.Store(&depotBounds{first: min(newFirst, old.next), next: old.next})
-		}
+		p.publish(min(newFirst, p.bounds.Load().next), 0)
 	}
 	if p.next == 0 {
 		return // dropped and not appended to since: leave no key behind
@@ -323,45 +430,41 @@ func (c *committer) trimAndSaveMeta(gb *pebble.Batch, p *depotPart) {
 // range deletion per group commit: 1/16 of the limit.
 func trimSlack(limit uint64) uint64 { return limit / 16 }
 
-// commitDrop deletes the key ranges of a drop request, then resets the
-// in-memory state of the depot partitions it deleted.
-func (c *committer) commitDrop(r *commitReq) {
-	db := c.db
-	gb := db.pdb.NewBatch()
+// buildDrop adds the range deletions of a drop request to gb and resets the
+// committer's state of the depot partitions it deletes; the syncer resets
+// their published bounds once the drop is durable. It returns the module's
+// depots with their loadMu held, which commitGroup releases once the
+// deletions are applied: a partition load either finished before (and is
+// reset here) or reads the dropped state.
+func (c *committer) buildDrop(gb *pebble.Batch, r *commitReq, f *inflight) []*Depot {
 	for _, rg := range r.dropRanges {
 		_ = gb.DeleteRange(rg[0], rg[1], nil)
 	}
-	err := gb.Commit(pebble.Sync)
-	_ = gb.Close()
-	if err != nil {
-		err = fmt.Errorf("%w: commit to %s: %v", ErrFailed, db.dir, err)
-		db.qmu.Lock()
-		db.failed = err
-		db.qmu.Unlock()
-		r.finish(err)
-		return
+	ds := c.droppedDepots(r)
+	for _, d := range ds {
+		d.loadMu.Lock()
+		d.parts.Range(func(_, v any) bool {
+			p := v.(*depotPart)
+			if r.dropAll || p.partition == r.dropPart {
+				p.first, p.next, p.lastTS = 0, 0, 0
+				f.resets = append(f.resets, p)
+			}
+			return true
+		})
 	}
+	return ds
+}
+
+// droppedDepots returns the declared depots of the module of a drop.
+func (c *committer) droppedDepots(r *commitReq) []*Depot {
+	db := c.db
 	db.depotsMu.Lock()
+	defer db.depotsMu.Unlock()
 	var ds []*Depot
 	for _, d := range db.depots {
 		if d.module == r.dropModule {
 			ds = append(ds, d)
 		}
 	}
-	db.depotsMu.Unlock()
-	for _, d := range ds {
-		// Holding loadMu orders this with partition loads: a load either
-		// finished before (and is reset here) or reads the dropped state.
-		d.loadMu.Lock()
-		d.parts.Range(func(_, v any) bool {
-			p := v.(*depotPart)
-			if r.dropAll || p.partition == r.dropPart {
-				p.first, p.next, p.lastTS = 0, 0, 0
-				p.bounds.Store(&depotBounds{})
-			}
-			return true
-		})
-		d.loadMu.Unlock()
-	}
-	r.finish(nil)
+	return ds
 }

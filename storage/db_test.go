@@ -100,7 +100,7 @@ func TestFormatVersion(t *testing.T) {
 			if err := db.Close(); err != nil {
 				t.Fatal(err)
 			}
-			pdb, err := pebble.Open(dir, &pebble.Options{})
+			pdb, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,7 +124,7 @@ func TestFormatVersion(t *testing.T) {
 
 func TestNotSquallDir(t *testing.T) {
 	dir := t.TempDir()
-	pdb, err := pebble.Open(dir, &pebble.Options{})
+	pdb, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}})
 	if err != nil {
 		t.Fatal(err)
 	}

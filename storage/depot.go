@@ -224,10 +224,11 @@ func (d *Depot) append(ctx context.Context, partition uint32, sync bool, recs []
 			&sizeError{what: "the append", size: len(r.buf), limit: MaxBatchSize, fix: "append fewer records per call"})
 	}
 	finished, err := d.db.submit(ctx, r)
-	first := r.first
-	if finished {
-		putReq(r)
+	if !finished {
+		return 0, err // r belongs to the committer now
 	}
+	first := r.first
+	putReq(r)
 	if err != nil {
 		return 0, err
 	}
