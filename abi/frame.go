@@ -290,14 +290,11 @@ func (f *InitFrame) Append(dst []byte) []byte {
 	return appendU64(dst, f.Seed)
 }
 
-// DecodeInit decodes an init frame.
+// DecodeInit decodes an init frame, which is exactly [InitFrameSize] bytes.
 func DecodeInit(b []byte) (*InitFrame, error) {
 	r := frameReader{b: b, kind: FrameInit}
 	if err := r.header(InitFrameSize, InitFrameSize); err != nil {
 		return nil, err
-	}
-	if len(b) > InitFrameSize {
-		return nil, r.fail(-1, InitFrameSize, ErrTrailing, strconv.Itoa(len(b)-InitFrameSize)+" bytes after the 32-byte init frame")
 	}
 	f := &InitFrame{
 		Flags:        InitFlags(r.u16(2)),

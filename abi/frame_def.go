@@ -1,8 +1,10 @@
 package abi
 
 import (
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // The module definition (ABI.md §5) is what a guest's squall_init flushes
@@ -102,14 +104,18 @@ type PStateDef struct {
 }
 
 // Schema is a PState storage schema: a leaf type, or a map, set, list or
-// record of schemas.
+// record of schemas. The top level of a PState is a map (one storage key
+// per top-level key, the key that partitions the PState), a record, or a
+// leaf (one value per partition). nil is allowed everywhere.
 type Schema struct {
 	Type SchemaType
-	// Key and Val are the key and value schemas of a map.
+	// Key and Val are the key and value schemas of a map (Key a leaf other
+	// than float).
 	Key, Val *Schema
-	// Elem is the element schema of a set or list.
+	// Elem is the element schema of a set (a leaf other than float) or a
+	// list.
 	Elem *Schema
-	// Fields are the fields of a record.
+	// Fields are the fields of a record, in declaration order.
 	Fields []FieldDef
 	// Subindexed stores each entry of a map, set or list under its own
 	// storage key (sorted, with O(1) size) instead of as one value.
@@ -247,8 +253,14 @@ func (d *ModuleDef) Value() Value {
 	return Map(top...)
 }
 
-// Value returns the map form of s.
+// Value returns the Value form of s (ABI.md §5.3): a leaf is its type name
+// ("int"); a collection is a map with "type", "key" and "val" (map),
+// "elem" (set, list), "fields" (record: a list of [name, schema] pairs in
+// declaration order) and "subindexed": true when set.
 func (s *Schema) Value() Value {
+	if s.Type.IsLeaf() && !s.Subindexed {
+		return String(string(s.Type))
+	}
 	es := []MapEntry{entry("type", String(string(s.Type)))}
 	sub := func(name string, c *Schema) {
 		if c != nil {
@@ -258,15 +270,15 @@ func (s *Schema) Value() Value {
 	switch s.Type {
 	case SchemaMap:
 		sub("key", s.Key)
-		sub("value", s.Val)
+		sub("val", s.Val)
 	case SchemaSet, SchemaList:
 		sub("elem", s.Elem)
 	case SchemaRecord:
-		fs := make([]MapEntry, len(s.Fields))
+		fs := make([]Value, len(s.Fields))
 		for i, f := range s.Fields {
-			fs[i] = entry(f.Name, f.Schema.Value())
+			fs[i] = List(String(f.Name), f.Schema.Value())
 		}
-		es = append(es, entry("fields", Map(fs...)))
+		es = append(es, entry("fields", List(fs...)))
 	}
 	if s.Subindexed {
 		es = append(es, entry("subindexed", Bool(true)))
@@ -297,7 +309,7 @@ func ParseModuleDef(v Value) (*ModuleDef, error) {
 	d := p.def(v)
 	d.validate(p)
 	if len(p.list) > 0 {
-		return nil, &DefError{Problems: p.list}
+		return nil, p.err()
 	}
 	return d, nil
 }
@@ -309,7 +321,7 @@ func (d *ModuleDef) Validate() error {
 	p := &problems{}
 	d.validate(p)
 	if len(p.list) > 0 {
-		return &DefError{Problems: p.list}
+		return p.err()
 	}
 	return nil
 }
@@ -319,6 +331,36 @@ func (d *ModuleDef) Validate() error {
 // one mistake is reported once.
 type problems struct {
 	list []DefProblem
+}
+
+// err returns the problems as a DefError, sorted by location (list
+// indexes numerically), so that they read in the order of the definition.
+func (p *problems) err() *DefError {
+	list := slices.Clone(p.list)
+	slices.SortStableFunc(list, func(a, b DefProblem) int { return strings.Compare(sortKey(a.Where), sortKey(b.Where)) })
+	return &DefError{Problems: list}
+}
+
+// sortKey pads the list indexes of a location to ten digits, so that
+// "depots[10]" sorts after "depots[9]".
+func sortKey(where string) string {
+	var b strings.Builder
+	for i := 0; i < len(where); i++ {
+		b.WriteByte(where[i])
+		if where[i] != '[' {
+			continue
+		}
+		j := i + 1
+		for j < len(where) && where[j] >= '0' && where[j] <= '9' {
+			j++
+		}
+		if j > i+1 && j < len(where) && where[j] == ']' {
+			b.WriteString(strings.Repeat("0", max(0, 10-(j-i-1))))
+			b.WriteString(where[i+1 : j])
+			i = j - 1
+		}
+	}
+	return b.String()
 }
 
 func (p *problems) covered(where string) bool {
@@ -349,7 +391,7 @@ func at(where string, i int) string { return where + "[" + strconv.Itoa(i) + "]"
 func quoteList(names []string) string {
 	q := make([]string, 0, len(names))
 	for i, n := range names {
-		if i == 10 {
+		if len(names) > 12 && i == 10 {
 			q = append(q, "... ("+strconv.Itoa(len(names)-10)+" more)")
 			break
 		}
@@ -494,14 +536,22 @@ func (p *problems) schema(w string, v Value, depth int) Schema {
 		p.add(w, "schema nests deeper than "+strconv.Itoa(MaxSchemaDepth))
 		return Schema{}
 	}
+	if name, ok := v.AsString(); ok {
+		t := SchemaType(name)
+		if !t.IsLeaf() {
+			p.add(w, "unknown leaf type "+strconv.Quote(name)+"; use \"any\", \"bool\", \"int\", \"float\", \"string\" or \"bytes\", or a map {\"type\": ...} for a collection")
+			return Schema{}
+		}
+		return Schema{Type: t}
+	}
 	if v.Kind() != KindMap {
-		p.add(w, "a schema must be a map with a \"type\", not "+v.Kind().String())
+		p.add(w, "a schema is a leaf type name or a map with a \"type\", not "+v.Kind().String())
 		return Schema{}
 	}
-	tv, _ := v.Get(String("type"))
+	tv, hasType := v.Get(String("type"))
 	ts, ok := tv.AsString()
 	if !ok {
-		if tv.IsNil() && !v.Has(String("type")) {
+		if !hasType {
 			p.add(join(w, "type"), "required field is missing; use one of "+quoteList(schemaTypes))
 		} else {
 			p.add(join(w, "type"), "must be a string, not "+tv.Kind().String())
@@ -512,18 +562,19 @@ func (p *problems) schema(w string, v Value, depth int) Schema {
 	var known []string
 	switch {
 	case s.Type.IsLeaf():
-		known = []string{"type"}
+		known = []string{"subindexed", "type"}
 	case s.Type == SchemaMap:
-		known = []string{"key", "subindexed", "type", "value"}
+		known = []string{"key", "subindexed", "type", "val"}
 	case s.Type == SchemaSet || s.Type == SchemaList:
 		known = []string{"elem", "subindexed", "type"}
 	case s.Type == SchemaRecord:
-		known = []string{"fields", "type"}
+		known = []string{"fields", "subindexed", "type"}
 	default:
 		p.add(join(w, "type"), "unknown schema type "+strconv.Quote(ts)+"; use one of "+quoteList(schemaTypes))
 		return s
 	}
 	f := p.fields(w, v, "a "+ts+" schema", known)
+	s.Subindexed = p.boolean(w, f, "subindexed")
 	child := func(name string) *Schema {
 		cv, ok := f[name]
 		if !ok {
@@ -536,29 +587,28 @@ func (p *problems) schema(w string, v Value, depth int) Schema {
 	switch s.Type {
 	case SchemaMap:
 		s.Key = child("key")
-		s.Val = child("value")
-		s.Subindexed = p.boolean(w, f, "subindexed")
+		s.Val = child("val")
 	case SchemaSet, SchemaList:
 		s.Elem = child("elem")
-		s.Subindexed = p.boolean(w, f, "subindexed")
 	case SchemaRecord:
 		fv, ok := f["fields"]
 		if !ok {
 			p.add(join(w, "fields"), "required field is missing")
 			break
 		}
-		if fv.Kind() != KindMap {
-			p.add(join(w, "fields"), "must be a map from field name to schema, not "+fv.Kind().String())
+		if fv.Kind() != KindList {
+			p.add(join(w, "fields"), "must be a list of [name, schema] pairs, not "+fv.Kind().String())
 			break
 		}
-		for _, e := range fv.Entries() {
-			name, ok := e.Key.AsString()
-			if !ok {
-				p.add(join(w, "fields"), "field names are strings; found the "+e.Key.Kind().String()+" key "+e.Key.String())
+		for i, e := range fv.Items() {
+			name, ok := e.Index(0).AsString()
+			if e.Kind() != KindList || e.Len() != 2 || !ok {
+				p.add(at(join(w, "fields"), i), "a record field is a [name, schema] pair with a string name, not "+e.String())
+				s.Fields = append(s.Fields, FieldDef{})
 				continue
 			}
 			fw := join(w, "fields") + "[" + strconv.Quote(name) + "]"
-			s.Fields = append(s.Fields, FieldDef{Name: name, Schema: p.schema(fw, e.Val, depth+1)})
+			s.Fields = append(s.Fields, FieldDef{Name: name, Schema: p.schema(fw, e.Index(1), depth+1)})
 		}
 	}
 	return s
@@ -726,10 +776,11 @@ func (d *ModuleDef) validate(p *problems) {
 	}
 }
 
-// validateSchema checks one schema node. separate says whether the node is
-// stored under its own storage key (the root of a PState, a value of the
-// top-level map, a field of such a record, or an entry of a subindexed
-// collection): only there may a subindexed collection appear.
+// validateSchema checks one schema node at the given depth (the root is
+// 1). separate says whether the node is stored under its own storage keys
+// (the root of a PState, a value of the top-level map, a field of a record
+// stored so, or an entry of a subindexed collection): only there may a
+// subindexed collection appear.
 func (p *problems) validateSchema(w string, s *Schema, depth int, separate bool) {
 	if depth > MaxSchemaDepth {
 		p.add(w, "schema nests deeper than "+strconv.Itoa(MaxSchemaDepth))
@@ -743,27 +794,36 @@ func (p *problems) validateSchema(w string, s *Schema, depth int, separate bool)
 		return true
 	}
 	keyLike := func(name string, c *Schema) {
-		if c.Type.IsLeaf() && c.Type != SchemaFloat {
-			return
-		}
 		what := "map keys"
 		if name == "elem" {
 			what = "set elements"
 		}
-		p.add(join(w, name), what+" must be of a leaf type other than float (any, bool, int, string or bytes), not "+
-			strconv.Quote(string(c.Type)))
-	}
-	if s.Subindexed {
-		switch s.Type {
-		case SchemaMap, SchemaSet, SchemaList:
-			if !separate {
-				p.add(join(w, "subindexed"), "a subindexed collection cannot sit inside a map, set or list that is not subindexed")
-			}
-		default:
-			p.add(join(w, "subindexed"), "only map, set and list schemas can be subindexed")
+		switch {
+		case c.Type == SchemaFloat:
+			p.add(join(w, name), what+" cannot be floats (NaN and -0.0 make them ambiguous); use int or string")
+		case !c.Type.IsLeaf():
+			p.add(join(w, name), what+" must be of a leaf type (any, bool, int, string or bytes), not "+strconv.Quote(string(c.Type)))
 		}
 	}
 	root := depth == 1
+	coll := s.Type == SchemaMap || s.Type == SchemaSet || s.Type == SchemaList
+	switch {
+	case root && (s.Type == SchemaSet || s.Type == SchemaList):
+		p.add(w, "the top level of a PState must be a map, a record or a leaf, not a "+string(s.Type)+
+			"; put the "+string(s.Type)+" under a map key or a record field")
+	case root && s.Type == SchemaMap && s.Subindexed:
+		p.add(join(w, "subindexed"), "the top-level map is always stored one key per entry; remove \"subindexed\"")
+	case s.Subindexed && !coll:
+		p.add(join(w, "subindexed"), "only map, set and list schemas can be subindexed, not "+strconv.Quote(string(s.Type)))
+	case s.Subindexed && !separate:
+		p.add(join(w, "subindexed"), "a subindexed "+string(s.Type)+" cannot sit inside a map, set or list that is not subindexed; "+
+			"mark that one subindexed too, or move this "+string(s.Type)+" to a record field or directly under the top-level map")
+	}
+	// The children of this node are stored separately when the node is: the
+	// top-level map or record, a record stored separately, or a subindexed
+	// collection.
+	childSeparate := root && (s.Type == SchemaMap || s.Type == SchemaRecord) ||
+		s.Type == SchemaRecord && separate || coll && s.Subindexed
 	switch {
 	case s.Type.IsLeaf():
 	case s.Type == SchemaMap:
@@ -771,9 +831,8 @@ func (p *problems) validateSchema(w string, s *Schema, depth int, separate bool)
 			p.validateSchema(join(w, "key"), s.Key, depth+1, false)
 			keyLike("key", s.Key)
 		}
-		if need("value", s.Val) {
-			// The entries of the top-level map are stored separately.
-			p.validateSchema(join(w, "value"), s.Val, depth+1, s.Subindexed || root)
+		if need("val", s.Val) {
+			p.validateSchema(join(w, "val"), s.Val, depth+1, childSeparate)
 		}
 	case s.Type == SchemaSet:
 		if need("elem", s.Elem) {
@@ -782,7 +841,7 @@ func (p *problems) validateSchema(w string, s *Schema, depth int, separate bool)
 		}
 	case s.Type == SchemaList:
 		if need("elem", s.Elem) {
-			p.validateSchema(join(w, "elem"), s.Elem, depth+1, s.Subindexed)
+			p.validateSchema(join(w, "elem"), s.Elem, depth+1, childSeparate)
 		}
 	case s.Type == SchemaRecord:
 		if len(s.Fields) == 0 {
@@ -794,15 +853,21 @@ func (p *problems) validateSchema(w string, s *Schema, depth int, separate bool)
 			fw := join(w, "fields") + "[" + strconv.Quote(fd.Name) + "]"
 			switch {
 			case fd.Name == "":
-				p.add(fw, "a field name cannot be empty")
+				p.add(at(join(w, "fields"), i), "a record field needs a name")
+				continue
+			case !utf8.ValidString(fd.Name):
+				p.add(fw, "field name is not valid UTF-8")
 			case len(fd.Name) > maxNameLen:
 				p.add(fw, "field name is "+strconv.Itoa(len(fd.Name))+" bytes; the limit is "+strconv.Itoa(maxNameLen))
 			case seen[fd.Name]:
-				p.add(fw, "duplicate field name")
+				p.add(at(join(w, "fields"), i), "field "+strconv.Quote(fd.Name)+" is declared twice")
+				continue
 			}
 			seen[fd.Name] = true
-			p.validateSchema(fw, &fd.Schema, depth+1, separate)
+			p.validateSchema(fw, &fd.Schema, depth+1, childSeparate)
 		}
+	case s.Type == "":
+		p.add(join(w, "type"), "required field is missing; use one of "+quoteList(schemaTypes))
 	default:
 		p.add(join(w, "type"), "unknown schema type "+strconv.Quote(string(s.Type))+"; use one of "+quoteList(schemaTypes))
 	}
