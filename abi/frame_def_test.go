@@ -96,7 +96,16 @@ func TestFrameModuleDef_SchemaForms(t *testing.T) {
 	}
 }
 
-func TestFrameModuleDef_Problems(t *testing.T) {
+// frDefCase is a module definition and the problems it must be reported
+// with (none: it is valid). testdata/frames/module_def_invalid.jsonl is
+// generated from these cases.
+type frDefCase struct {
+	name string
+	in   Value
+	want []string // "where: msg"
+}
+
+func frDefProblemCases() []frDefCase {
 	events := frDepot("events", "hash")
 	users := frDepot("users", "random")
 	okPS := frM("name", "counts", "schema", frM("type", "map", "key", "string", "val", "int"))
@@ -108,11 +117,7 @@ func TestFrameModuleDef_Problems(t *testing.T) {
 	schemaDef := func(s Value) Value {
 		return def(frL(events), frL(frM("name", "p", "schema", s)), frL(okTopo))
 	}
-	cases := []struct {
-		name string
-		in   Value
-		want []string // "where: msg"
-	}{
+	return []frDefCase{
 		{"the brief's example", def(frL(events, users), frL(),
 			frL(frSimpleTopology("core", frL(frSrc("events", "a"), frSrc("clicks", "a")), "a"))),
 			[]string{`topologies[0].sources[1].depot: unknown depot "clicks"; declared depots: "events", "users"`}},
@@ -217,6 +222,10 @@ func TestFrameModuleDef_Problems(t *testing.T) {
 		{"no depots declared", def(frL(), frL(), frL(okTopo)), []string{
 			`topologies[0].sources[0].depot: unknown depot "events"; the module declares no depots`}},
 	}
+}
+
+func TestFrameModuleDef_Problems(t *testing.T) {
+	cases := frDefProblemCases()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseModuleDef(tc.in)
