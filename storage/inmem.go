@@ -25,7 +25,7 @@ func SelectValueSchema(root abi.Value, s Schema, p abi.Path) ([]abi.Value, error
 	}
 	m := &memEngine{path: p}
 	var out []abi.Value
-	err := m.sel(root, s, 0, false, func(v abi.Value) error {
+	err := m.sel(root, s, 0, nil, func(v abi.Value) error {
 		out = append(out, v)
 		return nil
 	})
@@ -48,7 +48,7 @@ func TransformValueSchema(root abi.Value, s Schema, p abi.Path) (abi.Value, []Ch
 		return abi.Nil(), nil, err
 	}
 	m := &memEngine{path: p}
-	r, err := m.xf(root, s, 0, false)
+	r, err := m.xf(root, s, 0, nil)
 	if err != nil {
 		return abi.Nil(), nil, err
 	}
@@ -136,7 +136,7 @@ func (m *memEngine) applies(v abi.Value, s Schema, i int) error {
 
 // ---- select ----
 
-func (m *memEngine) sel(v abi.Value, s Schema, i int, desc bool, emit func(abi.Value) error) error {
+func (m *memEngine) sel(v abi.Value, s Schema, i int, rng *abi.Nav, emit func(abi.Value) error) error {
 	if i == len(m.path) {
 		return emit(v)
 	}
@@ -150,12 +150,15 @@ func (m *memEngine) sel(v abi.Value, s Schema, i int, desc bool, emit func(abi.V
 		if se != nil {
 			return m.schemaErr(i, se)
 		}
+		if ok, err := m.keyInRange(rng, i); !ok {
+			return err
+		}
 		switch v.Kind() {
 		case abi.KindSet:
 			if !v.Has(n.Arg) {
 				return nil
 			}
-			return m.sel(n.Arg, cs, i+1, false, emit)
+			return m.sel(n.Arg, cs, i+1, nil, emit)
 		case abi.KindMap:
 			c, ok := v.Get(n.Arg)
 			if !ok && n.Op == abi.OpMustKey {
@@ -163,31 +166,31 @@ func (m *memEngine) sel(v abi.Value, s Schema, i int, desc bool, emit func(abi.V
 			}
 			m.push(n.Arg)
 			defer m.pop()
-			return m.sel(c, cs, i+1, false, emit)
+			return m.sel(c, cs, i+1, nil, emit)
 		}
 		if n.Op == abi.OpMustKey {
 			return nil
 		}
 		m.push(n.Arg)
 		defer m.pop()
-		return m.sel(abi.Nil(), cs, i+1, false, emit)
+		return m.sel(abi.Nil(), cs, i+1, nil, emit)
 	case abi.OpMapVals, abi.OpMapKeys, abi.OpAll, abi.OpFirst, abi.OpLast:
-		return m.eachElem(v, s, n.Op, desc, func(k, c abi.Value, cs Schema) error {
+		return m.eachElem(v, s, n.Op, rng, func(k, c abi.Value, cs Schema) error {
 			switch {
 			case n.Op == abi.OpMapKeys:
-				return m.sel(k, keySchema(s), i+1, false, emit)
+				return m.sel(k, keySchema(s), i+1, nil, emit)
 			case v.Kind() == abi.KindMap && n.Op == abi.OpMapVals:
 				m.push(k)
 				defer m.pop()
-				return m.sel(c, cs, i+1, false, emit)
+				return m.sel(c, cs, i+1, nil, emit)
 			case v.Kind() == abi.KindMap:
-				return m.sel(abi.List(k, c), Schema{}, i+1, false, emit)
+				return m.sel(abi.List(k, c), Schema{}, i+1, nil, emit)
 			case v.Kind() == abi.KindList:
 				m.push(k)
 				defer m.pop()
-				return m.sel(c, cs, i+1, false, emit)
+				return m.sel(c, cs, i+1, nil, emit)
 			}
-			return m.sel(c, cs, i+1, false, emit)
+			return m.sel(c, cs, i+1, nil, emit)
 		})
 	case abi.OpNth:
 		if v.IsNil() {
@@ -199,25 +202,25 @@ func (m *memEngine) sel(v abi.Value, s Schema, i int, desc bool, emit func(abi.V
 		}
 		m.push(abi.Int(int64(idx)))
 		defer m.pop()
-		return m.sel(v.Index(idx), s.Elem(), i+1, false, emit)
+		return m.sel(v.Index(idx), s.Elem(), i+1, nil, emit)
 	case abi.OpSortedRange:
 		sub, err := m.subRange(v, s, i)
 		if err != nil {
 			return err
 		}
-		return m.sel(sub, s, i+1, n.Range.Reverse, emit)
+		return m.sel(sub, s, i+1, &m.path[i], emit)
 	case abi.OpFilter:
 		if !n.Filter.Match(v, n.Arg) {
 			return nil
 		}
-		return m.sel(v, s, i+1, desc, emit)
+		return m.sel(v, s, i+1, rng, emit)
 	case abi.OpNilToVal:
 		if v.IsNil() {
-			return m.sel(n.Arg, s, i+1, desc, emit)
+			return m.sel(n.Arg, s, i+1, rng, emit)
 		}
-		return m.sel(v, s, i+1, desc, emit)
+		return m.sel(v, s, i+1, rng, emit)
 	case abi.OpView:
-		return m.sel(viewOf(v, n.View), Leaf(TypeInt), i+1, false, emit)
+		return m.sel(viewOf(v, n.View), Leaf(TypeInt), i+1, nil, emit)
 	}
 	return m.errf(i, "%s is not a navigator", n.Op)
 }
@@ -264,7 +267,8 @@ func orderedElems(v abi.Value) []abi.Value {
 // sets in Compare order (descending when desc), lists in order. For a map
 // f gets (key, value, value schema); for a set (elem, elem, elem schema);
 // for a list (index, item, item schema).
-func (m *memEngine) eachElem(v abi.Value, s Schema, op abi.Op, desc bool, f func(k, c abi.Value, cs Schema) error) error {
+func (m *memEngine) eachElem(v abi.Value, s Schema, op abi.Op, rng *abi.Nav, f func(k, c abi.Value, cs Schema) error) error {
+	desc := rng != nil && rng.Range.Reverse
 	type kv struct{ k, c abi.Value }
 	var elems []kv
 	switch v.Kind() {
@@ -299,6 +303,19 @@ func (m *memEngine) eachElem(v abi.Value, s Schema, op abi.Op, desc bool, f func
 		}
 	}
 	return nil
+}
+
+// keyInRange checks key step i right after sorted range rng (if any): a key
+// outside the range's bounds navigates nowhere, and a range with a limit is
+// an error (whether the key is in it would depend on the other keys).
+func (m *memEngine) keyInRange(rng *abi.Nav, i int) (bool, error) {
+	if rng == nil {
+		return true, nil
+	}
+	if rng.Range.Limit > 0 {
+		return false, m.errf(i, "%s right after a sortedRange with a limit is not supported; apply the key to the collection itself", m.path[i].Op)
+	}
+	return inRange(m.path[i].Arg, *rng), nil
 }
 
 // inRange reports whether k lies within the bounds of sorted-range step n.
@@ -362,7 +379,7 @@ func (m *memEngine) subRange(v abi.Value, s Schema, i int) (abi.Value, error) {
 
 // ---- transform ----
 
-func (m *memEngine) xf(v abi.Value, s Schema, i int, desc bool) (xres, error) {
+func (m *memEngine) xf(v abi.Value, s Schema, i int, rng *abi.Nav) (xres, error) {
 	n := m.path[i]
 	if err := m.applies(v, s, i); err != nil {
 		return xres{}, err
@@ -386,9 +403,9 @@ func (m *memEngine) xf(v abi.Value, s Schema, i int, desc bool) (xres, error) {
 	case abi.OpMerge:
 		return m.merge(v, s, i)
 	case abi.OpKey, abi.OpMustKey:
-		return m.xfKey(v, s, i)
+		return m.xfKey(v, s, i, rng)
 	case abi.OpMapVals, abi.OpMapKeys, abi.OpAll, abi.OpFirst, abi.OpLast:
-		return m.xfEach(v, s, i, desc)
+		return m.xfEach(v, s, i, rng)
 	case abi.OpNth:
 		if v.IsNil() {
 			return xres{}, m.errf(i, "nth(%d) is out of range: there is no list here; use append or prepend to add items", n.Index)
@@ -404,13 +421,13 @@ func (m *memEngine) xf(v abi.Value, s Schema, i int, desc bool) (xres, error) {
 		if !n.Filter.Match(v, n.Arg) {
 			return xres{v: v}, nil
 		}
-		return m.xf(v, s, i+1, desc)
+		return m.xf(v, s, i+1, rng)
 	case abi.OpNilToVal:
 		if !v.IsNil() {
-			return m.xf(v, s, i+1, desc)
+			return m.xf(v, s, i+1, rng)
 		}
 		mark := len(m.changes)
-		r, err := m.xf(n.Arg, s, i+1, desc)
+		r, err := m.xf(n.Arg, s, i+1, rng)
 		if err != nil {
 			return xres{}, err
 		}
@@ -560,14 +577,17 @@ func (m *memEngine) setEntry(w *workMap, k, nv abi.Value) bool {
 }
 
 // xfKey is key and mustKey.
-func (m *memEngine) xfKey(v abi.Value, s Schema, i int) (xres, error) {
+func (m *memEngine) xfKey(v abi.Value, s Schema, i int, rng *abi.Nav) (xres, error) {
 	n := m.path[i]
 	k := n.Arg
 	cs, se := childSchema(s, k, locString(m.here()))
 	if se != nil {
 		return xres{}, m.schemaErr(i, se)
 	}
-	if v.Kind() == abi.KindSet {
+	if ok, err := m.keyInRange(rng, i); !ok {
+		return xres{v: v}, err
+	}
+	if v.Kind() == abi.KindSet || v.IsNil() && s.Type() == TypeSet {
 		if !v.Has(k) {
 			return xres{v: v}, nil
 		}
@@ -579,7 +599,7 @@ func (m *memEngine) xfKey(v abi.Value, s Schema, i int) (xres, error) {
 	}
 	mark := len(m.changes)
 	m.push(k)
-	r, err := m.xf(old, cs, i+1, false)
+	r, err := m.xf(old, cs, i+1, nil)
 	m.pop()
 	if err != nil {
 		return xres{}, err
@@ -623,7 +643,7 @@ func (m *memEngine) finish(v, nv abi.Value, mark int) xres {
 }
 
 // xfEach is mapVals, mapKeys, all, first and last.
-func (m *memEngine) xfEach(v abi.Value, s Schema, i int, desc bool) (xres, error) {
+func (m *memEngine) xfEach(v abi.Value, s Schema, i int, rng *abi.Nav) (xres, error) {
 	op := m.path[i].Op
 	switch v.Kind() {
 	case abi.KindNil:
@@ -642,14 +662,14 @@ func (m *memEngine) xfEach(v abi.Value, s Schema, i int, desc bool) (xres, error
 		return m.xfList(v, s, i, idx)
 	case abi.KindSet:
 		var elems []abi.Value
-		_ = m.eachElem(v, s, op, desc, func(k, _ abi.Value, _ Schema) error {
+		_ = m.eachElem(v, s, op, rng, func(k, _ abi.Value, _ Schema) error {
 			elems = append(elems, k)
 			return nil
 		})
 		return m.xfSetElems(v, s, i, elems)
 	}
 	var keys []abi.Value
-	_ = m.eachElem(v, s, op, desc, func(k, _ abi.Value, _ Schema) error {
+	_ = m.eachElem(v, s, op, rng, func(k, _ abi.Value, _ Schema) error {
 		keys = append(keys, k)
 		return nil
 	})
@@ -670,7 +690,7 @@ func (m *memEngine) xfList(v abi.Value, s Schema, i int, idx []int) (xres, error
 		cur := abi.Int(int64(len(out)))
 		mark := len(m.changes)
 		m.push(cur)
-		r, err := m.xf(old, s.Elem(), i+1, false)
+		r, err := m.xf(old, s.Elem(), i+1, nil)
 		m.pop()
 		if err != nil {
 			return xres{}, err
@@ -705,7 +725,7 @@ func (m *memEngine) xfSetElems(v abi.Value, s Schema, i int, elems []abi.Value) 
 	var removed, added []abi.Value
 	for _, e := range elems {
 		mark := len(m.changes)
-		r, err := m.xf(e, es, i+1, false)
+		r, err := m.xf(e, es, i+1, nil)
 		m.changes = m.changes[:mark]
 		if err != nil {
 			return xres{}, err
@@ -757,13 +777,13 @@ func (m *memEngine) xfMapEntries(v abi.Value, s Schema, i int, keys []abi.Value)
 		switch op {
 		case abi.OpMapVals:
 			m.push(k)
-			r, err = m.xf(old, valSchema(s, k), i+1, false)
+			r, err = m.xf(old, valSchema(s, k), i+1, nil)
 			m.pop()
 		case abi.OpMapKeys:
-			r, err = m.xf(k, keySchema(s), i+1, false)
+			r, err = m.xf(k, keySchema(s), i+1, nil)
 			m.changes = m.changes[:mark]
 		default: // all, first, last: [key, value] entries
-			r, err = m.xf(abi.List(k, old), Schema{}, i+1, false)
+			r, err = m.xf(abi.List(k, old), Schema{}, i+1, nil)
 			m.changes = m.changes[:mark]
 		}
 		if err != nil {
@@ -823,13 +843,12 @@ func (m *memEngine) xfMapEntries(v abi.Value, s Schema, i int, keys []abi.Value)
 // xfRange transforms the sub-map or sub-set that sorted-range step i
 // selects and puts the result back in place of the range.
 func (m *memEngine) xfRange(v abi.Value, s Schema, i int) (xres, error) {
-	n := m.path[i]
 	sub, err := m.subRange(v, s, i)
 	if err != nil {
 		return xres{}, err
 	}
 	mark := len(m.changes)
-	r, err := m.xf(sub, s, i+1, n.Range.Reverse)
+	r, err := m.xf(sub, s, i+1, &m.path[i])
 	if err != nil {
 		return xres{}, err
 	}

@@ -520,7 +520,7 @@ func (e *engine) sel(l *loc, i int, emit func(abi.Value) error) error {
 		if err != nil {
 			return e.wrap(l, i, err)
 		}
-		return e.mem(l).sel(v, l.s, i, false, emit)
+		return e.mem(l).sel(v, l.s, i, nil, emit)
 	}
 	if i == len(e.path) {
 		if l.rng != nil {
@@ -554,6 +554,9 @@ func (e *engine) sel(l *loc, i int, emit func(abi.Value) error) error {
 		if err != nil {
 			return err
 		}
+		if l.rng != nil && l.rng.limit > 0 {
+			return e.errAt(l, i, "%s right after a sortedRange with a limit is not supported; apply the key to the collection itself", n.Op)
+		}
 		if !l.inRange(c.key) {
 			return nil
 		}
@@ -562,7 +565,7 @@ func (e *engine) sel(l *loc, i int, emit func(abi.Value) error) error {
 			if err != nil || !found {
 				return err
 			}
-			return e.mem(l).sel(k, cs, i+1, false, emit)
+			return e.mem(l).sel(k, cs, i+1, nil, emit)
 		}
 		if c.kind == nodeBlob {
 			v, found, err := e.loadBlob(c)
@@ -572,7 +575,7 @@ func (e *engine) sel(l *loc, i int, emit func(abi.Value) error) error {
 			if !found && n.Op == abi.OpMustKey {
 				return nil
 			}
-			return e.mem(c).sel(v, cs, i+1, false, emit)
+			return e.mem(c).sel(v, cs, i+1, nil, emit)
 		}
 		if n.Op == abi.OpMustKey {
 			if ok, err := e.exists(c); err != nil || !ok {
@@ -612,7 +615,7 @@ func (e *engine) sel(l *loc, i int, emit func(abi.Value) error) error {
 			return err
 		}
 		if !ok {
-			return e.mem(l).sel(n.Arg, l.s, i+1, false, emit)
+			return e.mem(l).sel(n.Arg, l.s, i+1, nil, emit)
 		}
 		return e.sel(l, i+1, emit)
 	case abi.OpView:
@@ -620,7 +623,7 @@ func (e *engine) sel(l *loc, i int, emit func(abi.Value) error) error {
 		if err != nil {
 			return e.wrap(l, i, err)
 		}
-		return e.mem(l).sel(abi.Int(sz), Leaf(TypeInt), i+1, false, emit)
+		return e.mem(l).sel(abi.Int(sz), Leaf(TypeInt), i+1, nil, emit)
 	}
 	return e.errAt(l, i, "%s is not a navigator", n.Op)
 }
@@ -632,7 +635,7 @@ func (e *engine) selItem(c *loc, i int, emit func(abi.Value) error) error {
 		if err != nil {
 			return e.wrap(c, i, err)
 		}
-		return e.mem(c).sel(v, c.s, i+1, false, emit)
+		return e.mem(c).sel(v, c.s, i+1, nil, emit)
 	}
 	return e.sel(c, i+1, emit)
 }
@@ -667,10 +670,10 @@ func (e *engine) selEach(l *loc, i int, emit func(abi.Value) error) error {
 	}
 	return e.each(l, op, func(k kid) error {
 		if l.kind == nodeSet {
-			return e.mem(l).sel(k.k, l.s.Elem(), i+1, false, emit)
+			return e.mem(l).sel(k.k, l.s.Elem(), i+1, nil, emit)
 		}
 		if op == abi.OpMapKeys {
-			return e.mem(l).sel(k.k, keySchema(l.s), i+1, false, emit)
+			return e.mem(l).sel(k.k, keySchema(l.s), i+1, nil, emit)
 		}
 		c, err := e.kidLoc(l, k)
 		if err != nil {
@@ -678,14 +681,14 @@ func (e *engine) selEach(l *loc, i int, emit func(abi.Value) error) error {
 		}
 		if op == abi.OpMapVals {
 			if c.kind == nodeBlob {
-				return e.mem(c).sel(c.val, c.s, i+1, false, emit)
+				return e.mem(c).sel(c.val, c.s, i+1, nil, emit)
 			}
 			return e.sel(c, i+1, emit)
 		}
 		if c.kind != nodeBlob {
 			return e.errAt(l, i, "%s navigates [key, value] entries, and the values here are subindexed (not returned whole); use mapKeys() or mapVals()", op)
 		}
-		return e.mem(l).sel(abi.List(k.k, c.val), Schema{}, i+1, false, emit)
+		return e.mem(l).sel(abi.List(k.k, c.val), Schema{}, i+1, nil, emit)
 	})
 }
 
@@ -835,7 +838,7 @@ func (e *engine) xfRootBlob(l *loc) error {
 		return e.wrap(l, 0, err)
 	}
 	m := e.mem(l)
-	r, err := m.xf(old, l.s, 0, false)
+	r, err := m.xf(old, l.s, 0, nil)
 	if err != nil || !r.changed {
 		return err
 	}
@@ -898,6 +901,9 @@ func (e *engine) xfAt(l *loc, i int) error {
 		if err != nil {
 			return err
 		}
+		if l.rng != nil && l.rng.limit > 0 {
+			return e.errAt(l, i, "%s right after a sortedRange with a limit is not supported; apply the key to the collection itself", n.Op)
+		}
 		if !l.inRange(c.key) {
 			return nil
 		}
@@ -952,7 +958,7 @@ func (e *engine) xfAt(l *loc, i int) error {
 			return e.xfAt(l, i+1)
 		}
 		m := e.mem(l)
-		r, err := m.xf(n.Arg, l.s, i+1, false)
+		r, err := m.xf(n.Arg, l.s, i+1, nil)
 		if err != nil {
 			return err
 		}
@@ -1032,7 +1038,7 @@ func (e *engine) xfBlobChild(l *loc, c *loc, i int, must bool) error {
 		return nil
 	}
 	m := e.mem(c)
-	r, err := m.xf(old, c.s, i, false)
+	r, err := m.xf(old, c.s, i, nil)
 	if err != nil || !r.changed {
 		return err
 	}
@@ -1387,7 +1393,7 @@ func (e *engine) removeChild(l, c *loc, i int) error {
 // renameXf is mapKeys followed by path[i+1:] on child c of map-like node l.
 func (e *engine) renameXf(l, c *loc, i int) error {
 	k := c.path[len(c.path)-1]
-	r, err := e.mem(l).xf(k, keySchema(l.s), i+1, false)
+	r, err := e.mem(l).xf(k, keySchema(l.s), i+1, nil)
 	if err != nil || !r.changed {
 		return err
 	}
@@ -1444,7 +1450,7 @@ func (e *engine) entryXf(l, c *loc, i int) error {
 		return e.errAt(l, i, "%s navigates [key, value] entries, and the values here are subindexed (not returned whole); use mapKeys() or mapVals()", op)
 	}
 	k := c.path[len(c.path)-1]
-	r, err := e.mem(l).xf(abi.List(k, c.val), Schema{}, i+1, false)
+	r, err := e.mem(l).xf(abi.List(k, c.val), Schema{}, i+1, nil)
 	if err != nil || !r.changed {
 		return err
 	}
@@ -1502,7 +1508,7 @@ func (e *engine) setAdd(l *loc, items []abi.Value, i int) error {
 
 // setElemXf applies path[i+1:] to element x (present) of subindexed set l.
 func (e *engine) setElemXf(l *loc, x abi.Value, i int) error {
-	r, err := e.mem(l).xf(x, l.s.Elem(), i+1, false)
+	r, err := e.mem(l).xf(x, l.s.Elem(), i+1, nil)
 	if err != nil || !r.changed {
 		return err
 	}
@@ -1584,7 +1590,7 @@ func (e *engine) listItemXf(l, c *loc, i int) error {
 		return e.wrap(c, i, err)
 	}
 	m := e.mem(c)
-	r, err := m.xf(old, c.s, i+1, false)
+	r, err := m.xf(old, c.s, i+1, nil)
 	if err != nil || !r.changed {
 		return err
 	}
