@@ -271,6 +271,9 @@ func (r *commitReq) addRecord(p *depotPart, idx int, rec *Record) ([]byte, error
 // appendCanonical validates the MessagePack value b and appends its
 // canonical encoding to dst. On error it returns dst unchanged.
 func appendCanonical(dst, b []byte) ([]byte, error) {
+	if isCanonicalFast(b) {
+		return append(dst, b...), nil
+	}
 	v, err := abi.Decode(b)
 	if err != nil {
 		return dst, err
