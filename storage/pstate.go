@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/squall-run/squall/abi"
@@ -55,10 +56,24 @@ func NewPState(module, name string, schema Schema) (*PState, error) {
 		return nil, err
 	}
 	if err := schema.Validate(); err != nil {
-		return nil, fmt.Errorf("storage: PState %s/%s: %w", module, name, err)
+		return nil, &DeclareError{PState: module + "/" + name, Err: err}
 	}
 	return &PState{module: module, name: name, id: module + "/" + name, schema: schema, rootKind: kindOf(schema, true)}, nil
 }
+
+// DeclareError reports a PState that cannot be declared; Err is the
+// [SchemaErrors] listing every problem of its schema.
+type DeclareError struct {
+	PState string // module/name
+	Err    error
+}
+
+func (e *DeclareError) Error() string {
+	return "storage: PState " + e.PState + ": " + strings.TrimPrefix(e.Err.Error(), "storage: ")
+}
+
+// Unwrap returns the schema errors.
+func (e *DeclareError) Unwrap() error { return e.Err }
 
 // Module returns the name of the PState's module.
 func (ps *PState) Module() string { return ps.module }

@@ -530,7 +530,7 @@ func (e *engine) sel(l *loc, i int, emit func(abi.Value) error) error {
 			}
 			return emit(v)
 		}
-		what := "subindexed " + l.s.Type().String()
+		what := "a subindexed " + l.s.Type().String()
 		switch {
 		case l.kind == nodeRootMap:
 			what = "the whole top-level map of the partition"

@@ -2,8 +2,8 @@ package storage
 
 import (
 	"context"
-	"fmt"
 	"encoding/binary"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -325,4 +325,3 @@ func describeMeta(v []byte) string {
 	sz, _ := binary.Uvarint(v[n:])
 	return fmt.Sprintf("head=%d size=%d", a, sz)
 }
-
