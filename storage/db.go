@@ -34,16 +34,23 @@ type Options struct {
 // DB is a node's durable store: one Pebble database holding every depot,
 // PState and progress record of every module and partition on the node.
 //
-// Every write — a depot append, a [Batch] commit, a drop — goes through one
-// committer goroutine owned by the DB (group commit): it merges the writes
-// queued while the previous group was being synced into one Pebble batch,
-// assigns depot offsets in queue order, commits the batch with one WAL sync,
-// makes the new depot offsets visible, and then acknowledges every writer of
-// the group. Concurrent durable writers therefore share one fsync.
+// Every write — a depot append, a [Batch] commit, a drop — goes through the
+// DB's committer goroutine (group commit). It takes everything queued since
+// it last looked, assigns depot offsets in queue order, merges it all into
+// one Pebble batch and applies it, then hands the batch to the DB's syncer
+// goroutine and goes on with the next group without waiting for the disk.
+// The syncer waits for each group's WAL sync, in order — Pebble syncs
+// everything written since its last sync at once, so concurrent groups share
+// one fsync — then makes the group's depot offsets visible and acknowledges
+// its writers. Both goroutines start in [Open] and stop in [DB.Close].
 //
-// A DB is safe for concurrent use. [DB.Close] must not race with the
-// creation of new work by the same caller that expects it to succeed: work
-// started after Close fails with [ErrClosed].
+// Depot reads see a record only once it is durable, and offset N+1 never
+// before N. PState keys and progress records are read from Pebble directly
+// and, as with any Pebble commit with Sync, may be seen a moment before the
+// WAL sync completes; a Batch's writes still appear all at once.
+//
+// A DB is safe for concurrent use. Work started after [DB.Close] fails with
+// [ErrClosed].
 type DB struct {
 	dir   string
 	pdb   *pebble.DB

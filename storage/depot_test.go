@@ -368,6 +368,9 @@ func TestDepotClosed(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
+	nb := db.NewBatch()
+	nbErr := nb.SetProgress("m", "t", 0, nil)
+	nb.Close()
 	_, appendErr := d.Append(context.Background(), 0, rec)
 	_, readErr := d.Read(0, 0, 1)
 	_, _, boundsErr := d.Bounds(0)
@@ -378,7 +381,7 @@ func TestDepotClosed(t *testing.T) {
 	b.Close()
 	for name, err := range map[string]error{
 		"Append": appendErr, "Read": readErr, "Bounds": boundsErr, "Depot": depotErr, "Progress": progressErr,
-		"Batch.Append": batchErr, "Batch.Commit": commitErr, "Close": db.Close(), "DropModule": db.DropModule("m"),
+		"Batch.Append": batchErr, "NewBatch after Close": nbErr, "Batch.Commit": commitErr, "Close": db.Close(), "DropModule": db.DropModule("m"),
 	} {
 		if !errors.Is(err, ErrClosed) {
 			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
