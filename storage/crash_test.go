@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -17,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/squall-run/squall/abi"
 )
@@ -29,7 +27,7 @@ import (
 //     (unless trimmed), and every partition's offsets are dense from first
 //     to next;
 //   - no batch is half-applied: each batch moves an amount between two
-//     account keys, appends one record to a log depot and sets its progress
+//     accounts of a PState (two transforms), appends one record to a log depot and sets its progress
 //     to its sequence number, so the accounts, the log and the progress of a
 //     partition must all agree on the number of committed batches;
 //   - every acknowledged batch is among the committed ones.
@@ -46,10 +44,14 @@ const (
 	crashTrimMax  = 40 // MaxEntries of the trimmed depot
 )
 
-// crashAcct returns the key of account a or b of a partition (raw keys in
-// the partition's PState space, standing in for a PState transform).
-func crashAcct(p uint32, which string) []byte {
-	return append(objectPrefix(nil, crashModule, p, kindPState, "acct"), which...)
+// crashAccounts is the PState the batches transfer between: account "a"
+// and account "b" of each partition.
+func crashAccounts() *PState {
+	ps, err := NewPState(crashModule, "accounts", MapOf(Leaf(TypeString), Leaf(TypeInt)))
+	if err != nil {
+		panic(err)
+	}
+	return ps
 }
 
 // crashAmount is what batch seq moves from account a to account b.
@@ -79,6 +81,7 @@ func runCrashWorkload(ctx context.Context, db *DB, iter int, ack func(string)) e
 	if err != nil {
 		return err
 	}
+	accounts := crashAccounts()
 	var wg sync.WaitGroup
 	errc := make(chan error, 32)
 	stopped := func(err error) bool {
@@ -133,25 +136,10 @@ func runCrashWorkload(ctx context.Context, db *DB, iter int, ack func(string)) e
 			for {
 				seq++
 				b := db.NewBatch()
-				for _, which := range []string{"a", "b"} {
-					v, closer, err := b.pb.Get(crashAcct(p, which))
-					var bal int64
-					switch {
-					case errors.Is(err, pebble.ErrNotFound):
-					case err != nil:
+				for which, amount := range map[string]int64{"a": -crashAmount(seq), "b": crashAmount(seq)} {
+					if _, err := b.Transform(accounts, p, abi.P().Key(abi.String(which)).Incr(amount)); err != nil {
 						errc <- err
-						return
-					default:
-						bal = int64(binary.BigEndian.Uint64(v))
-						_ = closer.Close()
-					}
-					if which == "a" {
-						bal -= crashAmount(seq)
-					} else {
-						bal += crashAmount(seq)
-					}
-					if err := b.pb.Set(crashAcct(p, which), binary.BigEndian.AppendUint64(nil, uint64(bal)), nil); err != nil {
-						errc <- err
+						b.Close()
 						return
 					}
 				}
@@ -251,16 +239,13 @@ func checkCrashStore(t *testing.T, db *DB, acks []string) {
 			want += crashAmount(s)
 		}
 		for which, w := range map[string]int64{"a": -want, "b": want} {
-			v, closer, err := db.pdb.Get(crashAcct(p, which))
-			var got int64
-			if err == nil {
-				got = int64(binary.BigEndian.Uint64(v))
-				_ = closer.Close()
-			} else if !errors.Is(err, pebble.ErrNotFound) {
+			v, err := db.SelectOne(crashAccounts(), p, abi.P().Key(abi.String(which)))
+			if err != nil {
 				t.Fatal(err)
 			}
+			got, _ := v.AsInt() // nil (absent) is 0
 			if got != w {
-				t.Errorf("partition %d: account %s is %d after %d batches, want %d (a batch was half-applied)", p, which, got, seq, w)
+				t.Errorf("partition %d: account %s is %v after %d batches, want %d (a batch was half-applied)", p, which, v, seq, w)
 			}
 		}
 		log := contents[pkey{"log", p}]
