@@ -186,6 +186,10 @@ func (db *DB) endRead() { db.closeMu.RUnlock() }
 // committer goroutine and for reads in progress. Every acknowledged durable
 // write is already on disk, so Close flushes nothing. Close after Close
 // returns [ErrClosed].
+//
+// Close must not run while a [Batch] is reading (Batch.Select,
+// Batch.Transform): a Batch reads the store without the guard that DB reads
+// take. Once Close has begun, Batch methods fail with [ErrClosed].
 func (db *DB) Close() error {
 	db.qmu.Lock()
 	if db.qclosed {
