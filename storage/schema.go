@@ -61,6 +61,7 @@ type schemaNode struct {
 	elem       Schema  // set, list
 	fields     []Field // record, in declaration order
 	subindexed bool
+	leafCtor   bool // built by Leaf (so a non-leaf type is a mistake)
 	exploded   bool // stored as several keys: a subindexed collection, or a record with an exploded field
 }
 
@@ -71,7 +72,7 @@ type Field struct {
 }
 
 // Leaf returns the schema of a leaf value of type t (TypeAny for any value).
-func Leaf(t Type) Schema { return Schema{&schemaNode{typ: t}} }
+func Leaf(t Type) Schema { return Schema{&schemaNode{typ: t, leafCtor: true}} }
 
 // MapOf returns the schema of a map from key to val. Keys are leaves.
 func MapOf(key, val Schema) Schema { return Schema{&schemaNode{typ: TypeMap, key: key, val: val}} }
@@ -445,6 +446,15 @@ func (s Schema) Validate() error {
 			return
 		}
 		n := s.n
+		if n.leafCtor && !n.typ.IsLeaf() {
+			switch n.typ {
+			case TypeMap, TypeSet, TypeList, TypeRecord:
+				add(loc, "Leaf(%s): %s is not a leaf type; use MapOf, SetOf, ListOf or RecordOf", n.typ, n.typ)
+			default:
+				add(loc, "unknown type %d", n.typ)
+			}
+			return
+		}
 		if n.subindexed && (n.typ.IsLeaf() || n.typ == TypeRecord) {
 			add(loc, "only maps, sets and lists can be subindexed, not a %s; remove .Subindexed()", n.typ)
 		}
