@@ -665,13 +665,17 @@ type ModuleInterface struct {
 // InterfaceError lists every reason a module cannot run on this host, each
 // a sentence ABI.md §11 quotes.
 type InterfaceError struct {
+	// HostMinor is the ABI minor of the host that checked the module.
+	HostMinor int
+	// Problems are the sentences, in the order of the module's imports,
+	// then its exports.
 	Problems []string
 }
 
 func (e *InterfaceError) Error() string {
 	var b strings.Builder
 	b.WriteString("abi: the module cannot run on this host (Squall ABI ")
-	b.WriteString(strconv.Itoa(Major) + "." + strconv.Itoa(Minor) + "): ")
+	b.WriteString(strconv.Itoa(Major) + "." + strconv.Itoa(e.HostMinor) + "): ")
 	if len(e.Problems) == 1 {
 		b.WriteString(e.Problems[0])
 		return b.String()
@@ -803,7 +807,7 @@ func CheckInterface(m ModuleInterface, hostMinor int, memLimitPages uint32) (int
 		add("several ABI version markers (" + strings.Join(q, ", ") + "); export exactly one")
 	}
 	if len(probs) > 0 {
-		return -1, &InterfaceError{Problems: probs}
+		return -1, &InterfaceError{HostMinor: hostMinor, Problems: probs}
 	}
 	return minor, nil
 }

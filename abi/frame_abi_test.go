@@ -114,7 +114,8 @@ func TestFrameCheckInterface_Problems(t *testing.T) {
 			if strings.Join(ie.Problems, "\n") != strings.Join(tc.want, "\n") {
 				t.Errorf("problems\n got:\n\t%s\nwant:\n\t%s", strings.Join(ie.Problems, "\n\t"), strings.Join(tc.want, "\n\t"))
 			}
-			if tc.single && err.Error() != "abi: the module cannot run on this host (Squall ABI 1.0): "+tc.want[0] {
+			prefix := "abi: the module cannot run on this host (Squall ABI 1." + itoa(int64(tc.minor)) + "): "
+			if tc.single && err.Error() != prefix+tc.want[0] {
 				t.Errorf("message %q", err.Error())
 			}
 		})
