@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"encoding/binary"
+	"slices"
 	"fmt"
 	"strings"
 	"testing"
@@ -116,7 +117,8 @@ func (h *pstateHarness) run(t *testing.T, d *datadriven.TestData) string {
 			for _, c := range changes {
 				fmt.Fprintf(&out, "%s\n", c)
 			}
-			nm, _, merr := TransformValueSchema(h.model[part], h.ps.Schema(), p)
+			before := h.model[part]
+			nm, _, merr := TransformValueSchema(before, h.ps.Schema(), p)
 			if merr != nil {
 				fmt.Fprintf(&out, "MISMATCH: the in-memory engine failed: %v\n", merr)
 				h.model[part] = h.materialize(t, h.b.pb, part)
@@ -124,6 +126,17 @@ func (h *pstateHarness) run(t *testing.T, d *datadriven.TestData) string {
 			}
 			h.model[part] = nm
 			h.checkState(&out, part)
+			// A reactive client applying the changes to what it had must
+			// get what is stored now.
+			if !slices.ContainsFunc(changes, func(c Change) bool { return c.Kind == ChangeResync }) {
+				applied, aerr := applyChanges(before, changes)
+				if h.ps.rootKind == nodeRootMap && applied.Kind() == abi.KindMap && applied.Len() == 0 {
+					applied = abi.Nil()
+				}
+				if got := h.materialize(t, h.b.pb, part); aerr != nil || !abi.Equal(applied, got) {
+					fmt.Fprintf(&out, "MISMATCH: applying the changes gave %s (%v), stored %s\n", applied, aerr, got)
+				}
+			}
 		}
 		return out.String()
 	case "select", "select-one":
