@@ -142,7 +142,7 @@ const partKeyOverhead = 48
 
 // maxInflight bounds the groups applied to Pebble whose WAL sync has not
 // been confirmed yet.
-const maxInflight = 8
+const maxInflight = 16
 
 // committer is the state of the DB's committer goroutine, which builds and
 // applies groups, and of its syncer goroutine, which waits for each group's
@@ -241,11 +241,22 @@ func (c *committer) take() bool {
 func (c *committer) commitGroup() {
 	db := c.db
 	f := <-c.free // waits while maxInflight groups await their sync
-	f.bounds, f.resets = f.bounds[:0], f.resets[:0]
+	f.bounds = f.bounds[:0]
 	gb := db.pdb.NewBatch()
 	sync := false
 	if c.group[0].kind == reqDrop {
-		locked := c.buildDrop(gb, c.group[0], f)
+		// Drain the pipeline, so that no earlier group publishes bounds
+		// after the drop hides the partitions.
+		idle := make([]*inflight, 0, maxInflight-1)
+		for range maxInflight - 1 {
+			idle = append(idle, <-c.free)
+		}
+		defer func() {
+			for _, g := range idle {
+				c.free <- g
+			}
+		}()
+		locked := c.buildDrop(gb, c.group[0])
 		defer func() {
 			for _, d := range locked {
 				d.loadMu.Unlock()
@@ -316,9 +327,6 @@ func (c *committer) syncer() {
 			err = db.setFailed(err)
 		}
 		if err == nil {
-			for _, p := range f.resets {
-				p.bounds.Store(&depotBounds{})
-			}
 			for _, b := range f.bounds {
 				b.p.publish(b.first, b.next)
 			}
@@ -431,12 +439,12 @@ func (c *committer) trimAndSaveMeta(gb *pebble.Batch, p *depotPart) {
 func trimSlack(limit uint64) uint64 { return limit / 16 }
 
 // buildDrop adds the range deletions of a drop request to gb and resets the
-// committer's state of the depot partitions it deletes; the syncer resets
-// their published bounds once the drop is durable. It returns the module's
+// state of the depot partitions it deletes, published bounds included (the
+// pipeline is drained, so nothing else publishes meanwhile). It returns the module's
 // depots with their loadMu held, which commitGroup releases once the
 // deletions are applied: a partition load either finished before (and is
 // reset here) or reads the dropped state.
-func (c *committer) buildDrop(gb *pebble.Batch, r *commitReq, f *inflight) []*Depot {
+func (c *committer) buildDrop(gb *pebble.Batch, r *commitReq) []*Depot {
 	for _, rg := range r.dropRanges {
 		_ = gb.DeleteRange(rg[0], rg[1], nil)
 	}
@@ -447,7 +455,7 @@ func (c *committer) buildDrop(gb *pebble.Batch, r *commitReq, f *inflight) []*De
 			p := v.(*depotPart)
 			if r.dropAll || p.partition == r.dropPart {
 				p.first, p.next, p.lastTS = 0, 0, 0
-				f.resets = append(f.resets, p)
+				p.bounds.Store(&depotBounds{}) // hide the records before they go
 			}
 			return true
 		})

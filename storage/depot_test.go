@@ -552,3 +552,54 @@ func TestDepotTrimConcurrentRead(t *testing.T) {
 	wg.Wait()
 	t.Logf("%d reads raced with trimming", trimmed)
 }
+
+// TestDropWhileReading drops a partition under concurrent readers, which
+// must see the records or nothing, never a damaged partition.
+func TestDropWhileReading(t *testing.T) {
+	db := openTest(t)
+	d, err := db.Depot("m", "d", DepotOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := make([]Record, 500)
+	for i := range recs {
+		recs[i] = Record{Value: mp(t, abi.Int(int64(i)))}
+	}
+	for round := range 5 {
+		if _, err := d.Append(context.Background(), 0, recs...); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		for range 2 {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					es, err := d.Read(0, 0, 1000)
+					if err != nil && !errors.Is(err, ErrOutOfRange) {
+						t.Errorf("round %d: %v", round, err)
+						return
+					}
+					for i, e := range es {
+						if e.Offset != uint64(i) {
+							t.Errorf("round %d: entry %d has offset %d", round, i, e.Offset)
+							return
+						}
+					}
+				}
+			})
+		}
+		if err := db.DropPartition("m", 0); err != nil {
+			t.Fatal(err)
+		}
+		close(stop)
+		wg.Wait()
+		if first, next, _ := d.Bounds(0); first != 0 || next != 0 {
+			t.Fatalf("bounds after drop: %d, %d", first, next)
+		}
+	}
+}
