@@ -108,10 +108,10 @@ func (db *DB) submit(ctx context.Context, r *commitReq) (finished bool, err erro
 	}
 	db.qmu.Lock()
 	if err := db.failed; db.qclosed || err != nil {
-		db.qmu.Unlock()
 		if db.qclosed {
 			err = ErrClosed
 		}
+		db.qmu.Unlock()
 		if r.pb != nil {
 			_ = r.pb.Close()
 			r.pb = nil
@@ -174,7 +174,6 @@ type inflight struct {
 	sync   bool
 	reqs   []*commitReq
 	bounds []partBounds // the partitions' bounds after the group
-	resets []*depotPart // a drop: partitions whose bounds become (0, 0)
 }
 
 type partBounds struct {
@@ -272,10 +271,11 @@ func (c *committer) commitGroup() {
 			if r.kind == reqBatch {
 				if err := gb.Apply(r.pb, nil); err != nil {
 					// Only a malformed batch representation fails, which
-					// the Batch API cannot produce. The group batch may
-					// hold part of it: fail the group, write nothing.
+					// the Batch API cannot produce. Offsets were assigned
+					// to earlier requests of the group: the committer's
+					// state no longer matches the store, so fail it all.
 					_ = gb.Close()
-					c.failGroup(fmt.Errorf("storage: merge a batch into the group commit: %w", err))
+					c.failGroup(db.setFailed(fmt.Errorf("merge a batch into the group commit: %w", err)))
 					c.free <- f
 					return
 				}
