@@ -672,6 +672,7 @@ type InterfaceError struct {
 	Problems []string
 }
 
+// Error lists the problems, one per line when there are several.
 func (e *InterfaceError) Error() string {
 	var b strings.Builder
 	b.WriteString("abi: the module cannot run on this host (Squall ABI ")

@@ -67,6 +67,8 @@ type FrameError struct {
 // unitNames name the units of each frame kind in messages.
 var unitNames = [...]string{"", "", "item", "effect", "query", "result"}
 
+// Error renders the error as "abi: <frame> frame: <unit> <index> at byte
+// <offset>: <message>" (or "header at byte <offset>" for the frame header).
 func (e *FrameError) Error() string {
 	s := "abi: " + e.Frame.String() + " frame: "
 	if e.Index >= 0 && int(e.Frame) < len(unitNames) && unitNames[e.Frame] != "" {

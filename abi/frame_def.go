@@ -200,6 +200,8 @@ type DefError struct {
 	Problems []DefProblem
 }
 
+// Error lists the problems as "where: message", one per line when there
+// are several.
 func (e *DefError) Error() string {
 	if len(e.Problems) == 1 {
 		return "abi: module definition: " + e.Problems[0].Where + ": " + e.Problems[0].Msg
