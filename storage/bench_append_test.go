@@ -154,3 +154,31 @@ func BenchmarkBatchCommit(b *testing.B) {
 	})
 	reportGroups(b, db)
 }
+
+// BenchmarkBatchApply measures what merging a Batch's indexed Pebble batch
+// into the group batch costs the committer (a copy of the batch's bytes and
+// one pass over its entries), for batches of a few sizes.
+func BenchmarkBatchApply(b *testing.B) {
+	db := openTest(b)
+	rec := benchRecord(b)
+	for _, ops := range []int{1, 10, 100, 1000} {
+		b.Run(fmt.Sprintf("ops=%d", ops), func(b *testing.B) {
+			src := db.pdb.NewIndexedBatch()
+			defer src.Close()
+			for i := range ops {
+				if err := src.Set(crashAcctFor("bench", 0, fmt.Sprint(i)), rec.Value, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetBytes(int64(len(src.Repr())))
+			b.ResetTimer()
+			for range b.N {
+				gb := db.pdb.NewBatch()
+				if err := gb.Apply(src, nil); err != nil {
+					b.Fatal(err)
+				}
+				_ = gb.Close()
+			}
+		})
+	}
+}
