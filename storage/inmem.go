@@ -136,7 +136,7 @@ func (m *memEngine) applies(v abi.Value, s Schema, i int) error {
 
 // ---- select ----
 
-func (m *memEngine) sel(v abi.Value, s Schema, i int, rng *abi.Nav, emit func(abi.Value) error) error {
+func (m *memEngine) sel(v abi.Value, s Schema, i int, rng []abi.Nav, emit func(abi.Value) error) error {
 	if i == len(m.path) {
 		return emit(v)
 	}
@@ -153,13 +153,13 @@ func (m *memEngine) sel(v abi.Value, s Schema, i int, rng *abi.Nav, emit func(ab
 		if ok, err := m.keyInRange(rng, i); !ok {
 			return err
 		}
-		switch v.Kind() {
-		case abi.KindSet:
+		switch {
+		case v.Kind() == abi.KindSet || v.IsNil() && s.Type() == TypeSet:
 			if !v.Has(n.Arg) {
 				return nil
 			}
 			return m.sel(n.Arg, cs, i+1, nil, emit)
-		case abi.KindMap:
+		case v.Kind() == abi.KindMap:
 			c, ok := v.Get(n.Arg)
 			if !ok && n.Op == abi.OpMustKey {
 				return nil
@@ -208,7 +208,7 @@ func (m *memEngine) sel(v abi.Value, s Schema, i int, rng *abi.Nav, emit func(ab
 		if err != nil {
 			return err
 		}
-		return m.sel(sub, s, i+1, &m.path[i], emit)
+		return m.sel(sub, s, i+1, append(slices.Clip(rng), m.path[i]), emit)
 	case abi.OpFilter:
 		if !n.Filter.Match(v, n.Arg) {
 			return nil
@@ -267,8 +267,8 @@ func orderedElems(v abi.Value) []abi.Value {
 // sets in Compare order (descending when desc), lists in order. For a map
 // f gets (key, value, value schema); for a set (elem, elem, elem schema);
 // for a list (index, item, item schema).
-func (m *memEngine) eachElem(v abi.Value, s Schema, op abi.Op, rng *abi.Nav, f func(k, c abi.Value, cs Schema) error) error {
-	desc := rng != nil && rng.Range.Reverse
+func (m *memEngine) eachElem(v abi.Value, s Schema, op abi.Op, rng []abi.Nav, f func(k, c abi.Value, cs Schema) error) error {
+	desc := len(rng) > 0 && rng[len(rng)-1].Range.Reverse
 	type kv struct{ k, c abi.Value }
 	var elems []kv
 	switch v.Kind() {
@@ -305,17 +305,22 @@ func (m *memEngine) eachElem(v abi.Value, s Schema, op abi.Op, rng *abi.Nav, f f
 	return nil
 }
 
-// keyInRange checks key step i right after sorted range rng (if any): a key
-// outside the range's bounds navigates nowhere, and a range with a limit is
-// an error (whether the key is in it would depend on the other keys).
-func (m *memEngine) keyInRange(rng *abi.Nav, i int) (bool, error) {
-	if rng == nil {
-		return true, nil
+// keyInRange checks key step i right after the sorted ranges rng (if any)
+// that made the current value: a key outside their bounds navigates
+// nowhere, and a range with a limit is an error (whether the key is in it
+// would depend on the other keys).
+func (m *memEngine) keyInRange(rng []abi.Nav, i int) (bool, error) {
+	for _, r := range rng {
+		if r.Range.Limit > 0 {
+			return false, m.errf(i, "%s right after a sortedRange with a limit is not supported; apply the key to the collection itself", m.path[i].Op)
+		}
 	}
-	if rng.Range.Limit > 0 {
-		return false, m.errf(i, "%s right after a sortedRange with a limit is not supported; apply the key to the collection itself", m.path[i].Op)
+	for _, r := range rng {
+		if !inRange(m.path[i].Arg, r) {
+			return false, nil
+		}
 	}
-	return inRange(m.path[i].Arg, *rng), nil
+	return true, nil
 }
 
 // inRange reports whether k lies within the bounds of sorted-range step n.
@@ -379,7 +384,7 @@ func (m *memEngine) subRange(v abi.Value, s Schema, i int) (abi.Value, error) {
 
 // ---- transform ----
 
-func (m *memEngine) xf(v abi.Value, s Schema, i int, rng *abi.Nav) (xres, error) {
+func (m *memEngine) xf(v abi.Value, s Schema, i int, rng []abi.Nav) (xres, error) {
 	n := m.path[i]
 	if err := m.applies(v, s, i); err != nil {
 		return xres{}, err
@@ -416,7 +421,7 @@ func (m *memEngine) xf(v abi.Value, s Schema, i int, rng *abi.Nav) (xres, error)
 		}
 		return m.xfList(v, s, i, []int{idx})
 	case abi.OpSortedRange:
-		return m.xfRange(v, s, i)
+		return m.xfRange(v, s, i, rng)
 	case abi.OpFilter:
 		if !n.Filter.Match(v, n.Arg) {
 			return xres{v: v}, nil
@@ -577,7 +582,7 @@ func (m *memEngine) setEntry(w *workMap, k, nv abi.Value) bool {
 }
 
 // xfKey is key and mustKey.
-func (m *memEngine) xfKey(v abi.Value, s Schema, i int, rng *abi.Nav) (xres, error) {
+func (m *memEngine) xfKey(v abi.Value, s Schema, i int, rng []abi.Nav) (xres, error) {
 	n := m.path[i]
 	k := n.Arg
 	cs, se := childSchema(s, k, locString(m.here()))
@@ -643,7 +648,7 @@ func (m *memEngine) finish(v, nv abi.Value, mark int) xres {
 }
 
 // xfEach is mapVals, mapKeys, all, first and last.
-func (m *memEngine) xfEach(v abi.Value, s Schema, i int, rng *abi.Nav) (xres, error) {
+func (m *memEngine) xfEach(v abi.Value, s Schema, i int, rng []abi.Nav) (xres, error) {
 	op := m.path[i].Op
 	switch v.Kind() {
 	case abi.KindNil:
@@ -715,14 +720,19 @@ func (m *memEngine) xfList(v abi.Value, s Schema, i int, idx []int) (xres, error
 	return xres{v: abi.List(out...), changed: true, fine: true}, nil
 }
 
-// xfSetElems transforms the given elements of set v with the rest of the
-// path after step i.
+// xfSetElems transforms the given elements of set v, one after the other,
+// with the rest of the path after step i: each is taken out of the set and
+// its new value, if any, put in.
 func (m *memEngine) xfSetElems(v abi.Value, s Schema, i int, elems []abi.Value) (xres, error) {
 	es := s.Elem()
 	if s.Type() != TypeSet {
 		es = Schema{}
 	}
-	var removed, added []abi.Value
+	cur := v.Items()
+	has := func(x abi.Value) bool {
+		return slices.ContainsFunc(cur, func(y abi.Value) bool { return abi.Equal(x, y) })
+	}
+	changed := false
 	for _, e := range elems {
 		mark := len(m.changes)
 		r, err := m.xf(e, es, i+1, nil)
@@ -733,30 +743,24 @@ func (m *memEngine) xfSetElems(v abi.Value, s Schema, i int, elems []abi.Value) 
 		if !r.changed {
 			continue
 		}
-		if r.removed || r.v.IsNil() {
-			removed = append(removed, e)
-			m.report(ChangeElemRemove, nil, e, abi.Nil(), true)
-			continue
+		gone := r.removed || r.v.IsNil()
+		if !gone {
+			if se := checkKey(es, r.v, locString(m.here())); se != nil {
+				return xres{}, m.schemaErr(i, se)
+			}
 		}
-		if se := checkKey(es, r.v, locString(m.here())); se != nil {
-			return xres{}, m.schemaErr(i, se)
-		}
-		removed = append(removed, e)
+		changed = true
+		cur = slices.DeleteFunc(slices.Clone(cur), func(y abi.Value) bool { return abi.Equal(e, y) })
 		m.report(ChangeElemRemove, nil, e, abi.Nil(), true)
-		added = append(added, r.v)
-		m.report(ChangeElemAdd, nil, abi.Nil(), r.v, false)
+		if !gone && !has(r.v) {
+			cur = append(cur, r.v)
+			m.report(ChangeElemAdd, nil, abi.Nil(), r.v, false)
+		}
 	}
-	if len(removed) == 0 && len(added) == 0 {
+	if !changed {
 		return xres{v: v, fine: true}, nil
 	}
-	var out []abi.Value
-	for _, e := range v.Items() {
-		if !slices.ContainsFunc(removed, func(x abi.Value) bool { return abi.Equal(x, e) }) {
-			out = append(out, e)
-		}
-	}
-	out = append(out, added...)
-	return xres{v: abi.Set(out...), changed: true, fine: true}, nil
+	return xres{v: abi.Set(cur...), changed: true, fine: true}, nil
 }
 
 // xfMapEntries transforms the entries of map (or record) v under keys with
@@ -842,13 +846,13 @@ func (m *memEngine) xfMapEntries(v abi.Value, s Schema, i int, keys []abi.Value)
 
 // xfRange transforms the sub-map or sub-set that sorted-range step i
 // selects and puts the result back in place of the range.
-func (m *memEngine) xfRange(v abi.Value, s Schema, i int) (xres, error) {
+func (m *memEngine) xfRange(v abi.Value, s Schema, i int, rng []abi.Nav) (xres, error) {
 	sub, err := m.subRange(v, s, i)
 	if err != nil {
 		return xres{}, err
 	}
 	mark := len(m.changes)
-	r, err := m.xf(sub, s, i+1, &m.path[i])
+	r, err := m.xf(sub, s, i+1, append(slices.Clip(rng), m.path[i]))
 	if err != nil {
 		return xres{}, err
 	}
@@ -868,6 +872,9 @@ func (m *memEngine) xfRange(v abi.Value, s Schema, i int) (xres, error) {
 	if !r.fine {
 		m.changes = m.changes[:mark]
 		m.diff(sub, nsub)
+		if len(m.changes) == mark {
+			return xres{v: v}, nil // the range was replaced by what it held
+		}
 	}
 	var nv abi.Value
 	if sub.Kind() == abi.KindSet || nsub.Kind() == abi.KindSet {

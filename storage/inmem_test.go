@@ -87,7 +87,10 @@ func applyChange(v abi.Value, path []abi.Value, c Change) (abi.Value, error) {
 				return w.value(), nil
 			}
 		}
-		child, _ := w.get(path[0])
+		child, ok := w.get(path[0])
+		if !ok && (c.Kind == ChangeKeyRemove || c.Kind == ChangeElemRemove || c.Kind == ChangeListRemove) {
+			return v, nil // removing from something absent changes nothing
+		}
 		nv, err := applyChange(child, path[1:], c)
 		w.set(path[0], nv)
 		return w.value(), err

@@ -252,12 +252,16 @@ func encodeMeta(kind nodeKind, m *meta) []byte {
 	return []byte{}
 }
 
-// exists reports whether exploded node l holds anything: the root always,
-// a range when it is not empty, other nodes when their metadata exists.
+// exists reports whether exploded node l is there (not nil): a range always
+// is (maybe empty), the root when it has any key (an empty top-level map or
+// record is nothing at all), other nodes when their metadata exists.
 func (e *engine) exists(l *loc) (bool, error) {
 	if l.rng != nil {
+		return true, nil
+	}
+	if l.parent == nil {
 		found := false
-		err := e.each(l, abi.OpFirst, func(kid) error { found = true; return nil })
+		err := e.each(l, abi.OpFirst, func(kid) error { found = true; return errStop })
 		return found, err
 	}
 	m, err := e.metaOf(l)
@@ -993,6 +997,24 @@ func (e *engine) xfEach(l *loc, i int) error {
 		return e.wrap(l, i, err)
 	}
 	for _, c := range kids {
+		if l.kind != nodeSet && op != abi.OpMapVals {
+			// An earlier entry may have been renamed onto this one, or
+			// removed it: walk what is there now.
+			if c.kind == nodeBlob {
+				c.loaded = false
+				if _, ok, err := e.loadBlob(c); err != nil || !ok {
+					if err != nil {
+						return e.wrap(c, i, err)
+					}
+					continue
+				}
+			} else if ok, err := e.exists(c); err != nil || !ok {
+				if err != nil {
+					return e.wrap(c, i, err)
+				}
+				continue
+			}
+		}
 		var err error
 		switch {
 		case l.kind == nodeSet:
@@ -1231,6 +1253,9 @@ func (e *engine) replaceNode(l *loc, x abi.Value, i int) error {
 		return e.wrap(l, i, se)
 	}
 	if x.IsNil() {
+		if l.parent != nil && l.parent.kind == nodeList {
+			return e.errAt(l, i, "the items of this list are subindexed %ss, which cannot be nil; set an empty %s or remove the item", l.s.Type(), l.s.Type())
+		}
 		return e.removeNode(l, i)
 	}
 	if l.rng != nil {
@@ -1365,6 +1390,9 @@ func (e *engine) putChildValue(l *loc, k, v abi.Value, i int) error {
 	c, err := e.child(l, k, cs, i)
 	if err != nil {
 		return err
+	}
+	if v.IsNil() && !l.inRange(c.key) {
+		return nil // removing a key outside a range: it is not in it
 	}
 	if c.kind != nodeBlob {
 		return e.replaceNode(c, v, i)
@@ -1543,6 +1571,9 @@ func (e *engine) listAdd(l *loc, i int) error {
 	for j, x := range n.Items {
 		if se := checkValue(es, x, locString(l.path)+fmt.Sprintf("[+%d]", j)); se != nil {
 			return e.wrap(l, i, se)
+		}
+		if x.IsNil() && es.exploded() {
+			return e.errAt(l, i, "the items of this list are subindexed %ss, which cannot be nil; add an empty %s", es.Type(), es.Type())
 		}
 	}
 	if len(n.Items) == 0 {

@@ -3,8 +3,8 @@ package storage
 import (
 	"context"
 	"encoding/binary"
-	"slices"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
