@@ -1,0 +1,3 @@
+module github.com/squall-run/squall/guest-sdks/go
+
+go 1.24
