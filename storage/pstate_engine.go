@@ -79,9 +79,10 @@ type meta struct {
 // ioStats counts the storage reads of one engine run (tests check that a
 // path touches only the keys it needs).
 type ioStats struct {
-	gets  int // point reads
-	seeks int // iterator positionings
-	keys  int // keys visited by iterators
+	gets   int    // point reads
+	seeks  int    // iterator positionings
+	keys   int    // keys visited by iterators
+	points uint64 // points Pebble's iterators stepped over (their own count)
 }
 
 // engine runs one path over one PState partition. It is used by one
@@ -343,6 +344,7 @@ func (e *engine) scan(l *loc, lo, hi []byte, rev bool, limit int, f func(kid) er
 		return fmt.Errorf("storage: read: %w", err)
 	}
 	defer func() {
+		e.stats.points += it.Stats().InternalStats.PointCount
 		if cerr := it.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("storage: read: %w", cerr)
 		}
