@@ -707,14 +707,14 @@ func (e *engine) materialize(l *loc, i int) (abi.Value, error) {
 			elems = append(elems, k.k)
 			return nil
 		}
-		c, err := e.kidLoc(l, k)
-		if err != nil {
-			return err
-		}
-		if c.kind != nodeBlob {
+		if !k.isBlob || kindOf(valSchema(l.s, k.k), false) != nodeBlob {
 			return e.errAt(l, i, "the range holds subindexed values, which are not returned whole; navigate into them (mapVals, mapKeys)")
 		}
-		entries = append(entries, abi.MapEntry{Key: k.k, Val: c.val})
+		v, err := abi.Decode(k.raw)
+		if err != nil {
+			return e.corrupt(k.ckey, "the value", err)
+		}
+		entries = append(entries, abi.MapEntry{Key: k.k, Val: v})
 		return nil
 	})
 	if err != nil {
