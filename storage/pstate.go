@@ -37,6 +37,25 @@ import (
 //     canonical MessagePack blob (at most [MaxValueSize] bytes) at its key,
 //     read and rewritten whole, navigated in memory (see [TransformValue]).
 //
+// # Semantics
+//
+// Paths behave as on plain values (see [SelectValue] and [TransformValue]),
+// Specter style: nil navigates like an empty collection and means absent
+// (setting nil in a map or set removes the entry; list items may be nil);
+// key navigates to nil for an absent key, mustKey nowhere; all, mapVals,
+// mapKeys, first, last, sortedRange and filter apply the rest of a transform
+// to every value they reach, in key order (ascending, or descending after a
+// reverse range); incr counts nil as 0. The differences are about cost:
+//
+//   - key+set and key+remove on the top-level map or a record field write
+//     without reading, so their [Change] does not know the old value.
+//   - A subindexed collection is not returned whole by a select: navigate
+//     into it. A sortedRange of one is returned as a map or set.
+//   - view(size) is O(1) on subindexed collections, O(n) on the top-level
+//     map (no size is kept, so that writes need not read).
+//   - A transform that walks a subindexed collection (all, mapVals, mapKeys,
+//     a range) first collects the keys it walks, so it holds them in memory.
+//
 // A PState is immutable and safe for concurrent use.
 type PState struct {
 	module, name string
@@ -89,6 +108,7 @@ func (ps *PState) String() string { return ps.id }
 
 // Select runs a select path on one partition of ps as committed, and returns
 // every value the path navigates to, in order (maps and sets in key order).
+// The returned slice and values belong to the caller.
 // It reads a consistent snapshot. Navigating to a whole subindexed
 // collection is an error (navigate into it: all, mapVals, sortedRange, view);
 // a sortedRange of one is returned as a map or set. Errors are [*PathError]s
