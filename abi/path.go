@@ -359,6 +359,7 @@ type PathError struct {
 	Msg  string
 }
 
+// Error renders the problem with the step index and the step.
 func (e *PathError) Error() string {
 	var b strings.Builder
 	b.WriteString("abi: path")

@@ -115,6 +115,7 @@ type PathError struct {
 	Err    error // the underlying error (a *SchemaError, ErrTooLarge, ...), if any
 }
 
+// Error renders the PState, the step, the place and the problem.
 func (e *PathError) Error() string {
 	var b strings.Builder
 	b.WriteString("storage: ")

@@ -87,6 +87,7 @@ type DeclareError struct {
 	Err    error
 }
 
+// Error renders the PState and its schema problems.
 func (e *DeclareError) Error() string {
 	return "storage: PState " + e.PState + ": " + strings.TrimPrefix(e.Err.Error(), "storage: ")
 }

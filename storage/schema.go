@@ -391,6 +391,7 @@ type SchemaError struct {
 	Schema   string // the expected schema node, for value mismatches
 }
 
+// Error renders the location and the problem.
 func (e *SchemaError) Error() string {
 	return "storage: schema " + e.Location + ": " + e.Msg
 }
@@ -398,6 +399,7 @@ func (e *SchemaError) Error() string {
 // SchemaErrors is every problem [Schema.Validate] found, in schema order.
 type SchemaErrors []*SchemaError
 
+// Error renders every problem, one per line.
 func (es SchemaErrors) Error() string {
 	if len(es) == 1 {
 		return es[0].Error()
