@@ -1,0 +1,5 @@
+package engine
+
+const crashChildEnv = "SQUALL_ENGINE_CRASH_CHILD"
+
+func crashChild() int { return 0 }
