@@ -1,6 +1,7 @@
 package squall
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/squall-run/squall/guest-sdks/go/internal/golden"
@@ -64,3 +65,5 @@ func readFrames(t *testing.T, name string) []golden.Line {
 	}
 	return lines
 }
+
+func jsonStrings(raw []byte, out *[]string) error { return json.Unmarshal(raw, out) }

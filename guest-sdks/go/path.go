@@ -1,0 +1,635 @@
+package squall
+
+import (
+	"strconv"
+	"strings"
+)
+
+// A Path navigates into a PState (or a record), Specter style: each step
+// goes from every value the previous steps reached to zero or more values.
+// A select path reads what it reaches; a transform path ends with one
+// terminal step (Set, Incr, Append, Prepend, Remove, Merge) that rewrites
+// it. Paths run in the host, next to the data.
+//
+// Build paths from [P] (or [Key]) with the methods below; each returns a
+// new Path and never changes its receiver, so a prefix can be extended
+// several ways:
+//
+//	squall.P().Key("alice").SortedRange(10, 20).View(squall.ViewCount)
+//	squall.Key("alice").Key("visits").Incr(1)
+//
+// Arguments of type any are converted with [ValueOf]. A conversion error
+// is kept in the path and reported by [Path.Err] and by the Ctx method that
+// uses the path.
+type Path struct {
+	steps []step
+	err   error
+}
+
+// Path opcodes (the ABI's numbering: navigators below 32, terminals from
+// 32).
+type pathOp uint8
+
+const (
+	opKey         pathOp = 1
+	opMustKey     pathOp = 2
+	opMapVals     pathOp = 3
+	opAll         pathOp = 4
+	opFirst       pathOp = 5
+	opLast        pathOp = 6
+	opNth         pathOp = 7
+	opSortedRange pathOp = 8
+	opFilter      pathOp = 9
+	opNilToVal    pathOp = 10
+	opView        pathOp = 11
+	opMapKeys     pathOp = 12
+	opSet         pathOp = 32
+	opIncr        pathOp = 33
+	opAppend      pathOp = 34
+	opPrepend     pathOp = 35
+	opRemove      pathOp = 36
+	opMerge       pathOp = 37
+)
+
+var opNames = map[pathOp]string{
+	opKey: "key", opMustKey: "mustKey", opMapVals: "mapVals", opAll: "all", opFirst: "first",
+	opLast: "last", opNth: "nth", opSortedRange: "sortedRange", opFilter: "filter",
+	opNilToVal: "nilToVal", opView: "view", opMapKeys: "mapKeys", opSet: "set", opIncr: "incr",
+	opAppend: "append", opPrepend: "prepend", opRemove: "remove", opMerge: "merge",
+}
+
+func (op pathOp) terminal() bool { return op >= 32 }
+
+// FilterOp is the comparison of a [Path.Filter] step.
+type FilterOp uint8
+
+// Filter comparisons. Ordered comparisons match only values comparable
+// with the operand: two numbers (ints and floats compare numerically) or
+// two values of the same kind (in [Compare] order). Eq and Ne compare
+// numbers numerically and other values with [Equal].
+const (
+	Eq FilterOp = iota + 1
+	Ne
+	Lt
+	Le
+	Gt
+	Ge
+	exists
+)
+
+var filterNames = [...]string{"", "eq", "ne", "lt", "le", "gt", "ge", "exists"}
+
+// String returns eq, ne, lt, le, gt, ge or exists.
+func (op FilterOp) String() string {
+	if op >= Eq && op <= exists {
+		return filterNames[op]
+	}
+	return "filterOp(" + strconv.Itoa(int(op)) + ")"
+}
+
+// ViewFn is the function of a [Path.View] step.
+type ViewFn uint8
+
+// View functions.
+const (
+	// ViewSize is the number of entries, elements or items of a map, set or
+	// list (0 for nil); other values are an error. It is O(1) on subindexed
+	// collections.
+	ViewSize ViewFn = iota + 1
+	// ViewCount is ViewSize that never fails: 0 for nil, the size of a
+	// collection, 1 for any other value.
+	ViewCount
+)
+
+var viewNames = [...]string{"", "size", "count"}
+
+// String returns size or count.
+func (f ViewFn) String() string {
+	if f >= ViewSize && f <= ViewCount {
+		return viewNames[f]
+	}
+	return "viewFn(" + strconv.Itoa(int(f)) + ")"
+}
+
+// RangeOpts are the options of [Path.SortedRangeWith]. The zero value is
+// the default: From inclusive, To exclusive, no limit, ascending.
+type RangeOpts struct {
+	// ExcludeFrom leaves the From key out of the range.
+	ExcludeFrom bool
+	// IncludeTo puts the To key in the range.
+	IncludeTo bool
+	// Limit, when positive, keeps the first Limit keys of the range (the
+	// last Limit when Reverse is set).
+	Limit int
+	// Reverse walks the range from its high end: all, mapVals, mapKeys,
+	// first and last after it see the keys in descending order.
+	Reverse bool
+}
+
+type step struct {
+	op       pathOp
+	arg      Value // key, mustKey, nilToVal, set, incr, merge, filter operand
+	items    []Value
+	index    int64
+	from, to Value
+	opts     RangeOpts
+	filter   FilterOp
+	view     ViewFn
+}
+
+// P returns the empty path, which navigates to the root. Extend it with the
+// methods of Path.
+func P() Path { return Path{} }
+
+// Key returns the path of one key step: P().Key(k).
+func Key(k any) Path { return P().Key(k) }
+
+func (p Path) with(s step) Path {
+	if p.err == nil && len(p.steps) > 0 && p.steps[len(p.steps)-1].op.terminal() {
+		p.err = &PathError{Step: len(p.steps), Nav: s.String(), Msg: "a terminal must be the last step of a path; " +
+			s.op.String() + " follows " + p.steps[len(p.steps)-1].op.String()}
+	}
+	return Path{steps: append(p.steps[:len(p.steps):len(p.steps)], s), err: p.err}
+}
+
+// conv converts a step argument, keeping the first error in the path.
+func (p *Path) conv(x any, what string) Value {
+	v, err := ValueOf(x)
+	if err != nil && p.err == nil {
+		p.err = &PathError{Step: len(p.steps), Nav: what, Msg: strings.TrimPrefix(err.Error(), "squall: "), Err: err}
+	}
+	return v
+}
+
+// PathError reports a malformed path: a step argument that could not be
+// converted to a [Value], a step after a terminal, or (from [ParsePath] and
+// [Path.Validate]) a step that is wrong for its use. Step is the index of
+// the step, or -1 for the path as a whole.
+type PathError struct {
+	Step int
+	Nav  string // the step, as Path.String renders it, when known
+	Msg  string
+	Err  error // the underlying error, if any
+}
+
+func (e *PathError) Error() string {
+	s := "squall: path"
+	if e.Step >= 0 {
+		s += " step " + strconv.Itoa(e.Step)
+		if e.Nav != "" {
+			s += " (" + e.Nav + ")"
+		}
+	}
+	return s + ": " + e.Msg
+}
+
+// Unwrap returns the underlying error.
+func (e *PathError) Unwrap() error { return e.Err }
+
+// Err returns the first error met while building the path: an argument
+// that could not be converted, or a step after a terminal.
+func (p Path) Err() error { return p.err }
+
+// Len returns the number of steps.
+func (p Path) Len() int { return len(p.steps) }
+
+// Key navigates to the value under map key (or record field) k: nil when
+// absent, created by transforms. On a set it navigates to the element k
+// when present.
+func (p Path) Key(k any) Path {
+	v := p.conv(k, "key")
+	return p.with(step{op: opKey, arg: v})
+}
+
+// MustKey is Key that navigates nowhere when k is absent.
+func (p Path) MustKey(k any) Path {
+	v := p.conv(k, "mustKey")
+	return p.with(step{op: opMustKey, arg: v})
+}
+
+// MapVals navigates to every value of a map.
+func (p Path) MapVals() Path { return p.with(step{op: opMapVals}) }
+
+// MapKeys navigates to every key of a map.
+func (p Path) MapKeys() Path { return p.with(step{op: opMapKeys}) }
+
+// All navigates to every item of a list, element of a set, or entry of a
+// map as a [key, value] list.
+func (p Path) All() Path { return p.with(step{op: opAll}) }
+
+// First navigates to the first item, element or entry.
+func (p Path) First() Path { return p.with(step{op: opFirst}) }
+
+// Last navigates to the last item, element or entry.
+func (p Path) Last() Path { return p.with(step{op: opLast}) }
+
+// Nth navigates to list item i; negative i counts from the end.
+func (p Path) Nth(i int) Path { return p.with(step{op: opNth, index: int64(i)}) }
+
+// SortedRange navigates to the sub-map (or sub-set) of the keys from from
+// (inclusive) to to (exclusive) in [Compare] order; a nil bound is open.
+func (p Path) SortedRange(from, to any) Path {
+	return p.SortedRangeWith(from, to, RangeOpts{})
+}
+
+// SortedRangeWith is SortedRange with options.
+func (p Path) SortedRangeWith(from, to any, opts RangeOpts) Path {
+	f, t := p.conv(from, "sortedRange from"), p.conv(to, "sortedRange to")
+	if opts.Limit < 0 && p.err == nil {
+		p.err = &PathError{Step: len(p.steps), Nav: "sortedRange", Msg: "limit must be 0 (no limit) or positive, not " + strconv.Itoa(opts.Limit)}
+	}
+	return p.with(step{op: opSortedRange, from: f, to: t, opts: opts})
+}
+
+// Filter stays at the current value when op compares it true with v, and
+// navigates nowhere otherwise.
+func (p Path) Filter(op FilterOp, v any) Path {
+	if (op < Eq || op > Ge) && p.err == nil {
+		p.err = &PathError{Step: len(p.steps), Nav: "filter", Msg: "unknown filter comparison " + op.String() + "; use Eq, Ne, Lt, Le, Gt or Ge"}
+	}
+	arg := p.conv(v, "filter")
+	return p.with(step{op: opFilter, filter: op, arg: arg})
+}
+
+// FilterExists stays at the current value when it is not nil.
+func (p Path) FilterExists() Path { return p.with(step{op: opFilter, filter: exists}) }
+
+// NilToVal navigates to v when the current value is nil, and stays
+// otherwise: P().Key(k).NilToVal(0).Incr(1) counts from 0.
+func (p Path) NilToVal(v any) Path {
+	arg := p.conv(v, "nilToVal")
+	return p.with(step{op: opNilToVal, arg: arg})
+}
+
+// View navigates to fn of the current value (read-only: select paths only).
+func (p Path) View(fn ViewFn) Path {
+	if (fn < ViewSize || fn > ViewCount) && p.err == nil {
+		p.err = &PathError{Step: len(p.steps), Nav: "view", Msg: "unknown view function " + fn.String() + "; use ViewSize or ViewCount"}
+	}
+	return p.with(step{op: opView, view: fn})
+}
+
+// Set is the terminal that replaces the value with v. Setting nil removes
+// a map entry.
+func (p Path) Set(v any) Path {
+	arg := p.conv(v, "set")
+	return p.with(step{op: opSet, arg: arg})
+}
+
+// Remove is the terminal that removes the navigated entry, element or item
+// from its collection.
+func (p Path) Remove() Path { return p.with(step{op: opRemove}) }
+
+// Incr is the terminal that adds n to a number (nil counts as 0).
+func (p Path) Incr(n int64) Path { return p.with(step{op: opIncr, arg: Int(n)}) }
+
+// IncrFloat is the terminal that adds f to a number; the result is a float.
+func (p Path) IncrFloat(f float64) Path { return p.with(step{op: opIncr, arg: Float(f)}) }
+
+// Append is the terminal that adds vs at the end of a list, or to a set.
+func (p Path) Append(vs ...any) Path {
+	items := make([]Value, len(vs))
+	for i, x := range vs {
+		items[i] = p.conv(x, "append")
+	}
+	return p.with(step{op: opAppend, items: items})
+}
+
+// Prepend is the terminal that adds vs, in order, at the start of a list.
+func (p Path) Prepend(vs ...any) Path {
+	items := make([]Value, len(vs))
+	for i, x := range vs {
+		items[i] = p.conv(x, "prepend")
+	}
+	return p.with(step{op: opPrepend, items: items})
+}
+
+// Merge is the terminal that sets every entry of the map m into the
+// current map (nil values remove keys).
+func (p Path) Merge(m any) Path {
+	v := p.conv(m, "merge")
+	if v.kind != KindMap && v.kind != KindNil && p.err == nil {
+		p.err = &PathError{Step: len(p.steps), Nav: "merge", Msg: "merge needs a map, not " + v.kind.String()}
+	}
+	return p.with(step{op: opMerge, arg: v})
+}
+
+// Value returns the ABI form of the path: a list of steps, each a list of
+// the opcode and its arguments. It fails with the path's [Path.Err].
+func (p Path) Value() (Value, error) {
+	if p.err != nil {
+		return Value{}, p.err
+	}
+	return p.value(), nil
+}
+
+func (p Path) value() Value {
+	steps := make([]Value, len(p.steps))
+	for i, s := range p.steps {
+		op := Int(int64(s.op))
+		switch s.op {
+		case opKey, opMustKey, opNilToVal, opSet, opIncr, opMerge:
+			steps[i] = List(op, s.arg)
+		case opNth:
+			steps[i] = List(op, Int(s.index))
+		case opSortedRange:
+			var opts []MapEntry
+			if s.opts.ExcludeFrom {
+				opts = append(opts, MapEntry{String("excludeFrom"), Bool(true)})
+			}
+			if s.opts.IncludeTo {
+				opts = append(opts, MapEntry{String("includeTo"), Bool(true)})
+			}
+			if s.opts.Limit != 0 {
+				opts = append(opts, MapEntry{String("limit"), Int(int64(s.opts.Limit))})
+			}
+			if s.opts.Reverse {
+				opts = append(opts, MapEntry{String("reverse"), Bool(true)})
+			}
+			if len(opts) == 0 {
+				steps[i] = List(op, s.from, s.to)
+			} else {
+				steps[i] = List(op, s.from, s.to, Map(opts...))
+			}
+		case opFilter:
+			if s.filter == exists {
+				steps[i] = List(op, String("exists"))
+			} else {
+				steps[i] = List(op, String(s.filter.String()), s.arg)
+			}
+		case opView:
+			steps[i] = List(op, String(s.view.String()))
+		case opAppend, opPrepend:
+			steps[i] = List(append([]Value{op}, s.items...)...)
+		default:
+			steps[i] = List(op)
+		}
+	}
+	return List(steps...)
+}
+
+// String renders the path, steps separated by dots:
+// key("alice").sortedRange(open, 100, limit=10).view(count).
+func (p Path) String() string {
+	var b strings.Builder
+	for i, s := range p.steps {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		s.writeText(&b)
+	}
+	return b.String()
+}
+
+func (op pathOp) String() string {
+	if n, ok := opNames[op]; ok {
+		return n
+	}
+	return "op(" + strconv.Itoa(int(op)) + ")"
+}
+
+func (s step) String() string {
+	var b strings.Builder
+	s.writeText(&b)
+	return b.String()
+}
+
+func (s step) writeText(b *strings.Builder) {
+	b.WriteString(s.op.String())
+	b.WriteByte('(')
+	switch s.op {
+	case opKey, opMustKey, opNilToVal, opSet, opIncr, opMerge:
+		b.WriteString(s.arg.String())
+	case opNth:
+		b.WriteString(strconv.FormatInt(s.index, 10))
+	case opSortedRange:
+		bound := func(v Value) {
+			if v.IsNil() {
+				b.WriteString("open")
+			} else {
+				b.WriteString(v.String())
+			}
+		}
+		bound(s.from)
+		b.WriteString(", ")
+		bound(s.to)
+		if s.opts.ExcludeFrom {
+			b.WriteString(", excludeFrom")
+		}
+		if s.opts.IncludeTo {
+			b.WriteString(", includeTo")
+		}
+		if s.opts.Limit != 0 {
+			b.WriteString(", limit=" + strconv.Itoa(s.opts.Limit))
+		}
+		if s.opts.Reverse {
+			b.WriteString(", reverse")
+		}
+	case opFilter:
+		b.WriteString(s.filter.String())
+		if s.filter != exists {
+			b.WriteString(", " + s.arg.String())
+		}
+	case opView:
+		b.WriteString(s.view.String())
+	case opAppend, opPrepend:
+		for j, it := range s.items {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(it.String())
+		}
+	}
+	b.WriteByte(')')
+}
+
+// PathMode says what a path is used for.
+type PathMode uint8
+
+const (
+	// SelectMode paths read: they have no terminal step.
+	SelectMode PathMode = iota + 1
+	// TransformMode paths write: they end with exactly one terminal and
+	// have no view step.
+	TransformMode
+)
+
+// Validate checks p for use in mode: its arguments, and where terminals
+// and views appear. It does not look at any data or schema. The host runs
+// the same checks (a failing path is an EPATH error there).
+func (p Path) Validate(mode PathMode) error {
+	if p.err != nil {
+		return p.err
+	}
+	for i, s := range p.steps {
+		if s.op.terminal() {
+			if mode == SelectMode {
+				return &PathError{Step: i, Nav: s.String(), Msg: "a select path cannot end with a terminal; terminals (set, remove, incr, append, prepend, merge) are for transforms"}
+			}
+			if i != len(p.steps)-1 {
+				return &PathError{Step: i, Nav: s.String(), Msg: "a terminal must be the last step of a path; " + strconv.Itoa(len(p.steps)-1-i) + " step(s) follow it"}
+			}
+		}
+		if s.op == opView && mode == TransformMode {
+			return &PathError{Step: i, Nav: s.String(), Msg: "view is read-only and cannot appear in a transform; select the value, compute, then transform"}
+		}
+	}
+	if mode == TransformMode && (len(p.steps) == 0 || !p.steps[len(p.steps)-1].op.terminal()) {
+		return &PathError{Step: -1, Msg: "a transform path must end with a terminal (set, remove, incr, append, prepend or merge)"}
+	}
+	return nil
+}
+
+// ParsePath reads the ABI form of a path (see [Path.Value]). It checks
+// each step's opcode and arguments, not where terminals appear: call
+// [Path.Validate] for that.
+func ParsePath(v Value) (Path, error) {
+	if v.kind != KindList {
+		return Path{}, &PathError{Step: -1, Msg: "a path is a list of steps, not " + v.kind.String()}
+	}
+	p := Path{steps: make([]step, 0, len(v.c))}
+	for i, sv := range v.c {
+		s, msg := parseStep(sv)
+		if msg != "" {
+			return Path{}, &PathError{Step: i, Msg: msg}
+		}
+		p.steps = append(p.steps, s)
+	}
+	return p, nil
+}
+
+func parseStep(sv Value) (step, string) {
+	if sv.kind != KindList || len(sv.c) == 0 {
+		return step{}, "a step is a non-empty list [opcode, args...], not " + sv.String()
+	}
+	code, ok := sv.c[0].AsInt()
+	if !ok {
+		return step{}, "the opcode must be an int, not " + sv.c[0].kind.String()
+	}
+	if code < 0 || code > 255 || opNames[pathOp(code)] == "" {
+		return step{}, "unknown opcode " + strconv.FormatInt(code, 10)
+	}
+	s := step{op: pathOp(code)}
+	args := sv.c[1:]
+	want := func(counts ...int) string {
+		for _, c := range counts {
+			if len(args) == c {
+				return ""
+			}
+		}
+		w := make([]string, len(counts))
+		for i, c := range counts {
+			w[i] = strconv.Itoa(c)
+		}
+		return s.op.String() + " takes " + strings.Join(w, " or ") + " argument(s), got " + strconv.Itoa(len(args))
+	}
+	switch s.op {
+	case opKey, opMustKey, opNilToVal, opSet, opIncr, opMerge:
+		if msg := want(1); msg != "" {
+			return step{}, msg
+		}
+		s.arg = args[0]
+		switch k := s.arg.kind; {
+		case s.op == opIncr && k != KindInt && k != KindFloat:
+			return step{}, "incr needs an int or float amount, not " + k.String()
+		case s.op == opMerge && k != KindMap && k != KindNil:
+			return step{}, "merge needs a map, not " + k.String()
+		}
+	case opMapVals, opMapKeys, opAll, opFirst, opLast, opRemove:
+		if msg := want(0); msg != "" {
+			return step{}, msg
+		}
+	case opNth:
+		if msg := want(1); msg != "" {
+			return step{}, msg
+		}
+		i, ok := args[0].AsInt()
+		if !ok {
+			return step{}, "nth needs an int index, not " + args[0].kind.String()
+		}
+		s.index = i
+	case opSortedRange:
+		if msg := want(2, 3); msg != "" {
+			return step{}, msg
+		}
+		s.from, s.to = args[0], args[1]
+		if len(args) == 3 {
+			opts, msg := parseRangeOpts(args[2])
+			if msg != "" {
+				return step{}, msg
+			}
+			s.opts = opts
+		}
+	case opFilter:
+		if len(args) == 0 {
+			return step{}, want(1, 2)
+		}
+		name, _ := args[0].AsString()
+		for f := Eq; f <= exists; f++ {
+			if filterNames[f] == name {
+				s.filter = f
+			}
+		}
+		switch {
+		case s.filter == 0:
+			return step{}, "unknown filter comparison " + args[0].String() + "; use \"eq\", \"ne\", \"lt\", \"le\", \"gt\", \"ge\" or \"exists\""
+		case s.filter == exists && len(args) != 1:
+			return step{}, "filter exists takes no operand"
+		case s.filter != exists && len(args) != 2:
+			return step{}, "filter " + name + " takes an operand: [9, \"" + name + "\", v]"
+		case s.filter != exists:
+			s.arg = args[1]
+		}
+	case opView:
+		if msg := want(1); msg != "" {
+			return step{}, msg
+		}
+		name, _ := args[0].AsString()
+		for f := ViewSize; f <= ViewCount; f++ {
+			if viewNames[f] == name {
+				s.view = f
+			}
+		}
+		if s.view == 0 {
+			return step{}, "unknown view function " + args[0].String() + "; use \"size\" or \"count\""
+		}
+	case opAppend, opPrepend:
+		s.items = args
+	}
+	return s, ""
+}
+
+func parseRangeOpts(v Value) (RangeOpts, string) {
+	var o RangeOpts
+	if v.kind != KindMap {
+		return o, "sortedRange options must be a map, not " + v.kind.String()
+	}
+	for i := 0; i < len(v.c); i += 2 {
+		k, val := v.c[i], v.c[i+1]
+		name, _ := k.AsString()
+		switch name {
+		case "excludeFrom", "includeTo", "reverse":
+			b, ok := val.AsBool()
+			if !ok {
+				return o, "sortedRange option " + name + " must be a bool, not " + val.kind.String()
+			}
+			switch name {
+			case "excludeFrom":
+				o.ExcludeFrom = b
+			case "includeTo":
+				o.IncludeTo = b
+			default:
+				o.Reverse = b
+			}
+		case "limit":
+			l, ok := val.AsInt()
+			if !ok || l < 0 || l > 1<<31-1 {
+				return o, "sortedRange option limit must be an int from 0 to 2147483647, not " + val.String()
+			}
+			o.Limit = int(l)
+		default:
+			return o, "unknown sortedRange option " + k.String() + "; use \"excludeFrom\", \"includeTo\", \"limit\" or \"reverse\""
+		}
+	}
+	return o, ""
+}
