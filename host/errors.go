@@ -88,6 +88,8 @@ type GuestError struct {
 	Outcomes uint32
 	// Detail is the guest's ERROR detail (KindFailed), or nil.
 	Detail *abi.ErrorDetail
+	// Stack is the wasm stack trace of a trap, as wazero reports it.
+	Stack string
 	// Output is the end of what the guest wrote to stderr during the call:
 	// language runtimes print panics and stack traces there.
 	Output string
@@ -97,7 +99,8 @@ type GuestError struct {
 }
 
 // Error renders `host: module "m": squall_process: trap: <Msg>`, followed
-// by the guest's stderr output, indented, when there is some.
+// by the wasm stack trace and the guest's stderr output, indented, when
+// there are some.
 func (e *GuestError) Error() string {
 	var b strings.Builder
 	b.WriteString("host: module ")
@@ -110,6 +113,10 @@ func (e *GuestError) Error() string {
 	b.WriteString(e.Kind.String())
 	b.WriteString(": ")
 	b.WriteString(e.Msg)
+	if e.Stack != "" {
+		b.WriteString("\n\t")
+		b.WriteString(strings.ReplaceAll(strings.TrimSpace(e.Stack), "\n", "\n\t"))
+	}
 	if out := strings.TrimSpace(e.Output); out != "" {
 		b.WriteString("\n\tguest stderr:\n\t\t")
 		b.WriteString(strings.ReplaceAll(out, "\n", "\n\t\t"))

@@ -3,13 +3,10 @@ package host
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
@@ -128,6 +125,7 @@ func guestErr(t *testing.T, err error, kind ErrorKind, parts ...string) *GuestEr
 	if !errors.As(err, &ge) {
 		t.Fatalf("error %v (%T), want a *GuestError of kind %s", err, err, kind)
 	}
+	t.Logf("%v", err)
 	if ge.Kind != kind {
 		t.Fatalf("kind %s, want %s; error:\n%v", ge.Kind, kind, err)
 	}
@@ -370,6 +368,8 @@ type recordingHandler struct {
 	lines []string
 }
 
+func slogNew(h slog.Handler) *slog.Logger { return slog.New(h) }
+
 func (h *recordingHandler) Enabled(context.Context, slog.Level) bool { return true }
 func (h *recordingHandler) Handle(_ context.Context, r slog.Record) error {
 	s := r.Level.String() + " " + r.Message
@@ -396,5 +396,3 @@ func (h *recordingHandler) String() string {
 	defer h.mu.Unlock()
 	return strings.Join(h.lines, "\n")
 }
-
-func TestMain_unused(t *testing.T) { _ = fmt.Sprint; _ = os.Getenv; _ = time.Now }

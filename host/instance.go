@@ -321,7 +321,7 @@ func (in *Instance) failure(ctx, cctx context.Context, call string, err error) e
 	case c.hostErr != nil:
 		ge.Kind, ge.Msg, ge.Err = KindHost, "the handler failed: "+c.hostErr.Error(), c.hostErr
 	case errors.As(err, &tr):
-		ge.Kind, ge.Msg = KindTrap, tr.msg+"\n"+stackOf(err)
+		ge.Kind, ge.Msg = KindTrap, tr.msg
 	case errors.As(err, &exit):
 		ge.Kind = KindTrap
 		ge.Msg = fmt.Sprintf("the guest exited with code %d (proc_exit)", exit.ExitCode())
@@ -329,7 +329,15 @@ func (in *Instance) failure(ctx, cctx context.Context, call string, err error) e
 			ge.Msg += ": " + p
 		}
 	default:
-		ge.Kind, ge.Msg = KindTrap, err.Error()
+		// A wasm trap (unreachable, out-of-bounds access, stack overflow);
+		// a language runtime usually printed why just before.
+		ge.Kind, ge.Msg = KindTrap, firstLine(err.Error())
+		if p := panicLine(ge.Output); p != "" {
+			ge.Msg = p + " (" + ge.Msg + ")"
+		}
+	}
+	if ge.Kind == KindTrap || ge.Kind == KindOutOfMemory {
+		ge.Stack = stackOf(err)
 	}
 	return in.fail(ctx, ge)
 }

@@ -228,11 +228,15 @@ func (o *Output) keepTail(p []byte) {
 	o.tail = append(o.tail, p...)
 }
 
-// Tail returns the last bytes (at most TailBytes) written since Begin.
+// Tail returns the last bytes (at most TailBytes) written since Begin,
+// from the start of a line.
 func (o *Output) Tail() string {
 	t := o.tail
 	if len(t) > TailBytes {
 		t = t[len(t)-TailBytes:]
+		if i := indexByte(t, '\n'); i >= 0 {
+			t = t[i+1:]
+		}
 	}
 	return ValidText(t)
 }
