@@ -194,18 +194,8 @@ func (c *Ctx) Hop(stage *Stage, key, payload any) error {
 	if err != nil {
 		return Poison(fmt.Errorf("squall: hop payload: %w", err))
 	}
-	e := &c.inst.eff
-	start := e.begin(wire.OpHop, wire.HopHash, uint16(stage.index), c.item)
-	b, err := AppendEncode(e.b, k)
-	if err == nil {
-		b, err = AppendEncode(b, p)
-	}
-	if err != nil {
-		e.b = e.b[:start]
-		return Poison(fmt.Errorf("squall: hop: %w", err))
-	}
-	e.b = b
-	if err := e.end(start); err != nil {
+	start := len(c.inst.eff.b)
+	if err := c.inst.eff.hop(wire.HopHash, uint16(stage.index), c.item, k, 0, p); err != nil {
 		return err
 	}
 	return c.added(start)
@@ -249,16 +239,8 @@ func (c *Ctx) HopDirect(stage *Stage, partition int, payload any) error {
 	if err != nil {
 		return Poison(fmt.Errorf("squall: hop payload: %w", err))
 	}
-	e := &c.inst.eff
-	start := e.begin(wire.OpHop, wire.HopDirect, uint16(stage.index), c.item)
-	e.b = wire.AppendU32(e.b, uint32(partition))
-	b, err := AppendEncode(e.b, p)
-	if err != nil {
-		e.b = e.b[:start]
-		return Poison(fmt.Errorf("squall: hop payload: %w", err))
-	}
-	e.b = b
-	if err := e.end(start); err != nil {
+	start := len(c.inst.eff.b)
+	if err := c.inst.eff.hop(wire.HopDirect, uint16(stage.index), c.item, Value{}, uint32(partition), p); err != nil {
 		return err
 	}
 	return c.added(start)
@@ -404,13 +386,8 @@ func (c *Ctx) Log(level LogLevel, msg string) {
 	if c.done || c.inst.fatal != nil || level > LogError {
 		return
 	}
-	e := &c.inst.eff
-	start := e.begin(wire.OpLog, uint8(level), 0, c.item)
-	if len(msg) > 8<<10 {
-		msg = msg[:8<<10]
-	}
-	e.b = append(e.b, validString(msg)...)
-	_ = e.end(start)
+	start := len(c.inst.eff.b)
+	c.inst.eff.log(uint8(level), c.item, msg)
 	_ = c.added(start)
 }
 

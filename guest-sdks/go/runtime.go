@@ -117,6 +117,57 @@ func (e *effects) value(op, flags uint8, target uint16, item uint32, v Value) er
 	return e.end(start)
 }
 
+// hop appends a HOP: with a key for HASH, a partition for DIRECT.
+func (e *effects) hop(partitioner uint8, stage uint16, item uint32, key Value, partition uint32, payload Value) error {
+	start := e.begin(wire.OpHop, partitioner, stage, item)
+	b := e.b
+	var err error
+	switch partitioner {
+	case wire.HopHash:
+		b, err = AppendEncode(b, key)
+	case wire.HopDirect:
+		b = wire.AppendU32(b, partition)
+	}
+	if err == nil {
+		b, err = AppendEncode(b, payload)
+	}
+	if err != nil {
+		e.b = e.b[:start]
+		return Poison(fmt.Errorf("squall: hop: %w", err))
+	}
+	e.b = b
+	return e.end(start)
+}
+
+// log appends a LOG of text (made valid UTF-8, at most 8 KiB).
+func (e *effects) log(level uint8, item uint32, text string) {
+	if len(text) > 8<<10 {
+		text = text[:8<<10]
+	}
+	start := e.begin(wire.OpLog, level, 0, item)
+	e.b = append(e.b, validString(text)...)
+	_ = e.end(start)
+}
+
+// outcome appends the OUTCOME of item; d is ignored for OK.
+func (e *effects) outcome(item uint32, o outcome, d errorDetail) {
+	if o == outcomeOK {
+		_ = e.end(e.begin(wire.OpOutcome, wire.OutcomeOK, 0, item))
+		return
+	}
+	if err := e.value(wire.OpOutcome, uint8(o), 0, item, d.value()); err != nil {
+		d.message, d.stack = "the error message could not be encoded", ""
+		_ = e.value(wire.OpOutcome, uint8(o), 0, item, d.value())
+	}
+}
+
+// define appends the DEFINE of an encoded definition.
+func (e *effects) define(def []byte) error {
+	start := e.begin(wire.OpDefine, 0, 0, wire.NoItem)
+	e.b = append(e.b, def...)
+	return e.end(start)
+}
+
 // dropItem discards the current item's unflushed effects but its logs.
 func (e *effects) dropItem() {
 	w := e.mark
@@ -290,9 +341,7 @@ func (inst *instance) Init(n int) int32 {
 		be := err.(*buildError)
 		return inst.failCall(wire.NoItem, errorDetail{kind: be.kind, message: be.msg, stack: be.stack})
 	}
-	start := inst.eff.begin(wire.OpDefine, 0, 0, wire.NoItem)
-	inst.eff.b = append(inst.eff.b, mod.defBytes...)
-	if err := inst.eff.end(start); err != nil {
+	if err := inst.eff.define(mod.defBytes); err != nil {
 		return inst.failCall(wire.NoItem, errorDetail{kind: "definition", message: err.Error()})
 	}
 	inst.flush()
@@ -350,8 +399,7 @@ func (inst *instance) Process(n int) int32 {
 			runErr = ctx.rejected
 		}
 		if runErr == nil {
-			start := inst.eff.begin(wire.OpOutcome, wire.OutcomeOK, 0, item)
-			_ = inst.eff.end(start)
+			inst.eff.outcome(item, outcomeOK, errorDetail{})
 		} else {
 			o, kind := classify(runErr)
 			d := errorDetail{kind: kind, message: runErr.Error()}
@@ -359,10 +407,7 @@ func (inst *instance) Process(n int) int32 {
 				d.stack = pe.stack
 			}
 			inst.eff.dropItem()
-			if err := inst.eff.value(wire.OpOutcome, uint8(o), 0, item, d.value()); err != nil {
-				d = errorDetail{kind: kind, message: "the error message could not be encoded"}
-				_ = inst.eff.value(wire.OpOutcome, uint8(o), 0, item, d.value())
-			}
+			inst.eff.outcome(item, o, d)
 		}
 		if len(inst.eff.b) >= flushAt {
 			inst.flush()
