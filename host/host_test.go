@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -395,4 +397,36 @@ func (h *recordingHandler) String() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return strings.Join(h.lines, "\n")
+}
+
+func TestReadOnlyMount(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hello, guest"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t)
+	cfg.Mounts = []Mount{{HostDir: dir, GuestPath: "/assets"}}
+	r := newRuntime(t, cfg)
+	in := instantiate(t, compile(t, r, "echo"))
+	h := &memHandler{}
+	if _, err := in.Process(context.Background(), batchOf(abi.String("read-asset")), h); err != nil {
+		t.Fatal(err)
+	}
+	v := emitted(t, h)
+	data, _ := v.Index(0).AsBytes()
+	readErr, _ := v.Index(1).AsString()
+	if string(data) != "hello, guest" || readErr != "" {
+		t.Errorf("read %q, error %q", data, readErr)
+	}
+	for i, what := range []string{"WriteFile", "open O_RDONLY|O_CREATE", "open O_RDONLY|O_TRUNC", "Remove", "Mkdir"} {
+		e, _ := v.Index(2).Index(i).AsString()
+		t.Logf("%s: %s", what, e)
+		if e == "nil" || !strings.Contains(e, "Read-only file system") {
+			t.Errorf("%s on a read-only mount: error %q, want EROFS", what, e)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if b, _ := os.ReadFile(filepath.Join(dir, "hello.txt")); len(entries) != 1 || string(b) != "hello, guest" {
+		t.Errorf("the guest changed the mount: %d entries, hello.txt is %q", len(entries), b)
+	}
 }

@@ -314,6 +314,8 @@ func (in *Instance) failure(ctx, cctx context.Context, call string, err error) e
 		ge.Msg = fmt.Sprintf("the call did not finish within its deadline of %v and was stopped; the guest may loop forever, or the batch is too large for the deadline", in.timeout(call))
 	case in.closed.Load():
 		ge.Kind, ge.Msg = KindCanceled, "the instance was closed while the guest was running"
+	case in.m.r.isClosed.Load():
+		ge.Kind, ge.Msg = KindCanceled, "the runtime was closed while the guest was running"
 	case in.limiter.Refused() > 0:
 		ge.Kind, ge.Msg = KindOutOfMemory, in.oomMsg()
 	case c.violation != nil:

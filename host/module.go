@@ -86,6 +86,9 @@ func (m *Module) Describe(ctx context.Context, p InitParams) (*abi.ModuleDef, er
 	if m.closed.Load() {
 		return nil, errModuleClosed
 	}
+	if m.r.isClosed.Load() {
+		return nil, errRuntimeClosed
+	}
 	if err := p.check(); err != nil {
 		return nil, err
 	}
@@ -112,6 +115,9 @@ func (m *Module) Describe(ctx context.Context, p InitParams) (*abi.ModuleDef, er
 func (m *Module) Instantiate(ctx context.Context, p InitParams) (*Instance, error) {
 	if m.closed.Load() {
 		return nil, errModuleClosed
+	}
+	if m.r.isClosed.Load() {
+		return nil, errRuntimeClosed
 	}
 	if err := p.check(); err != nil {
 		return nil, err

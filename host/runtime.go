@@ -8,11 +8,14 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
 
 	"github.com/squall-run/squall/abi"
+	"github.com/squall-run/squall/host/internal/sandbox"
 	"github.com/squall-run/squall/host/internal/wasmbin"
 )
 
@@ -29,6 +32,7 @@ type Runtime struct {
 	mu       sync.Mutex
 	closed   bool
 	compiled map[[sha256.Size]byte]*compiled
+	isClosed atomic.Bool // closed, readable without the lock
 }
 
 // compiled is the compiled code of one module binary, shared by every
@@ -41,6 +45,8 @@ type compiled struct {
 	init  bool  // exports _initialize
 	refs  int
 }
+
+var errRuntimeClosed = errors.New("host: the runtime is closed")
 
 // NewRuntime validates cfg and starts a runtime.
 func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
@@ -78,7 +84,8 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	fsc := wazero.NewFSConfig()
 	for _, m := range cfg.Mounts {
-		fsc = fsc.WithReadOnlyDirMount(m.HostDir, m.GuestPath)
+		// Not WithReadOnlyDirMount: see sandbox.ReadOnlyDir.
+		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(sandbox.ReadOnlyDir(m.HostDir), m.GuestPath)
 	}
 	r.modCfg = wazero.NewModuleConfig().
 		WithName("").
@@ -114,6 +121,7 @@ func (r *Runtime) Close(ctx context.Context) error {
 		return nil
 	}
 	r.closed = true
+	r.isClosed.Store(true)
 	r.compiled = nil
 	r.mu.Unlock()
 	err := r.rt.Close(ctx)
@@ -141,7 +149,7 @@ func (r *Runtime) Compile(ctx context.Context, name string, wasm []byte) (*Modul
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		return nil, errors.New("host: the runtime is closed")
+		return nil, errRuntimeClosed
 	}
 	c, ok := r.compiled[key]
 	if !ok {

@@ -6,10 +6,13 @@ package sandbox
 
 import (
 	"encoding/binary"
+	"io/fs"
 	"math/rand/v2"
 	"unicode/utf8"
 
 	"github.com/tetratelabs/wazero/experimental"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
 )
 
 // ClockResolution is the resolution of every clock, in nanoseconds: each
@@ -269,4 +272,32 @@ func ValidText(b []byte) string {
 		b = b[n:]
 	}
 	return string(out)
+}
+
+// ReadOnlyDir returns a read-only view of the host directory dir for
+// wazero's experimental sysfs mounts. wazero's own read-only mount
+// (WithReadOnlyDirMount, sysfs.ReadFS) refuses write and read-write opens
+// but passes O_CREAT and O_TRUNC through on a read-only open, so a guest
+// can create empty files and truncate existing ones with
+// open(O_RDONLY|O_CREAT) or open(O_RDONLY|O_TRUNC). ReadOnlyDir refuses
+// every open that could change the directory with EROFS.
+func ReadOnlyDir(dir string) experimentalsys.FS {
+	return readOnlyFS{&sysfs.ReadFS{FS: sysfs.DirFS(dir)}}
+}
+
+type readOnlyFS struct{ experimentalsys.FS }
+
+// mutating are the open flags that can change a file system.
+const mutating = experimentalsys.O_WRONLY | experimentalsys.O_RDWR | experimentalsys.O_CREAT |
+	experimentalsys.O_TRUNC | experimentalsys.O_APPEND | experimentalsys.O_EXCL
+
+// OpenFile implements experimentalsys.FS.
+func (f readOnlyFS) OpenFile(path string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
+	if flag&mutating != 0 {
+		if flag&experimentalsys.O_DIRECTORY != 0 && flag&(experimentalsys.O_WRONLY|experimentalsys.O_RDWR) != 0 {
+			return nil, experimentalsys.EISDIR
+		}
+		return nil, experimentalsys.EROFS
+	}
+	return f.FS.OpenFile(path, flag, perm)
 }
