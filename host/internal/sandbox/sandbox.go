@@ -172,6 +172,7 @@ type Output struct {
 	line          []byte
 	lineCut       bool
 	tail          []byte
+	total         int // bytes written since Begin
 }
 
 // Write implements io.Writer; it never fails.
@@ -221,6 +222,7 @@ func (o *Output) emitLine() {
 }
 
 func (o *Output) keepTail(p []byte) {
+	o.total += len(p)
 	if len(p) >= TailBytes {
 		o.tail = append(o.tail[:0], p[len(p)-TailBytes:]...)
 		return
@@ -237,6 +239,8 @@ func (o *Output) Tail() string {
 	t := o.tail
 	if len(t) > TailBytes {
 		t = t[len(t)-TailBytes:]
+	}
+	if len(t) < o.total {
 		if i := indexByte(t, '\n'); i >= 0 {
 			t = t[i+1:]
 		}
@@ -246,7 +250,7 @@ func (o *Output) Tail() string {
 
 // Begin starts a call: the limit and the tail start afresh.
 func (o *Output) Begin() {
-	o.used, o.dropped = 0, 0
+	o.used, o.dropped, o.total = 0, 0, 0
 	o.tail = o.tail[:0]
 }
 
