@@ -145,10 +145,6 @@ func P() Path { return Path{} }
 func Key(k any) Path { return P().Key(k) }
 
 func (p Path) with(s step) Path {
-	if p.err == nil && len(p.steps) > 0 && p.steps[len(p.steps)-1].op.terminal() {
-		p.err = &PathError{Step: len(p.steps), Nav: s.String(), Msg: "a terminal must be the last step of a path; " +
-			s.op.String() + " follows " + p.steps[len(p.steps)-1].op.String()}
-	}
 	return Path{steps: append(p.steps[:len(p.steps):len(p.steps)], s), err: p.err}
 }
 
@@ -187,7 +183,8 @@ func (e *PathError) Error() string {
 func (e *PathError) Unwrap() error { return e.Err }
 
 // Err returns the first error met while building the path: an argument
-// that could not be converted, or a step after a terminal.
+// that could not be converted, or an argument out of range. Where
+// terminals appear is checked by [Path.Validate].
 func (p Path) Err() error { return p.err }
 
 // Len returns the number of steps.
