@@ -42,7 +42,7 @@ type Config struct {
 	MaxBatchBytes int
 	// MaxInflight bounds the depot records of one task whose processing
 	// trees are not complete; the task reads no new records while it is
-	// reached (default 8192).
+	// reached (default 32768).
 	MaxInflight int
 	// MaxAttempts is how many failed deliveries (RETRY outcomes or failed
 	// calls) an item gets before it is dead-lettered (default 8).
@@ -75,7 +75,7 @@ func (c *Config) fill() error {
 		c.MaxBatchBytes = 1 << 20
 	}
 	if c.MaxInflight <= 0 {
-		c.MaxInflight = 8192
+		c.MaxInflight = 32768
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 8

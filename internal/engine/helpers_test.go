@@ -223,13 +223,12 @@ func wordcountNative(def *abi.ModuleDef) *NativeModule {
 
 // countingFactory wraps a factory, counting processors made and closed.
 type countingFactory struct {
-	inner          ProcessorFactory
-	made, closed   atomic.Int64
-	mu             sync.Mutex
-	failCalls      int // the first failCalls Process calls fail
-	calls          int
-	failWith       func(n int) error
-	closedBeforeOK bool
+	inner        ProcessorFactory
+	made, closed atomic.Int64
+	mu           sync.Mutex
+	failCalls    int // the first failCalls Process calls fail
+	calls        int
+	failWith     func(n int) error
 }
 
 func (f *countingFactory) factory(ctx context.Context, p uint32) (Processor, error) {

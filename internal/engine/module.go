@@ -34,9 +34,8 @@ type module struct {
 	// can complete, so draining ends at once.
 	failed atomic.Bool
 
-	stopOnce sync.Once
-	wg       sync.WaitGroup
-	stopped  chan struct{} // closed when every task has exited
+	wg      sync.WaitGroup
+	stopped chan struct{} // closed when every task has exited
 }
 
 type depotInfo struct {

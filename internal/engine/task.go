@@ -855,7 +855,7 @@ func (t *task) commit(ts *topoState, hdr *abi.BatchHeader, c *call, dead []deadI
 		if d.root.origin == t.p {
 			t.applyAck(d.root, d.xor, d.ret, d.hasRet, d.failure)
 		} else {
-			t.outAcks[d.root.origin] = append(t.outAcks[d.root.origin], ackMsg{root: d.root, xor: d.xor, ret: d.ret, hasRet: d.hasRet, failure: d.failure})
+			t.outAcks[d.root.origin] = append(t.outAcks[d.root.origin], ackMsg(d))
 		}
 	}
 	if c != nil {
