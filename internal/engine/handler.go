@@ -33,6 +33,14 @@ type call struct {
 	internal bool
 	errEff   *abi.ErrorDetail // an ERROR effect
 	choices  uint64           // SHUFFLE hops and random appends so far
+	logs     bool             // write LOG effects (the processor does not)
+}
+
+// EffectLogger is implemented by processors that write the LOG effects
+// of their calls to the operator log themselves (the wasm host does, with
+// its per-call quota); the engine then ignores LOG effects.
+type EffectLogger interface {
+	LogsEffects() bool
 }
 
 // itemOut is what one item of the call produced.
@@ -142,7 +150,9 @@ func (c *call) Effects(ctx context.Context, effs []abi.Effect) []abi.Rejection {
 func (c *call) apply(ctx context.Context, e *abi.Effect) (abi.Errno, string) {
 	switch e.Op {
 	case abi.EffectLog:
-		c.log(ctx, e)
+		if c.logs {
+			c.log(ctx, e)
+		}
 		return 0, ""
 	case abi.EffectError:
 		if c.errEff == nil {
@@ -318,11 +328,18 @@ func (c *call) log(ctx context.Context, e *abi.Effect) {
 	c.t.e.log.Log(ctx, lvl, text, attrs...)
 }
 
-// Query implements Handler.
+// Query implements Handler. It returns nil when the store failed: the
+// call fails.
 func (c *call) Query(ctx context.Context, q *abi.QueryFrame) *abi.QueryResponse {
+	if c.fail != nil && c.internal {
+		return nil
+	}
 	resp := &abi.QueryResponse{Results: make([]abi.Result, len(q.Queries))}
 	for i := range q.Queries {
 		resp.Results[i] = c.query(&q.Queries[i])
+	}
+	if c.fail != nil && c.internal {
+		return nil
 	}
 	return resp
 }
@@ -351,7 +368,7 @@ func (c *call) query(q *abi.Query) abi.Result {
 			return fail(abi.EPATH, strings.TrimPrefix(err.Error(), "storage: "))
 		}
 		c.failWith(fmt.Errorf("engine: module %q partition %d: %w", m.name, c.t.p, err), true)
-		return fail(abi.EINTERNAL, err.Error())
+		return fail(abi.EINTERNAL, err.Error()) // Query returns nil after all
 	}
 	switch q.Op {
 	case abi.QuerySelectOne:

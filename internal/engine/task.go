@@ -522,6 +522,8 @@ func (t *task) process(frame *abi.BatchFrame, c *call) (err error) {
 		}
 		t.proc = p
 	}
+	el, ok := t.proc.(EffectLogger)
+	c.logs = !ok || !el.LogsEffects()
 	ctx, cancel := context.WithTimeout(t.e.ctx, t.e.cfg.CallTimeout)
 	defer cancel()
 	defer func() {
