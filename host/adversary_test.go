@@ -27,11 +27,11 @@ func stillWorks(t *testing.T, m *Module) {
 
 func TestProcessFailures(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.BatchTimeout = 300 * time.Millisecond
 	cfg.MemoryLimitPages = 512 // 32 MiB
 	cfg.MaxEffectBytesPerCall = 64 << 10
-	r := newRuntime(t, cfg)
-	m := compile(t, r, "chaos")
+	m := compile(t, newRuntime(t, cfg), "chaos")
+	cfg.BatchTimeout = 300 * time.Millisecond
+	short := compile(t, newRuntime(t, cfg), "chaos") // for the endless loop
 	for _, tc := range []struct {
 		cmd   string
 		h     *memHandler
@@ -59,9 +59,9 @@ func TestProcessFailures(t *testing.T) {
 		{cmd: "exit", kind: KindTrap, parts: []string{"the guest exited with code 3 (proc_exit)"}},
 		{cmd: "quota", kind: KindQuota, parts: []string{
 			"effects quota exceeded: the call flushed more than 65536 bytes of effects (Config.MaxEffectBytesPerCall)"}},
-		{cmd: "query-in-order", h: &memHandler{queryErr: errors.New("disk on fire")}, kind: KindHost, parts: []string{
-			"host failure: the handler failed: disk on fire"}},
-		{cmd: "fine", h: &memHandler{effectsErr: errors.New("disk on fire")}, kind: KindHost, parts: []string{
+		{cmd: "query-in-order", h: &memHandler{queryFail: true}, kind: KindHost, parts: []string{
+			"host failure: the handler failed: Handler.Query failed (returned no response)"}},
+		{cmd: "fine", h: &memHandler{effectsErr: "disk on fire"}, kind: KindHost, parts: []string{
 			"host failure: the handler failed: disk on fire"}},
 		{cmd: "fine", big: true, kind: KindProtocol, parts: []string{
 			"squall_inbox: ABI violation: squall_inbox(", ") returned 0: the guest could not allocate an inbox of"}},
@@ -74,6 +74,10 @@ func TestProcessFailures(t *testing.T) {
 			name += "-handler"
 		}
 		t.Run(name, func(t *testing.T) {
+			m := m
+			if tc.kind == KindTimeout {
+				m = short
+			}
 			in := instantiate(t, m)
 			h := tc.h
 			if h == nil {
@@ -183,5 +187,17 @@ func TestCloseStopsARunningCall(t *testing.T) {
 	}()
 	_, err = in.Process(ctx, batchOf(abi.String("loop")), &memHandler{})
 	guestErr(t, err, KindCanceled, "the caller's context ended while the guest was running: context canceled")
+	stillWorks(t, m)
+}
+
+type panickyHandler struct{ nopHandler }
+
+func (panickyHandler) Effects(context.Context, []abi.Effect) []abi.Rejection { panic("engine bug") }
+
+func TestHandlerPanicIsNotAGuestTrap(t *testing.T) {
+	r := newRuntime(t, testConfig(t))
+	m := compile(t, r, "echo")
+	_, err := instantiate(t, m).Process(context.Background(), batchOf(abi.Int(1)), panickyHandler{})
+	guestErr(t, err, KindHost, "host failure: the handler failed: Handler.Effects panicked: engine bug")
 	stillWorks(t, m)
 }

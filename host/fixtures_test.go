@@ -103,9 +103,13 @@ func buildFixture(name string) ([]byte, error) {
 	return os.ReadFile(out)
 }
 
+// goTool is the go command: the one running the tests ($GOROOT/bin/go,
+// as go test sets GOROOT), else the first on PATH.
 func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
-		return p
+	if root := os.Getenv("GOROOT"); root != "" {
+		if p := filepath.Join(root, "bin", "go"); fileExists(p) {
+			return p
+		}
 	}
 	return "go"
 }

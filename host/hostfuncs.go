@@ -241,78 +241,59 @@ func (in *Instance) flush(c *callState, view []byte) int32 {
 	}
 	c.effectBytes += len(view)
 	c.effects += len(f.Effects)
-
-	pass := make([]abi.Effect, 0, len(f.Effects))
-	index := make([]int, 0, len(f.Effects)) // frame index of each passed effect, -1 for the host's POISONs
-	var rejections []abi.Rejection
 	for i := range f.Effects {
 		e := &f.Effects[i]
 		switch e.Op {
 		case abi.EffectLog:
 			in.logEffect(c, e)
-			continue
 		case abi.EffectError:
 			if c.errDetail == nil {
 				d := e.Detail
 				c.errDetail, c.errItem = &d, e.Item
 			}
-			continue
 		case abi.EffectDefine:
 			c.define, c.defined = e.Value, true
-			continue
-		}
-		// APPEND, HOP, TRANSFORM, EMIT, OUTCOME of squall_process.
-		if c.rejected[e.Item] {
-			continue
-		}
-		if code, msg := in.checkEffect(c, e); code != 0 {
-			rejections = append(rejections, abi.Rejection{Effect: i, Item: e.Item, Code: code, Message: msg})
-			c.reject(e.Item, code, msg)
-			pass = append(pass, abi.NewOutcome(e.Item, abi.OutcomePoison, abi.ErrorDetail{Kind: "rejected", Message: msg}))
-			index = append(index, -1)
-			continue
-		}
-		if e.Op == abi.EffectOutcome {
-			c.outcomes[e.Item] = ItemOutcome{Outcome: e.Outcome(), Detail: e.Detail}
-		}
-		pass = append(pass, *e)
-		index = append(index, i)
-	}
-	if len(pass) > 0 {
-		hr, err := in.handleEffects(c, pass)
-		if err != nil {
-			c.hostErr = err
-			return int32(abi.EINTERNAL)
-		}
-		for _, r := range hr {
-			if r.Effect < 0 || r.Effect >= len(pass) || index[r.Effect] < 0 || r.Code >= 0 {
-				c.hostErr = fmt.Errorf("Handler.Effects returned an invalid rejection %+v for %d effects (Effect must index a passed effect that is not the host's POISON, Code must be negative)", r, len(pass))
-				return int32(abi.EINTERNAL)
+		case abi.EffectOutcome:
+			if !c.rejected[e.Item] {
+				c.outcomes[e.Item] = ItemOutcome{Outcome: e.Outcome(), Detail: e.Detail}
 			}
-			item := pass[r.Effect].Item
-			rejections = append(rejections, abi.Rejection{Effect: index[r.Effect], Item: item, Code: r.Code, Message: r.Message})
-			c.reject(item, r.Code, r.Message)
 		}
 	}
-	if len(rejections) == 0 {
+	if c.phase != phaseProcess {
 		return 0
 	}
-	slices.SortFunc(rejections, func(a, b abi.Rejection) int { return a.Effect - b.Effect })
-	parked, err := abi.Encode(abi.RejectionsValue(rejections))
+	rs, err := in.handleEffects(c, f.Effects)
+	if err != nil {
+		c.hostErr = err
+		return int32(abi.EINTERNAL)
+	}
+	if len(rs) == 0 {
+		return 0
+	}
+	for i := range rs {
+		r := &rs[i]
+		if r.Effect < 0 || r.Effect >= len(f.Effects) || r.Code >= 0 {
+			c.hostErr = fmt.Errorf("Handler.Effects returned an invalid rejection %+v for a frame of %d effects (Effect must index the frame, Code must be a negative errno)", *r, len(f.Effects))
+			return int32(abi.EINTERNAL)
+		}
+		if r.Code == abi.EINTERNAL {
+			c.hostErr = errors.New(r.Message)
+			return int32(abi.EINTERNAL)
+		}
+		r.Item = f.Effects[r.Effect].Item
+		if r.Item != abi.NoItem && int(r.Item) < len(c.rejected) && !c.rejected[r.Item] {
+			c.rejected[r.Item] = true
+			c.outcomes[r.Item] = ItemOutcome{Outcome: abi.OutcomePoison, Rejected: true,
+				Detail: abi.ErrorDetail{Kind: "rejected", Message: r.Code.String() + ": " + r.Message}}
+		}
+	}
+	parked, err := abi.Encode(abi.RejectionsValue(rs))
 	if err != nil {
 		c.hostErr = fmt.Errorf("encoding rejections: %w", err)
 		return int32(abi.EINTERNAL)
 	}
 	c.parked = parked
-	return int32(len(rejections))
-}
-
-// reject poisons item: its later effects are dropped and its outcome is
-// POISON whatever the guest says.
-func (c *callState) reject(item uint32, code abi.Errno, msg string) {
-	c.rejected[item] = true
-	c.outcomes[item] = ItemOutcome{Outcome: abi.OutcomePoison, Rejected: true,
-		Detail: abi.ErrorDetail{Kind: "rejected", Message: code.String() + ": " + msg}}
+	return int32(len(rs))
 }
 
 // handleEffects calls the Handler, turning a panic into an error so that
@@ -323,7 +304,7 @@ func (in *Instance) handleEffects(c *callState, effects []abi.Effect) (rs []abi.
 			err = fmt.Errorf("Handler.Effects panicked: %v", p)
 		}
 	}()
-	return c.h.Effects(c.ctx, effects)
+	return c.h.Effects(c.ctx, effects), nil
 }
 
 func (in *Instance) handleQuery(c *callState, q *abi.QueryFrame) (resp *abi.QueryResponse, err error) {
@@ -332,43 +313,7 @@ func (in *Instance) handleQuery(c *callState, q *abi.QueryFrame) (resp *abi.Quer
 			err = fmt.Errorf("Handler.Query panicked: %v", p)
 		}
 	}()
-	return c.h.Query(c.ctx, q)
-}
-
-// checkEffect checks an effect against the module definition (the
-// rejections the host makes itself, ABI.md §7.1). It returns 0 when the
-// effect fits.
-func (in *Instance) checkEffect(c *callState, e *abi.Effect) (abi.Errno, string) {
-	def := in.def
-	switch e.Op {
-	case abi.EffectAppend:
-		if int(e.Target) >= len(def.Depots) {
-			return abi.EBADID, fmt.Sprintf("APPEND to depot %d; the module defines %d depots", e.Target, len(def.Depots))
-		}
-		if d := &def.Depots[e.Target]; d.Partitioner.Kind == abi.DepotDisallow && !e.Local() {
-			return abi.EINVAL, fmt.Sprintf("APPEND to depot %q without LOCAL; its partitioner is \"disallow\", so topologies append to it only with LOCAL", d.Name)
-		}
-	case abi.EffectHop:
-		topo := &def.Topologies[c.batch.Topology]
-		if int(e.Target) >= len(topo.Stages) {
-			return abi.EBADID, fmt.Sprintf("HOP to stage %d; topology %q has %d stages", e.Target, topo.Name, len(topo.Stages))
-		}
-		if e.Partitioner() == abi.PartitionDirect && e.Partition >= in.tasks {
-			return abi.EWRONGPART, fmt.Sprintf("DIRECT HOP to partition %d; the module has %d partitions", e.Partition, in.tasks)
-		}
-	case abi.EffectTransform:
-		if int(e.Target) >= len(def.PStates) {
-			return abi.EBADID, fmt.Sprintf("TRANSFORM of PState %d; the module defines %d PStates", e.Target, len(def.PStates))
-		}
-		if p := &def.PStates[e.Target]; p.Global && c.batch.Partition != 0 {
-			return abi.EWRONGPART, fmt.Sprintf("TRANSFORM of global PState %q on partition %d; a global PState lives on partition 0 (hop there with GLOBAL first)", p.Name, c.batch.Partition)
-		}
-	case abi.EffectEmit:
-		if e.Target != abi.EmitAckReturn {
-			return abi.EBADID, fmt.Sprintf("EMIT on stream %d; ABI 1.0 has only stream 0 (ACK_RETURN)", e.Target)
-		}
-	}
-	return 0, ""
+	return c.h.Query(c.ctx, q), nil
 }
 
 // logEffect writes a LOG effect to the logger within the per-call quota.
@@ -426,12 +371,12 @@ func (in *Instance) query(c *callState, req, out []byte) int32 {
 		return c.violate(code, fmt.Errorf("query: %w", err))
 	}
 	resp, err := in.handleQuery(c, q)
-	if err == nil && (resp == nil || len(resp.Results) != len(q.Queries)) {
-		n := -1
-		if resp != nil {
-			n = len(resp.Results)
-		}
-		err = fmt.Errorf("Handler.Query returned %d results for %d queries", n, len(q.Queries))
+	switch {
+	case err != nil:
+	case resp == nil:
+		err = errors.New("Handler.Query failed (returned no response)")
+	case len(resp.Results) != len(q.Queries):
+		err = fmt.Errorf("Handler.Query returned %d results for %d queries", len(resp.Results), len(q.Queries))
 	}
 	if err != nil {
 		c.hostErr = err

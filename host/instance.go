@@ -134,7 +134,7 @@ func newInstance(ctx context.Context, m *Module, tasks uint32, t int64, seed uin
 	}
 	if in.mem == nil || in.fnInbox == nil || in.fnInit == nil || in.fnP == nil {
 		// CheckInterface makes this unreachable; fail cleanly anyway.
-		in.Close(ctx)
+		_ = in.Close(ctx)
 		return nil, &GuestError{Kind: KindProtocol, Module: m.name, Call: "instantiate", Item: abi.NoItem,
 			Msg: "the instance lacks its memory or a required export"}
 	}
@@ -398,19 +398,17 @@ func (in *Instance) fail(ctx context.Context, ge *GuestError) error {
 		ge.Outcomes = in.call.check.Next()
 	}
 	in.call.phase = phaseIdle
-	in.Close(ctx)
+	_ = in.Close(ctx)
 	return ge
 }
 
 // Close closes the instance and frees its memory. It may be called from
 // another goroutine to stop a running call, and more than once.
-func (in *Instance) Close(ctx context.Context) {
-	if in.closed.Swap(true) {
-		return
+func (in *Instance) Close(ctx context.Context) error {
+	if in.closed.Swap(true) || in.mod == nil {
+		return nil
 	}
-	if in.mod != nil {
-		_ = in.mod.Close(ctx)
-	}
+	return in.mod.Close(ctx)
 }
 
 // Module returns the module the instance runs.

@@ -96,7 +96,7 @@ func (m *Module) Describe(ctx context.Context, p InitParams) (*abi.ModuleDef, er
 	if err != nil {
 		return nil, err
 	}
-	in.Close(ctx)
+	_ = in.Close(ctx)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.def == nil {
@@ -138,7 +138,7 @@ func (m *Module) Instantiate(ctx context.Context, p InitParams) (*Instance, erro
 		return nil, err
 	}
 	if !bytes.Equal(got, want) {
-		in.Close(ctx)
+		_ = in.Close(ctx)
 		return nil, &GuestError{Kind: KindDefinition, Module: m.name, Call: abi.ExportInit, Item: abi.NoItem,
 			Msg: "the module's definition is not deterministic: this instance flushed a definition that differs from the one Describe returned" +
 				firstDifference(want, got) + "; the definition must not depend on time, randomness, the environment or the init frame"}
@@ -190,13 +190,13 @@ func (m *Module) start(ctx context.Context, p InitParams, describe bool) (*Insta
 	}
 	def, err := abi.ParseModuleDef(defValue)
 	if err != nil {
-		in.Close(ctx)
+		_ = in.Close(ctx)
 		return nil, nil, nil, &GuestError{Kind: KindDefinition, Module: m.name, Call: abi.ExportInit, Item: abi.NoItem,
 			Msg: err.Error(), Err: err}
 	}
 	enc, err := def.Encode()
 	if err != nil {
-		in.Close(ctx)
+		_ = in.Close(ctx)
 		return nil, nil, nil, &GuestError{Kind: KindDefinition, Module: m.name, Call: abi.ExportInit, Item: abi.NoItem,
 			Msg: "the definition cannot be encoded: " + err.Error(), Err: err}
 	}

@@ -143,11 +143,11 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 	return m.buf
 }
 
-// Free implements experimental.LinearMemory.
-func (m *linearMemory) Free() {
-	m.buf = nil
-	m.l.size = 0
-}
+// Free implements experimental.LinearMemory. It does nothing: wazero
+// calls it when the module closes, which may happen from another goroutine
+// while the guest still runs (a deadline, Instance.Close), and the slice is
+// collected with the instance anyway.
+func (m *linearMemory) Free() {}
 
 // MaxLineBytes bounds one line of guest output or one LOG text; the rest
 // is cut with a note.
