@@ -46,7 +46,7 @@ func TestProcessFailures(t *testing.T) {
 		{cmd: "badptr", kind: KindTrap, parts: []string{
 			"squall_process: trap: ABI violation: flush(ptr=4294967040, len=4096): [4294967040, 4294971136) does not lie within the guest memory of",
 			"wasm stack trace:"}},
-		{cmd: "query-badptr", kind: KindTrap, parts: []string{"ABI violation: query(out_ptr=4294967280, len=1048576)"}},
+		{cmd: "query-badptr", kind: KindTrap, parts: []string{"ABI violation: query(out_ptr=4294967280, out_cap=1048576): [4294967280, 4296015856) does not lie within the guest memory of"}},
 		{cmd: "badframe", kind: KindProtocol, parts: []string{
 			"squall_process: ABI violation: flush: abi: effects frame: header at byte 0: version 9; ABI v1 frames have version 1"}},
 		{cmd: "badframe-ignored", kind: KindProtocol, parts: []string{"flush: abi: effects frame: header at byte 4: declares 1 effects"}},
@@ -200,4 +200,27 @@ func TestHandlerPanicIsNotAGuestTrap(t *testing.T) {
 	_, err := instantiate(t, m).Process(context.Background(), batchOf(abi.Int(1)), panickyHandler{})
 	guestErr(t, err, KindHost, "host failure: the handler failed: Handler.Effects panicked: engine bug")
 	stillWorks(t, m)
+}
+
+func TestOversizedResultBecomesETOOBIG(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates a 64 MiB result")
+	}
+	resp := &abi.QueryResponse{Results: []abi.Result{
+		{Status: abi.ResultOK, Value: abi.Int(1)},
+		{Status: abi.ResultOK, Value: abi.Bytes(make([]byte, abi.MaxResponseFrame))},
+		{Status: abi.ResultNotFound},
+	}}
+	b, err := encodeResponse(nil, resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := abi.DecodeResponse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Results) != 3 || got.Results[0].Status != abi.ResultOK || got.Results[1].Status != int32(abi.ETOOBIG) ||
+		!strings.Contains(got.Results[1].Message, "past 64 MiB") || got.Results[2].Status != abi.ResultNotFound {
+		t.Errorf("results %+v", got.Results)
+	}
 }

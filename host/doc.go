@@ -34,6 +34,9 @@
 //   - The [Handler] is called only during Process, from the goroutine that
 //     called it, one call at a time. It must not call back into the
 //     instance. What it applies during a call that fails must be discarded.
+//     Its time counts toward the batch deadline. The host already writes
+//     LOG effects and guest output to Config.Logger, with quotas; a Handler
+//     need not log them again.
 //   - Retrying is yours: after any [*GuestError] the instance is closed.
 //     Retry the same batch frame (same id, time and seed, so the guest sees
 //     the same clocks and random bytes) on a fresh instance after a backoff;

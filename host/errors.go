@@ -40,8 +40,9 @@ const (
 	// Config.MaxEffectBytesPerCall. Retry the batch in smaller pieces; a
 	// single item over the quota should be poisoned.
 	KindQuota
-	// KindHost: the Handler failed (a storage error); not the guest's
-	// fault. GuestError.Err is the Handler's error. Retry after a backoff.
+	// KindHost: the Handler failed (it rejected an effect with EINTERNAL,
+	// returned no query response, or panicked); not the guest's fault.
+	// Retry after a backoff.
 	KindHost
 	// KindDefinition: the module definition flushed by squall_init is
 	// invalid (Describe; Err is an *abi.DefError listing every problem), or
@@ -93,8 +94,9 @@ type GuestError struct {
 	// Output is the end of what the guest wrote to stderr during the call:
 	// language runtimes print panics and stack traces there.
 	Output string
-	// Err is the underlying error: wazero's (with the wasm stack trace),
-	// the Handler's, an *abi.FrameError, an *abi.DefError, or nil.
+	// Err is the underlying error: wazero's, an *abi.FrameError (a
+	// malformed or out-of-order frame), an *abi.DefError (an invalid
+	// definition), the context's error, or nil.
 	Err error
 }
 

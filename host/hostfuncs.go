@@ -133,11 +133,11 @@ func trap(format string, args ...any) {
 }
 
 // guestBytes returns the view of [ptr, ptr+n) of the guest's memory or traps.
-func guestBytes(mod api.Module, fn, what string, ptr, n uint32) []byte {
+func guestBytes(mod api.Module, fn, ptrName, lenName string, ptr, n uint32) []byte {
 	b, ok := mod.Memory().Read(ptr, n)
 	if !ok {
-		trap("ABI violation: %s(%s=%d, len=%d): [%d, %d) does not lie within the guest memory of %d bytes",
-			fn, what, ptr, n, ptr, uint64(ptr)+uint64(n), mod.Memory().Size())
+		trap("ABI violation: %s(%s=%d, %s=%d): [%d, %d) does not lie within the guest memory of %d bytes",
+			fn, ptrName, ptr, lenName, n, ptr, uint64(ptr)+uint64(n), mod.Memory().Size())
 	}
 	return b
 }
@@ -170,7 +170,7 @@ func (c *callState) violate(code abi.Errno, err error) int32 {
 
 func hostFlush(ctx context.Context, mod api.Module, stack []uint64) {
 	ptr, n := uint32(stack[0]), uint32(stack[1])
-	view := guestBytes(mod, "flush", "ptr", ptr, n)
+	view := guestBytes(mod, "flush", "ptr", "len", ptr, n)
 	in, c, rc := callOf(ctx, "flush")
 	if c == nil || rc != 0 {
 		stack[0] = uint64(uint32(rc))
@@ -181,8 +181,8 @@ func hostFlush(ctx context.Context, mod api.Module, stack []uint64) {
 
 func hostQuery(ctx context.Context, mod api.Module, stack []uint64) {
 	reqPtr, reqLen, outPtr, outCap := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3])
-	req := guestBytes(mod, "query", "req_ptr", reqPtr, reqLen)
-	out := guestBytes(mod, "query", "out_ptr", outPtr, outCap)
+	req := guestBytes(mod, "query", "req_ptr", "req_len", reqPtr, reqLen)
+	out := guestBytes(mod, "query", "out_ptr", "out_cap", outPtr, outCap)
 	in, c, rc := callOf(ctx, "query")
 	if c == nil || rc != 0 {
 		stack[0] = uint64(uint32(rc))
@@ -193,7 +193,7 @@ func hostQuery(ctx context.Context, mod api.Module, stack []uint64) {
 
 func hostTake(ctx context.Context, mod api.Module, stack []uint64) {
 	outPtr, outCap := uint32(stack[0]), uint32(stack[1])
-	out := guestBytes(mod, "take", "out_ptr", outPtr, outCap)
+	out := guestBytes(mod, "take", "out_ptr", "out_cap", outPtr, outCap)
 	_, c, rc := callOf(ctx, "take")
 	if c == nil || rc != 0 {
 		stack[0] = uint64(uint32(rc))
