@@ -441,3 +441,16 @@ func TestReadOnlyMount(t *testing.T) {
 		t.Errorf("the guest changed the mount: %d entries, hello.txt is %q", len(entries), b)
 	}
 }
+
+func TestProcessWithADoneContext(t *testing.T) {
+	r := newRuntime(t, testConfig(t))
+	in := instantiate(t, compile(t, r, "echo"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := in.Process(ctx, batchOf(abi.Int(1)), &memHandler{}); !errors.Is(err, context.Canceled) || MustDiscard(err) {
+		t.Fatalf("error %v, want context.Canceled keeping the instance", err)
+	}
+	if _, err := in.Process(context.Background(), batchOf(abi.Int(1)), &memHandler{}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -50,6 +50,7 @@ type Instance struct {
 
 	call   callState
 	closed atomic.Bool
+	busy   atomic.Bool // a Process call is running
 }
 
 // phase says which export call is running, for the host functions.
@@ -432,6 +433,13 @@ func (in *Instance) Process(ctx context.Context, batch *abi.BatchFrame, h Handle
 	if batch == nil || h == nil {
 		return nil, errors.New("host: Process needs a batch and a handler")
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // the instance stays usable
+	}
+	if !in.busy.CompareAndSwap(false, true) {
+		return nil, errors.New("host: Process called while another Process call of the same Instance is running; an Instance serves one goroutine at a time")
+	}
+	defer in.busy.Store(false)
 	if err := in.checkBatch(batch); err != nil {
 		return nil, err
 	}
