@@ -66,7 +66,8 @@ const (
 type callState struct {
 	ctx   context.Context
 	phase phase
-	name  string // the export being called
+	name  string        // the export being called
+	limit time.Duration // the call's deadline, for messages
 	check *abi.CallCheck
 	h     Handler
 	batch *abi.BatchHeader
@@ -120,7 +121,7 @@ func newInstance(ctx context.Context, m *Module, tasks uint32, t int64, seed uin
 	ictx, cancel := context.WithTimeout(ctx, r.cfg.InitTimeout)
 	defer cancel()
 	ictx = context.WithValue(experimental.WithMemoryAllocator(ictx, in.limiter), instKey{}, in)
-	in.call = callState{ctx: ictx, name: "instantiate"}
+	in.call = callState{ctx: ictx, name: "instantiate", limit: r.cfg.InitTimeout}
 	mod, err := r.rt.InstantiateModule(ictx, m.c.cm, cfg)
 	if err != nil {
 		return nil, in.failure(ctx, ictx, "instantiate", err)
@@ -145,10 +146,11 @@ func newInstance(ctx context.Context, m *Module, tasks uint32, t int64, seed uin
 // init runs _initialize (if exported), squall_inbox and squall_init with
 // frame, under the init deadline, and returns the definition value.
 func (in *Instance) init(ctx context.Context, frame *abi.InitFrame) (abi.Value, error) {
-	cctx, cancel := context.WithTimeout(ctx, in.m.r.cfg.InitTimeout)
+	limit := in.m.r.cfg.InitTimeout
+	cctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	cctx = context.WithValue(cctx, instKey{}, in)
-	in.call = callState{ctx: cctx}
+	in.call = callState{ctx: cctx, limit: limit}
 	if in.fnInitialize != nil {
 		in.call.name = abi.ExportInitialize
 		in.begin(frame.TimeUnixNano, frame.Seed)
@@ -159,14 +161,14 @@ func (in *Instance) init(ctx context.Context, frame *abi.InitFrame) (abi.Value, 
 			return abi.Value{}, err
 		}
 	}
-	if err := in.ensureInbox(ctx, cctx, abi.InitFrameSize, frame.TimeUnixNano, frame.Seed); err != nil {
+	if err := in.ensureInbox(ctx, cctx, limit, abi.InitFrameSize, frame.TimeUnixNano, frame.Seed); err != nil {
 		return abi.Value{}, err
 	}
 	b := frame.Append(make([]byte, 0, abi.InitFrameSize))
 	if !in.mem.Write(in.inboxPtr, b) {
 		return abi.Value{}, in.protocol(ctx, abi.ExportInit, "the inbox at %d no longer lies within the guest memory", in.inboxPtr)
 	}
-	in.call = callState{ctx: cctx, phase: phaseInit, name: abi.ExportInit, check: abi.NewInitCheck()}
+	in.call = callState{ctx: cctx, phase: phaseInit, name: abi.ExportInit, check: abi.NewInitCheck(), limit: limit}
 	in.begin(frame.TimeUnixNano, frame.Seed)
 	status, err := in.invoke(cctx, in.fnInit, uint32(len(b)))
 	if err != nil {
@@ -183,13 +185,13 @@ func (in *Instance) init(ctx context.Context, frame *abi.InitFrame) (abi.Value, 
 
 // ensureInbox asks the guest for an inbox of at least n bytes when the
 // current one is smaller (ABI.md §3 rule 6).
-func (in *Instance) ensureInbox(ctx, cctx context.Context, n int, t int64, seed uint64) error {
+func (in *Instance) ensureInbox(ctx, cctx context.Context, limit time.Duration, n int, t int64, seed uint64) error {
 	if uint64(n) <= uint64(in.inboxCap) && in.inboxPtr != 0 {
 		return nil
 	}
 	want := uint32(max(n, inboxMin))
 	saved := in.call
-	in.call = callState{ctx: cctx, name: abi.ExportInbox}
+	in.call = callState{ctx: cctx, name: abi.ExportInbox, limit: limit}
 	in.begin(t, seed)
 	ptr, err := in.invoke(cctx, in.fnInbox, want)
 	if err != nil {
@@ -312,7 +314,7 @@ func (in *Instance) failure(ctx, cctx context.Context, call string, err error) e
 		ge.Kind, ge.Msg, ge.Err = KindCanceled, "the caller's context ended while the guest was running: "+ctx.Err().Error(), ctx.Err()
 	case errors.Is(cctx.Err(), context.DeadlineExceeded) && errors.As(err, &exit):
 		ge.Kind = KindTimeout
-		ge.Msg = fmt.Sprintf("the call did not finish within its deadline of %v and was stopped; the guest may loop forever, or the batch is too large for the deadline", in.timeout(call))
+		ge.Msg = fmt.Sprintf("the call did not finish within its deadline of %v and was stopped; the guest may loop forever, or the batch is too large for the deadline", c.limit)
 	case in.closed.Load():
 		ge.Kind, ge.Msg = KindCanceled, "the instance was closed while the guest was running"
 	case in.m.r.isClosed.Load():
@@ -343,14 +345,6 @@ func (in *Instance) failure(ctx, cctx context.Context, call string, err error) e
 		ge.Stack = stackOf(err)
 	}
 	return in.fail(ctx, ge)
-}
-
-// timeout returns the deadline that applies to call.
-func (in *Instance) timeout(call string) time.Duration {
-	if call == abi.ExportProcess {
-		return in.m.r.cfg.BatchTimeout
-	}
-	return in.m.r.cfg.InitTimeout
 }
 
 func firstLine(s string) string {
@@ -457,7 +451,8 @@ func (in *Instance) Process(ctx context.Context, batch *abi.BatchFrame, h Handle
 	defer cancel()
 	cctx = context.WithValue(cctx, instKey{}, in)
 
-	if err := in.ensureInbox(ctx, cctx, len(frame), hdr.TimeUnixNano, hdr.Seed); err != nil {
+	limit := in.m.r.cfg.BatchTimeout
+	if err := in.ensureInbox(ctx, cctx, limit, len(frame), hdr.TimeUnixNano, hdr.Seed); err != nil {
 		return nil, err
 	}
 	if !in.mem.Write(in.inboxPtr, frame) {
@@ -465,7 +460,7 @@ func (in *Instance) Process(ctx context.Context, batch *abi.BatchFrame, h Handle
 	}
 	n := len(batch.Items)
 	in.call = callState{
-		ctx: cctx, phase: phaseProcess, name: abi.ExportProcess, h: h, batch: hdr,
+		ctx: cctx, phase: phaseProcess, name: abi.ExportProcess, h: h, batch: hdr, limit: limit,
 		check:    abi.NewProcessCheck(uint32(n)),
 		outcomes: make([]ItemOutcome, n), rejected: make([]bool, n),
 	}
