@@ -3,6 +3,7 @@ package lint
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -152,22 +153,24 @@ func dependencyViolations(pkgs []goPackage, std map[string]bool) []string {
 // code: it reports errors instead of printing, exiting or panicking.
 var libraryDirs = []string{"abi", "storage", "host", "scheduler", "internal"}
 
+// forbiddenCalls maps a call in library code to what to do instead.
+var forbiddenCalls = map[string]string{
+	"panic":       "return an error instead",
+	"fmt.Print":   "log through the caller's logger instead",
+	"fmt.Println": "log through the caller's logger instead",
+	"fmt.Printf":  "log through the caller's logger instead",
+	"os.Exit":     "return an error to cmd/ instead",
+	"log.Fatal":   "return an error to cmd/ instead",
+	"log.Fatalf":  "return an error to cmd/ instead",
+	"log.Print":   "log through the caller's logger instead",
+	"log.Printf":  "log through the caller's logger instead",
+	"log.Println": "log through the caller's logger instead",
+}
+
 // TestLibraryCodeDoesNotPrintOrPanic keeps process-level decisions in cmd/:
 // library code returns errors; it never panics, exits or prints to stdout.
 func TestLibraryCodeDoesNotPrintOrPanic(t *testing.T) {
 	pkgs, _ := listPackages(t)
-	forbidden := map[string]string{
-		"panic":       "return an error instead",
-		"fmt.Print":   "log through the caller's logger instead",
-		"fmt.Println": "log through the caller's logger instead",
-		"fmt.Printf":  "log through the caller's logger instead",
-		"os.Exit":     "return an error to cmd/ instead",
-		"log.Fatal":   "return an error to cmd/ instead",
-		"log.Fatalf":  "return an error to cmd/ instead",
-		"log.Print":   "log through the caller's logger instead",
-		"log.Printf":  "log through the caller's logger instead",
-		"log.Println": "log through the caller's logger instead",
-	}
 	fset := token.NewFileSet()
 	for _, p := range pkgs {
 		lib := false
@@ -178,33 +181,71 @@ func TestLibraryCodeDoesNotPrintOrPanic(t *testing.T) {
 			continue
 		}
 		for _, name := range p.GoFiles {
-			path := filepath.Join(p.Dir, name)
-			f, err := parser.ParseFile(fset, path, nil, 0)
+			f, err := parser.ParseFile(fset, filepath.Join(p.Dir, name), nil, parser.ParseComments)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ast.Inspect(f, func(n ast.Node) bool {
-				call, ok := n.(*ast.CallExpr)
-				if !ok {
-					return true
-				}
-				var fn string
-				switch e := call.Fun.(type) {
-				case *ast.Ident:
-					fn = e.Name
-				case *ast.SelectorExpr:
-					if x, ok := e.X.(*ast.Ident); ok {
-						fn = x.Name + "." + e.Sel.Name
-					}
-				}
-				if why, bad := forbidden[fn]; bad && !allowed(fset, f, call) {
-					t.Errorf("%s: call to %s in library code: %s (or mark a truly unreachable case with a `lint:allow-panic <why>` comment on the line)",
-						fset.Position(call.Pos()), fn, why)
-				}
-				return true
-			})
+			for _, v := range libraryCallViolations(fset, f) {
+				t.Error(v)
+			}
 		}
 	}
+}
+
+// TestLibraryCallRuleFires proves the rule catches each kind of call and
+// honours the allow comment only with a reason.
+func TestLibraryCallRuleFires(t *testing.T) {
+	src := `package x
+import ("fmt"; "os")
+func f() {
+	panic("boom")
+	fmt.Println("hi")
+	os.Exit(1)
+	panic("trap") // lint:allow-panic wazero host functions trap by panicking
+	panic("no reason") // lint:allow-panic
+}`
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "x.go", src, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := libraryCallViolations(fset, f)
+	want := []string{"x.go:4:2: call to panic", "x.go:5:2: call to fmt.Println", "x.go:6:2: call to os.Exit", "x.go:8:2: call to panic"}
+	if len(got) != len(want) {
+		t.Fatalf("got %d violations, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("violation %d = %q, want prefix %q", i, got[i], want[i])
+		}
+	}
+}
+
+// libraryCallViolations lists the forbidden calls in f that carry no
+// `lint:allow-panic <why>` comment on their line.
+func libraryCallViolations(fset *token.FileSet, f *ast.File) []string {
+	var out []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		var fn string
+		switch e := call.Fun.(type) {
+		case *ast.Ident:
+			fn = e.Name
+		case *ast.SelectorExpr:
+			if x, ok := e.X.(*ast.Ident); ok {
+				fn = x.Name + "." + e.Sel.Name
+			}
+		}
+		if why, bad := forbiddenCalls[fn]; bad && !allowed(fset, f, call) {
+			out = append(out, fmt.Sprintf("%s: call to %s in library code: %s (or mark a truly unavoidable case with a `lint:allow-panic <why>` comment on the line)",
+				fset.Position(call.Pos()), fn, why))
+		}
+		return true
+	})
+	return out
 }
 
 // allowed reports whether the call's line carries a `lint:allow-panic`
@@ -213,7 +254,7 @@ func allowed(fset *token.FileSet, f *ast.File, call *ast.CallExpr) bool {
 	line := fset.Position(call.Pos()).Line
 	for _, cg := range f.Comments {
 		for _, c := range cg.List {
-			if fset.Position(c.Pos()).Line == line && strings.Contains(c.Text, "lint:allow-panic ") {
+			if fset.Position(c.Pos()).Line == line && hasReason(c.Text) {
 				return true
 			}
 		}
@@ -238,4 +279,10 @@ func TestEveryPackageHasADoc(t *testing.T) {
 			t.Errorf("package %s has no package doc comment; add one (a doc.go) saying what it is for", p.ImportPath)
 		}
 	}
+}
+
+// hasReason reports whether comment text is an allow comment with a reason.
+func hasReason(text string) bool {
+	_, why, ok := strings.Cut(text, "lint:allow-panic")
+	return ok && strings.TrimSpace(why) != ""
 }
