@@ -285,7 +285,7 @@ func reflectValueOf(rv reflect.Value) (Value, error) {
 		}
 		return Map(es...), nil
 	case reflect.Struct:
-		return Value{}, convertErr("", "cannot convert struct %s to a Value: implement squall.Marshaler (and squall.Unmarshaler on its pointer) to say which fields are stored and under which names", rv.Type())
+		return Value{}, convertErr("", "cannot convert %s (a struct) to a Value: implement squall.Marshaler (and squall.Unmarshaler on its pointer) to say which fields are stored and under which names", rv.Type())
 	}
 	return Value{}, convertErr("", "cannot convert %s to a Value: use a bool, number, string, []byte, slice, map or a squall.Marshaler", rv.Type())
 }

@@ -60,8 +60,6 @@ func TestGoldenBatchFrames(t *testing.T) {
 	}
 }
 
-var statusCodes = map[string]int32{"OK": 0, "NOT_FOUND": 1}
-
 func TestGoldenResponseFrames(t *testing.T) {
 	for _, l := range readFrames(t, "response.jsonl") {
 		t.Run(l.Str("name"), func(t *testing.T) {

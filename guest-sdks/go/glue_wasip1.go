@@ -1,5 +1,8 @@
 //go:build wasip1
 
+// Staticcheck does not see //go:wasmexport functions as used.
+//lint:file-ignore U1000 the host calls the exports, which call the rest
+
 package squall
 
 import (

@@ -61,20 +61,6 @@ func (s *schema) t() string {
 
 func (s *schema) isExploded() bool { return s != nil && s.exploded }
 
-func (s *schema) keyS() *schema {
-	if s == nil {
-		return nil
-	}
-	return s.key
-}
-
-func (s *schema) valS() *schema {
-	if s == nil {
-		return nil
-	}
-	return s.val
-}
-
 func (s *schema) elemS() *schema {
 	if s == nil {
 		return nil

@@ -63,15 +63,6 @@ func (p *textParser) ident() string {
 	return p.s[start:p.pos]
 }
 
-func parseValueText(s string) (squall.Value, error) {
-	p := &textParser{s: s}
-	v, err := p.value()
-	if err == nil && p.peek() != 0 {
-		err = p.errf("trailing text")
-	}
-	return v, err
-}
-
 func (p *textParser) value() (squall.Value, error) {
 	switch c := p.peek(); {
 	case c == '"':
