@@ -27,7 +27,7 @@ test: setup lint test-go fuzz-short ## Everything CI runs: lint, all tests, shor
 .PHONY: test-go
 test-go: ## Run the Go test suite (race detector on the concurrent packages)
 	go test -count=1 -timeout 20m ./...
-	go test -count=1 -race -short -timeout 20m ./storage/...
+	go test -count=1 -race -short -timeout 20m ./storage/... ./internal/engine/...
 
 .PHONY: lint
 lint: ## gofmt, go vet, staticcheck, go mod tidy drift
@@ -46,4 +46,4 @@ fuzz-short: ## Run every fuzz target for FUZZTIME (default 10s) each
 
 .PHONY: bench
 bench: ## Run the storage benchmarks (set SQUALL_BENCH_FULL=1 for the 10M-element case)
-	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -count 1 ./abi/... ./storage/... | tee bench.out
+	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -count 1 ./abi/... ./storage/... ./host/... ./internal/engine/... | tee bench.out
