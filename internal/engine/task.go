@@ -601,21 +601,24 @@ func (t *task) runBatch(ts *topoState, items []*item) {
 				}
 			}
 			live = keep
-			if failures >= 2 && len(live) > 1 {
-				// Isolation: deliver the items one at a time, so that one
-				// bad item cannot stop the partition.
-				due := time.Now().Add(t.backoff(failures))
-				for _, it := range live {
-					it.isolate, it.due = true, due
-					ts.retries = append(ts.retries, it)
+			if failures == 1 && len(live) > 1 {
+				// The first retry runs the same batch (same id, time and
+				// seed) on a fresh processor after a backoff.
+				if !t.sleep(t.backoff(failures)) {
+					return
 				}
-				live = nil
-				break
+				continue
 			}
-			if len(live) > 0 && !t.sleep(t.backoff(failures)) {
-				return
+			// Isolation: from the second failure (or for a single item)
+			// the items go back to the task one at a time, each after its
+			// own backoff, so one bad item can neither stop the partition
+			// nor hold up its other topologies while it backs off.
+			for _, it := range live {
+				it.isolate, it.due = true, time.Now().Add(t.backoff(int(it.attempt)))
+				ts.retries = append(ts.retries, it)
 			}
-			continue
+			live = nil
+			break
 		}
 
 		// The call completed: every item has an outcome.
