@@ -55,6 +55,9 @@ type instance struct {
 	req   []byte // query frame buffer
 	cur   *Ctx   // the item being processed
 	fatal *failingError
+	// flushFailed says that flush itself failed, so not even an ERROR
+	// can be flushed.
+	flushFailed bool
 }
 
 func (inst *instance) Inbox(minCap int) []byte {
@@ -206,6 +209,7 @@ func (inst *instance) flush() {
 	switch {
 	case r < 0:
 		inst.fatal = &failingError{code: r}
+		inst.flushFailed = true
 	case r > 0:
 		inst.rejections()
 	}
@@ -302,11 +306,17 @@ func (inst *instance) query(op uint8, ps *PState, path Value) (result, error) {
 	return rs[0], nil
 }
 
-// failCall flushes an ERROR effect and returns the FAILED status.
+// failCall flushes an ERROR effect, unless flush itself failed, and
+// returns the FAILED status.
 func (inst *instance) failCall(item uint32, d errorDetail) int32 {
-	if inst.fatal == nil {
+	if !inst.flushFailed {
+		fatal := inst.fatal
+		inst.fatal = nil
 		_ = inst.eff.value(wire.OpError, 0, 0, item, d.value())
 		inst.flush()
+		if inst.fatal == nil {
+			inst.fatal = fatal
+		}
 	}
 	return wire.StatusFailed
 }
@@ -327,7 +337,7 @@ func (inst *instance) module() (*module, error) {
 // Init is squall_init: build the module and flush its definition.
 func (inst *instance) Init(n int) int32 {
 	inst.eff.reset()
-	inst.fatal, inst.cur = nil, nil
+	inst.fatal, inst.cur, inst.flushFailed = nil, nil, false
 	if n < 0 || n > len(inst.inbox) {
 		return inst.failCall(wire.NoItem, errorDetail{kind: "abi", message: "squall_init: frame length " + strconv.Itoa(n) + " exceeds the inbox"})
 	}
@@ -355,7 +365,7 @@ func (inst *instance) Init(n int) int32 {
 // its effects and exactly one OUTCOME.
 func (inst *instance) Process(n int) int32 {
 	inst.eff.reset()
-	inst.fatal, inst.cur = nil, nil
+	inst.fatal, inst.cur, inst.flushFailed = nil, nil, false
 	mod, err := inst.module()
 	if err != nil {
 		return inst.failCall(wire.NoItem, errorDetail{kind: "definition", message: err.Error()})
@@ -372,6 +382,7 @@ func (inst *instance) Process(n int) int32 {
 			strconv.Itoa(int(b.topology)) + "; the module has " + strconv.Itoa(len(mod.topos))})
 	}
 	topo := mod.topos[b.topology]
+	failed := uint32(wire.NoItem)
 	for i := range b.items {
 		it := &b.items[i]
 		item := uint32(i)
@@ -393,6 +404,7 @@ func (inst *instance) Process(n int) int32 {
 		ctx.done = true
 		inst.cur = nil
 		if inst.fatal != nil {
+			failed = item
 			break
 		}
 		if runErr == nil && ctx.rejected != nil {
@@ -415,7 +427,7 @@ func (inst *instance) Process(n int) int32 {
 	}
 	inst.flush()
 	if inst.fatal != nil {
-		return inst.failCall(wire.NoItem, errorDetail{kind: "host", message: inst.fatal.Error()})
+		return inst.failCall(failed, errorDetail{kind: "host", message: inst.fatal.Error()})
 	}
 	return wire.StatusOK
 }

@@ -14,6 +14,7 @@ import (
 type scriptHost struct {
 	frames  [][]byte
 	flushRC []int32 // results of successive flushes (0 when exhausted)
+	queryRC int32   // result of queries, when not 0
 	parked  []byte
 }
 
@@ -28,6 +29,9 @@ func (h *scriptHost) Flush(frame []byte) int32 {
 }
 
 func (h *scriptHost) Query(req, out []byte) int32 {
+	if h.queryRC != 0 {
+		return h.queryRC
+	}
 	resp := wire.AppendHeader(nil, wire.KindResponse, 1)
 	resp = wire.AppendU32(resp, 1)
 	resp = wire.AppendU32(resp, 0)
@@ -131,6 +135,22 @@ func TestRuntimeHostFailure(t *testing.T) {
 	}
 	if len(errs) != 3 || len(host.frames) != 1 {
 		t.Fatalf("the batch went on after the host failed: %v, %d frames", errs, len(host.frames))
+	}
+}
+
+func TestRuntimeQueryFailure(t *testing.T) {
+	host := &scriptHost{queryRC: wire.EINTERNAL}
+	inst := start(t, testModule(func(ctx *Ctx, v Value) error {
+		ctx.Log(LogInfo, "reading")
+		_, err := ctx.Select(&PState{name: "$$p"}, Key(1))
+		return err
+	}), host)
+	host.frames = nil
+	if st := inst.Process(batch(inst, 0, 0, []byte{1}, []byte{2})); st != wire.StatusFailed {
+		t.Fatalf("status %d", st)
+	}
+	if got := strings.Join(host.effects(), ", "); got != "LOG 0 1, ERROR 0 0" {
+		t.Fatalf("effects %s", got)
 	}
 }
 

@@ -36,6 +36,7 @@ func Define(m *squall.ModuleBuilder) {
 	sentences := m.Depot("sentences", squall.HashBy(squall.Key("user")))
 	counts := m.PState("$$counts", squall.MapOf(squall.StringT, squall.IntT))
 	total := m.PState("$$total", squall.IntT, squall.Global())
+	users := m.PState("$$sentences", squall.MapOf(squall.StringT, squall.IntT))
 
 	t := m.Stream("wordcount")
 	var count, sum *squall.Stage
@@ -52,7 +53,15 @@ func Define(m *squall.ModuleBuilder) {
 		if err := ctx.HopGlobal(sum, len(words)); err != nil {
 			return err
 		}
-		return ctx.Emit(len(words))
+		// The depot is partitioned by user: the user's key is local here.
+		if err := ctx.Transform(users, squall.Key(s.User).Incr(1)); err != nil {
+			return err
+		}
+		n, err := squall.SelectOneAs[int64](ctx, users, squall.Key(s.User)) // sees the Incr
+		if err != nil {
+			return err
+		}
+		return ctx.Emit(map[string]any{"words": len(words), "sentences": n})
 	}))
 	count = t.Stage("count", func(ctx *squall.Ctx, word squall.Value) error {
 		return ctx.Transform(counts, squall.Key(word).NilToVal(0).Incr(1))

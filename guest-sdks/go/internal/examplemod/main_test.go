@@ -11,10 +11,13 @@ import (
 func TestWordCount(t *testing.T) {
 	h := squalltest.New(t, 4)
 	a := h.Append("sentences", Sentence{User: "ann", Text: "To be or not to be"})
-	if n, _ := a.AckReturn("wordcount"); n.String() != "6" {
-		t.Fatalf("ack return %s", n)
+	if r, _ := a.AckReturn("wordcount"); r.String() != `{"words": 6, "sentences": 1}` {
+		t.Fatalf("ack return %s", r)
 	}
-	h.Append("sentences", Sentence{User: "bob", Text: "be quick"})
+	b := h.Append("sentences", Sentence{User: "ann", Text: "be quick"})
+	if r, _ := b.AckReturn("wordcount"); r.String() != `{"words": 2, "sentences": 2}` {
+		t.Fatalf("ack return %s", r)
+	}
 	for w, want := range map[string]int64{"to": 2, "be": 3, "quick": 1} {
 		if n, _ := h.SelectOne("$$counts", squall.Key(w)).AsInt(); n != want {
 			t.Errorf("%s: %d, want %d", w, n, want)
