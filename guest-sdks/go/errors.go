@@ -100,12 +100,13 @@ type Errno int32
 
 // Error codes a stage can see.
 const (
-	EBADID     Errno = wire.EBADID     // no such depot, PState or stage
-	EWRONGPART Errno = wire.EWRONGPART // the key belongs to another partition
-	EINTERNAL  Errno = wire.EINTERNAL  // the host failed; retried
-	EPATH      Errno = wire.EPATH      // the path does not fit the data
-	ESCHEMA    Errno = wire.ESCHEMA    // the value does not fit the schema
-	EMULTI     Errno = wire.EMULTI     // SelectOne found several values
+	EINVAL     Errno = -1  // an invalid effect (such as a non-Local append to a Disallow depot)
+	EBADID     Errno = -3  // no such depot, PState or stage
+	EWRONGPART Errno = -5  // the key belongs to another partition
+	EINTERNAL  Errno = -8  // the host failed; retried
+	EPATH      Errno = -9  // the path does not fit the data
+	ESCHEMA    Errno = -10 // the value does not fit the schema
+	EMULTI     Errno = -11 // SelectOne found several values
 )
 
 // String returns the code's name, such as "EPATH".

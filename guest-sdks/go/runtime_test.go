@@ -303,3 +303,65 @@ func TestInbox(t *testing.T) {
 		t.Fatal("bad sizes")
 	}
 }
+
+func TestErrnoValues(t *testing.T) {
+	for _, c := range []struct {
+		got  Errno
+		want int32
+	}{{EINVAL, wire.EINVAL}, {EBADID, wire.EBADID}, {EWRONGPART, wire.EWRONGPART}, {EINTERNAL, wire.EINTERNAL},
+		{EPATH, wire.EPATH}, {ESCHEMA, wire.ESCHEMA}, {EMULTI, wire.EMULTI}} {
+		if int32(c.got) != c.want {
+			t.Errorf("%s = %d, want %d", c.got, c.got, c.want)
+		}
+	}
+}
+
+// BenchmarkProcess measures the guest side of a batch of 100 records,
+// each a hop, a transform and an OUTCOME.
+func BenchmarkProcess(b *testing.B) {
+	host := &scriptHost{}
+	var p *PState
+	var next *Stage
+	inst := rt.NewInstance(func(m *ModuleBuilder) {
+		d := m.Depot("d", Random())
+		p = m.PState("$$p", MapOf(StringT, IntT))
+		t := m.Stream("t")
+		t.Source(d, t.Stage("s", func(ctx *Ctx, v Value) error {
+			if err := ctx.Hop(next, v.Field("user"), v); err != nil {
+				return err
+			}
+			return ctx.Transform(p, Key(v.Field("user")).Incr(1))
+		}))
+		next = t.Stage("next", func(*Ctx, Value) error { return nil })
+	}, host)
+	copy(inst.Inbox(32), []byte{1, 1, 0, 0, 1, 0, 0, 0, 4})
+	if inst.Init(32) != 0 {
+		b.Fatal("init")
+	}
+	rec, _ := Encode(MustValueOf(map[string]any{"user": "alice", "text": "the quick brown fox"}))
+	payloads := make([][]byte, 100)
+	for i := range payloads {
+		payloads[i] = rec
+	}
+	n := batch(inst, 0, 0, payloads...)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		host.frames = host.frames[:0]
+		if inst.Process(n) != 0 {
+			b.Fatal("process")
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/item")
+}
+
+func BenchmarkEncodeDecode(b *testing.B) {
+	v := MustValueOf(map[string]any{"user": "alice", "tags": []string{"a", "b", "c"}, "n": 12345, "f": 1.5})
+	b.ReportAllocs()
+	for range b.N {
+		enc, _ := Encode(v)
+		if _, err := Decode(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -277,9 +277,10 @@ func (v Value) Has(elem Value) bool {
 // search finds key among the groups of stride values of v.c by canonical
 // encoding: the group index where key is, or would be inserted.
 func (v Value) search(key Value, stride int) (int, bool) {
-	enc := appendCanonical(nil, key)
+	var kbuf, sbuf [64]byte
+	enc := appendCanonical(kbuf[:0], key)
 	n := len(v.c) / stride
-	var scratch []byte
+	scratch := sbuf[:0]
 	i := sort.Search(n, func(i int) bool {
 		scratch = appendCanonical(scratch[:0], v.c[i*stride])
 		return bytes.Compare(scratch, enc) >= 0
