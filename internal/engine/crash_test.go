@@ -26,8 +26,8 @@ import (
 //     counted every record in the depot exactly once;
 //   - topology "hopped" (every record hops to the partition of another
 //     key) counted every record at least once, and exactly once every
-//     record below its progress as committed at the crash (those were
-//     not replayed).
+//     record whose processing its progress, as committed at the crash,
+//     says was complete (those were not replayed).
 const (
 	crashChildEnv = "SQUALL_ENGINE_CRASH_CHILD"
 	crashIterEnv  = "SQUALL_ENGINE_CRASH_ITER"
@@ -178,7 +178,7 @@ func checkAfterCrash(t *testing.T, dir string, acked map[string]bool, prev map[s
 	}
 	defer db.Close()
 	// The progress of "hopped" as the crash left it.
-	lows := make([]uint64, crashTasks)
+	progs := make([]srcProgress, crashTasks)
 	for p := range uint32(crashTasks) {
 		raw, ok, err := db.Progress("crash", "hopped", p)
 		if err != nil {
@@ -189,7 +189,7 @@ func checkAfterCrash(t *testing.T, dir string, acked map[string]bool, prev map[s
 			if err != nil {
 				t.Fatal(err)
 			}
-			lows[p] = prog.lows[srcKey{"events", "first"}]
+			progs[p] = prog.srcs[srcKey{"events", "first"}]
 		}
 	}
 	e, err := Open(Config{DB: db, Logger: testLogger(t)})
@@ -240,13 +240,13 @@ func checkAfterCrash(t *testing.T, dir string, acked map[string]bool, prev map[s
 				switch {
 				case n < 1:
 					t.Errorf("hopped: record %s (partition %d offset %d) was not counted", id, p, en.Offset)
-				case en.Offset < lows[p] && n != want:
-					t.Errorf("hopped: record %s (partition %d offset %d, below the progress %d) counted %d times, want %d: it was replayed", id, p, en.Offset, lows[p], n, want)
+				case completed(&progs[p], en.Offset) && n != want:
+					t.Errorf("hopped: record %s (partition %d offset %d, complete by the progress %+v) counted %d times, want %d: it was replayed", id, p, en.Offset, progs[p], n, want)
 				case n > want:
 					replayed++
 				}
 				prev[id] = n
-				if en.Offset < lows[p] {
+				if completed(&progs[p], en.Offset) {
 					belowLow++
 				}
 			}
@@ -257,6 +257,10 @@ func checkAfterCrash(t *testing.T, dir string, acked map[string]bool, prev map[s
 			t.Errorf("acknowledged record %s is not in the depot", id)
 		}
 	}
-	t.Logf("%d records in the depot (%d acknowledged); %d below the hopped progress; %d counted more than once by hopped (replayed)",
+	t.Logf("%d records in the depot (%d acknowledged); %d complete by the hopped progress; %d counted more than once by hopped (replayed)",
 		len(inDepot), len(acked), belowLow, replayed)
 }
+
+// completed reports whether a source's progress says the record at off
+// was completely processed.
+func completed(p *srcProgress, off uint64) bool { return off < p.low || p.done(off) }

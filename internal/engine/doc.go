@@ -52,14 +52,17 @@
 // done; an item that is done reports its id XOR the ids of the items it
 // created (hops, including one per partition for ALL, and links to
 // records it appended with ACK). The XOR is zero exactly when the tree is
-// complete, whatever order the reports arrive in. A source's progress
-// (its low offset: every record below it has a complete tree) is written
-// with storage.Batch.SetProgress in the same batch as the state that
-// completed it, or in a progress-only commit when a tree completes through
-// a report from another task. After a crash the task resumes at the low
-// offset and replays the records above it: stream topologies are
-// at-least-once; a record whose tree never left its partition is exactly
-// once, since its state and its progress commit together.
+// complete, whatever order the reports arrive in. A source's progress —
+// its low offset (every record below it has a complete tree), the offsets
+// above it still in flight (up to 256 listed) and its read position — is
+// written with storage.Batch.SetProgress in the same batch as the state
+// that completed its trees, or in a progress-only commit when a tree
+// completes through a report from another task. After a crash the task
+// resumes at the low offset and processes again exactly the records whose
+// trees were not complete: stream topologies are at-least-once, and a
+// record whose tree was complete (in particular one whose tree never left
+// its partition, since its state and its progress commit together) is
+// processed exactly once.
 //
 // # Failures
 //

@@ -429,10 +429,10 @@ func (e *Engine) AppendToDepot(ctx context.Context, moduleName, depotName string
 }
 
 // Lag returns how many depot records the stream topologies of a deployed
-// module have not completely processed, by their committed progress: the
-// sum, over every topology, source and partition, of the records from the
-// source's progress to the end of its depot partition. It is 0 when
-// everything appended so far is processed and its progress committed.
+// module have not completely processed, by their committed progress,
+// summed over every topology, source and partition: the records a restart
+// would process (again). It is 0 when everything appended so far is
+// processed and its progress committed.
 func (e *Engine) Lag(moduleName string) (uint64, error) {
 	m, err := e.lookup(moduleName)
 	if err != nil {
@@ -456,13 +456,11 @@ func (e *Engine) Lag(moduleName string) (uint64, error) {
 				if err != nil {
 					return 0, err
 				}
-				low, found := prog.lows[srcKey{s.depot.def.Name, ti.def.Stages[s.stage]}]
-				if !found || low < first {
-					low = first
+				sp, found := prog.srcs[srcKey{s.depot.def.Name, ti.def.Stages[s.stage]}]
+				if !found {
+					sp = srcProgress{low: first, hi: first}
 				}
-				if next > low {
-					lag += next - low
-				}
+				lag += sp.remaining(first, next)
 			}
 		}
 	}

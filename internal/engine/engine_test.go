@@ -623,3 +623,108 @@ func TestNestedAck(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartReplaysOnlyIncomplete: after a stop that leaves a tree
+// incomplete (here: an item retrying), a restart processes that record
+// again, but not the later records whose trees were complete.
+func TestRestartReplaysOnlyIncomplete(t *testing.T) {
+	cfg := fastConfig()
+	cfg.MaxAttempts = 1000
+	env := newEnv(t, cfg)
+	var stuck sync.Mutex
+	stuckOn := true
+	hooks := map[string]StageFunc{
+		"count:stuck": func(c *StageCtx, p abi.Value) error {
+			stuck.Lock()
+			defer stuck.Unlock()
+			if stuckOn {
+				return errors.New("stuck")
+			}
+			return nil
+		},
+	}
+	def := wordcountDef("wc")
+	env.deployNative(faultyNative(def, 1, hooks), 1)
+	env.append("wc", "sentences", abi.String("stuck a"), AckAppendAck)
+	env.append("wc", "sentences", abi.String("b"), AckAck)
+	env.append("wc", "sentences", abi.String("c"), AckAck)
+	if got := env.count("wc", "counts", abi.String("a")); got != 1 {
+		t.Fatalf("count[a] = %d", got)
+	}
+	// Stop hard: the stuck tree stays incomplete.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := env.e.Close(ctx); err == nil {
+		t.Error("Close with a done context reported a drain")
+	}
+	if err := env.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	env.e, env.db = nil, nil
+	env.open()
+	stuck.Lock()
+	stuckOn = false
+	stuck.Unlock()
+	env.deployNative(faultyNative(def, 1, hooks), 1)
+	env.waitIdle("wc")
+	for w, n := range map[string]int64{"stuck": 1, "a": 2, "b": 1, "c": 1} {
+		if got := env.count("wc", "counts", abi.String(w)); got != n {
+			t.Errorf("count[%s] = %d, want %d", w, got, n)
+		}
+	}
+}
+
+func TestProgressSnapshot(t *testing.T) {
+	s := &srcState{readOff: 10}
+	if p := s.snapshot(nil); p.low != 10 || p.hi != 10 || len(p.inflight) != 0 {
+		t.Errorf("idle: %+v", p)
+	}
+	for off := uint64(10); off < 20; off++ {
+		s.add(off)
+	}
+	s.readOff = 20
+	for _, off := range []uint64{10, 12, 13, 15, 19} {
+		s.complete(off)
+	}
+	p := s.snapshot(map[uint64]bool{14: true})
+	if p.low != 11 || p.hi != 20 || fmt.Sprint(p.inflight) != "[16 17 18]" {
+		t.Errorf("snapshot: %+v", p)
+	}
+	for off, want := range map[uint64]bool{10: false, 11: false, 12: true, 14: true, 16: false, 19: true, 20: false} {
+		if p.done(off) != want {
+			t.Errorf("done(%d) = %v", off, !want)
+		}
+	}
+	if n := p.remaining(0, 25); n != 1+3+5 {
+		t.Errorf("remaining %d", n)
+	}
+	// Round trip through the record.
+	ts := &topoState{info: &topoInfo{def: &abi.TopologyDef{Name: "t", Stages: []string{"s"}}}, nextBatch: 7,
+		sources: []*srcState{{info: &sourceInfo{depot: &depotInfo{def: &abi.DepotDef{Name: "d"}}}}}}
+	prog, err := decodeProgress(encodeProgress(ts, []srcProgress{p}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := prog.srcs[srcKey{"d", "s"}]; prog.batch != 7 || !got.equal(&p) {
+		t.Errorf("round trip: %+v", prog)
+	}
+	// More in flight than a record lists: hi is the first left out.
+	s = &srcState{}
+	for off := range uint64(maxListed + 10) {
+		s.add(off)
+	}
+	s.readOff = maxListed + 10
+	if p := s.snapshot(nil); p.low != 0 || len(p.inflight) != maxListed || p.hi != maxListed+1 {
+		t.Errorf("capped: low %d hi %d listed %d", p.low, p.hi, len(p.inflight))
+	}
+	// After a restart, offsets the loaded progress lists as not done and
+	// not read again yet stay listed.
+	s = &srcState{readOff: 12, loaded: srcProgress{low: 11, hi: 20, inflight: []uint64{13, 17}}}
+	s.add(11)
+	if p := s.snapshot(nil); p.low != 11 || p.hi != 20 || fmt.Sprint(p.inflight) != "[13 17]" {
+		t.Errorf("after restart: %+v", p)
+	}
+	if _, err := decodeProgress([]byte{0x81, 0xa7, 's', 'o', 'u', 'r', 'c', 'e', 's', 0x91, 0x93, 0xa1, 'd', 0xa1, 's', 0x01}); err == nil {
+		t.Error("a damaged record decoded")
+	}
+}

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/squall-run/squall/abi"
 )
@@ -11,24 +12,82 @@ import (
 // SetProgress) is a canonical MessagePack map:
 //
 //	{"batch": next batch id,
-//	 "sources": [[depot name, stage name, low offset], ...]}
+//	 "sources": [[depot name, stage name, low, hi, [gaps...]], ...]}
 //
-// Sources are named, not numbered, so that the record survives a module
-// update that reorders the definition. Every record of a source below its
-// low offset has been completely processed (its whole processing tree
-// committed); records from low on are read again after a restart.
+// For each source, the records whose processing trees were not complete
+// when the record was committed are low, the offsets listed (each given as
+// its distance from the previous one, starting from low) and every offset
+// from hi on; every other record below hi was completely processed. After
+// a restart exactly those records are processed again. At most
+// maxListed offsets are listed; when more were in flight, hi is the first
+// one left out (replaying more than necessary is always safe). Sources
+// are named, not numbered, so that the record survives a module update
+// that reorders the definition.
+
+// maxListed bounds the in-flight offsets a progress record lists per
+// source.
+const maxListed = 256
 
 type srcKey struct{ depot, stage string }
 
 type progress struct {
 	batch uint64
-	lows  map[srcKey]uint64
+	srcs  map[srcKey]srcProgress
 }
 
-func encodeProgress(ts *topoState, lows []uint64) []byte {
+// srcProgress is the progress of one source: see above.
+type srcProgress struct {
+	low, hi  uint64
+	inflight []uint64 // increasing, in (low, hi)
+}
+
+func (p *srcProgress) equal(q *srcProgress) bool {
+	return p.low == q.low && p.hi == q.hi && slices.Equal(p.inflight, q.inflight)
+}
+
+// done reports whether the record at off was completely processed,
+// according to p, among the records in (low, hi).
+func (p *srcProgress) done(off uint64) bool {
+	if off <= p.low || off >= p.hi {
+		return false
+	}
+	_, found := slices.BinarySearch(p.inflight, off)
+	return !found
+}
+
+// remaining counts the records of [first, next) that p does not say are
+// done.
+func (p *srcProgress) remaining(first, next uint64) uint64 {
+	if p.low < first {
+		return next - min(first, next)
+	}
+	if p.low >= next {
+		return 0
+	}
+	n := uint64(1)
+	for _, off := range p.inflight {
+		if off < next {
+			n++
+		}
+	}
+	if next > p.hi {
+		n += next - p.hi
+	}
+	return n
+}
+
+func encodeProgress(ts *topoState, ps []srcProgress) []byte {
 	srcs := make([]abi.Value, len(ts.sources))
 	for i, s := range ts.sources {
-		srcs[i] = abi.List(abi.String(s.info.depot.def.Name), abi.String(ts.info.def.Stages[s.info.stage]), abi.Int(int64(lows[i])))
+		p := &ps[i]
+		gaps := make([]abi.Value, len(p.inflight))
+		prev := p.low
+		for j, off := range p.inflight {
+			gaps[j] = abi.Int(int64(off - prev))
+			prev = off
+		}
+		srcs[i] = abi.List(abi.String(s.info.depot.def.Name), abi.String(ts.info.def.Stages[s.info.stage]),
+			abi.Int(int64(p.low)), abi.Int(int64(p.hi)), abi.List(gaps...))
 	}
 	b, err := abi.Encode(abi.Map(
 		abi.MapEntry{Key: abi.String("batch"), Val: abi.Int(int64(ts.nextBatch))},
@@ -50,7 +109,7 @@ func decodeProgress(b []byte) (progress, error) {
 	if err != nil {
 		return bad(err.Error())
 	}
-	p := progress{lows: map[srcKey]uint64{}}
+	p := progress{srcs: map[srcKey]srcProgress{}}
 	if bv, ok := v.Get(abi.String("batch")); ok {
 		n, ok := bv.AsInt()
 		if !ok || n < 0 {
@@ -62,17 +121,29 @@ func decodeProgress(b []byte) (progress, error) {
 	if sv.Kind() != abi.KindList && !sv.IsNil() {
 		return bad("sources is not a list")
 	}
+	const shape = "a source is not [depot, stage, low, hi, [gaps...]]"
 	for _, s := range sv.Items() {
-		if s.Kind() != abi.KindList || s.Len() != 3 {
-			return bad("a source is not [depot, stage, offset]")
+		if s.Kind() != abi.KindList || s.Len() != 5 || s.Index(4).Kind() != abi.KindList {
+			return bad(shape)
 		}
 		d, ok1 := s.Index(0).AsString()
 		st, ok2 := s.Index(1).AsString()
-		off, ok3 := s.Index(2).AsInt()
-		if !ok1 || !ok2 || !ok3 || off < 0 {
-			return bad("a source is not [depot, stage, offset]")
+		low, ok3 := s.Index(2).AsInt()
+		hi, ok4 := s.Index(3).AsInt()
+		if !ok1 || !ok2 || !ok3 || !ok4 || low < 0 || hi < low {
+			return bad(shape)
 		}
-		p.lows[srcKey{d, st}] = uint64(off)
+		sp := srcProgress{low: uint64(low), hi: uint64(hi)}
+		prev := sp.low
+		for _, g := range s.Index(4).Items() {
+			n, ok := g.AsInt()
+			if !ok || n <= 0 || prev+uint64(n) >= sp.hi {
+				return bad("an in-flight offset is not between low and hi, increasing")
+			}
+			prev += uint64(n)
+			sp.inflight = append(sp.inflight, prev)
+		}
+		p.srcs[srcKey{d, st}] = sp
 	}
 	return p, nil
 }

@@ -116,21 +116,18 @@ type topoState struct {
 
 // srcState tracks one source (depot partition → stage) of a topology on a
 // task: the next offset to read and the records read whose trees are not
-// complete. Every offset below low is done; low is what progress records.
+// complete. Every offset below the first pending one (or readOff) is
+// done.
 type srcState struct {
 	info    *sourceInfo
 	readOff uint64
 	pending []uint64            // offsets in flight, increasing, from head
 	head    int                 // pending[head:] is live
 	done    map[uint64]struct{} // completed offsets of pending not yet popped
-	written uint64              // the low in the last committed progress
-}
-
-func (s *srcState) low() uint64 {
-	if s.head < len(s.pending) {
-		return s.pending[s.head]
-	}
-	return s.readOff
+	written srcProgress         // the progress last committed
+	// loaded is the progress the task started from: the records it says
+	// were done are skipped when they are read again.
+	loaded srcProgress
 }
 
 func (s *srcState) add(off uint64) {
@@ -160,16 +157,58 @@ func (s *srcState) complete(off uint64) {
 	s.done[off] = struct{}{}
 }
 
-// projectLow returns what low would be once the offsets in extra are
-// complete too.
-func (s *srcState) projectLow(extra map[uint64]bool) uint64 {
-	for i := s.head; i < len(s.pending); i++ {
-		off := s.pending[i]
-		if _, ok := s.done[off]; !ok && !extra[off] {
-			return off
+// snapshot returns the source's progress once the offsets in extra are
+// complete too: the offsets in flight in order (the first is low, up to
+// maxListed more are listed), then what the loaded progress says is not
+// done among the offsets not read again yet.
+func (s *srcState) snapshot(extra map[uint64]bool) srcProgress {
+	end := s.readOff
+	var tail []uint64
+	if s.readOff < s.loaded.hi {
+		end = s.loaded.hi
+		if s.loaded.low >= s.readOff {
+			tail = append(tail, s.loaded.low)
+		}
+		for _, off := range s.loaded.inflight {
+			if off >= s.readOff {
+				tail = append(tail, off)
+			}
 		}
 	}
-	return s.readOff
+	var p srcProgress
+	n := 0
+	add := func(off uint64) bool {
+		switch {
+		case n == 0:
+			p.low = off
+		case len(p.inflight) == maxListed:
+			p.hi = off
+			return false
+		default:
+			p.inflight = append(p.inflight, off)
+		}
+		n++
+		return true
+	}
+	for i := s.head; i < len(s.pending); i++ {
+		off := s.pending[i]
+		if _, ok := s.done[off]; ok || extra[off] {
+			continue
+		}
+		if !add(off) {
+			return p
+		}
+	}
+	for _, off := range tail {
+		if !add(off) {
+			return p
+		}
+	}
+	if n == 0 {
+		p.low = end
+	}
+	p.hi = end
+	return p
 }
 
 func newTask(m *module, p uint32) *task {
@@ -215,20 +254,20 @@ func (t *task) load() error {
 			if err != nil {
 				return err
 			}
-			low, found := prog.lows[srcKey{d.def.Name, ts.info.def.Stages[s.info.stage]}]
+			sp, found := prog.srcs[srcKey{d.def.Name, ts.info.def.Stages[s.info.stage]}]
 			switch {
 			case !found:
-				low = first
-			case low < first:
+				sp = srcProgress{low: first, hi: first}
+			case sp.low < first:
 				t.e.log.Warn("engine: records were trimmed before they were processed; skipping them",
-					"module", t.m.name, "topology", name, "depot", d.def.Name, "partition", t.p, "from", low, "to", first)
-				low = first
-			case low > next:
+					"module", t.m.name, "topology", name, "depot", d.def.Name, "partition", t.p, "from", sp.low, "to", first)
+				sp.low = first
+			case sp.low > next || sp.hi > next:
 				t.e.log.Warn("engine: progress is past the end of the depot (was it dropped?); resuming at its end",
-					"module", t.m.name, "topology", name, "depot", d.def.Name, "partition", t.p, "progress", low, "next", next)
-				low = next
+					"module", t.m.name, "topology", name, "depot", d.def.Name, "partition", t.p, "progress", sp.low, "next", next)
+				sp = srcProgress{low: next, hi: next}
 			}
-			s.readOff, s.written = low, low
+			s.readOff, s.written, s.loaded = sp.low, sp, sp
 		}
 	}
 	return nil
@@ -450,6 +489,15 @@ func (t *task) read(ts *topoState, s *srcState, items []*item, bytes int) ([]*it
 		return items, bytes
 	}
 	for _, en := range entries {
+		if s.loaded.done(en.Offset) {
+			// Completely processed before the restart: not again.
+			s.readOff = en.Offset + 1
+			if s.head < len(s.pending) {
+				s.add(en.Offset)
+				s.complete(en.Offset)
+			}
+			continue
+		}
 		it := &item{
 			kind:    abi.ItemRecord,
 			stage:   s.info.stage,
@@ -468,6 +516,9 @@ func (t *task) read(ts *topoState, s *srcState, items []*item, bytes int) ([]*it
 		t.m.inflight.Add(1)
 		items = append(items, it)
 		bytes += len(en.Value)
+	}
+	if s.readOff >= s.loaded.hi {
+		s.loaded = srcProgress{}
 	}
 	return items, bytes
 }
@@ -821,9 +872,9 @@ func (t *task) commit(ts *topoState, hdr *abi.BatchHeader, c *call, dead []deadI
 			failure: ts.info.def.Stages[d.it.stage] + ": " + d.reason + ": " + d.detail.Message})
 	}
 
-	lows, changed := t.projectProgress(ts, dones)
+	progs, changed := t.projectProgress(ts, dones)
 	if changed {
-		if err := sb.SetProgress(t.m.name, ts.info.def.Name, t.p, encodeProgress(ts, lows)); err != nil {
+		if err := sb.SetProgress(t.m.name, ts.info.def.Name, t.p, encodeProgress(ts, progs)); err != nil {
 			t.clearOut(nhops)
 			return err
 		}
@@ -851,7 +902,7 @@ func (t *task) commit(ts *topoState, hdr *abi.BatchHeader, c *call, dead []deadI
 		return err
 	}
 	for i, s := range ts.sources {
-		s.written = lows[i]
+		s.written = progs[i]
 	}
 
 	// Trees first (XOR acking does not need it, but it keeps the local
@@ -948,10 +999,10 @@ func (t *task) applyAck(root rootRef, x uint64, ret abi.Value, hasRet bool, fail
 	t.m.treeDone()
 }
 
-// projectProgress returns the low offset of every source of ts once the
+// projectProgress returns the progress of every source of ts once the
 // done items are applied, and whether any differs from the committed
 // progress.
-func (t *task) projectProgress(ts *topoState, dones []doneItem) ([]uint64, bool) {
+func (t *task) projectProgress(ts *topoState, dones []doneItem) ([]srcProgress, bool) {
 	var deltas map[treeKey]uint64
 	for _, d := range dones {
 		if d.root.origin == t.p {
@@ -974,17 +1025,17 @@ func (t *task) projectProgress(ts *topoState, dones []doneItem) ([]uint64, bool)
 			completing[k.src][k.off] = true
 		}
 	}
-	lows := make([]uint64, len(ts.sources))
+	progs := make([]srcProgress, len(ts.sources))
 	changed := false
 	for i, s := range ts.sources {
 		var extra map[uint64]bool
 		if completing != nil {
 			extra = completing[i]
 		}
-		lows[i] = s.projectLow(extra)
-		changed = changed || lows[i] != s.written
+		progs[i] = s.snapshot(extra)
+		changed = changed || !progs[i].equal(&s.written)
 	}
-	return lows, changed
+	return progs, changed
 }
 
 // flushProgress commits the progress of every topology whose trees
@@ -993,7 +1044,10 @@ func (t *task) flushProgress() {
 	for _, ts := range t.topos {
 		dirty := false
 		for _, s := range ts.sources {
-			dirty = dirty || s.low() != s.written
+			if !dirty {
+				p := s.snapshot(nil)
+				dirty = !p.equal(&s.written)
+			}
 		}
 		if !dirty {
 			continue
