@@ -81,7 +81,12 @@ func IsPoison(err error) bool {
 
 // classify returns how an item that failed with err ends, and the error
 // kind for the dead letter.
-func classify(err error) (outcome, string) {
+func classify(err error) (o outcome, kind string) {
+	defer func() {
+		if recover() != nil { // an Unwrap or As method that panics
+			o, kind = outcomeRetry, "error"
+		}
+	}()
 	var c classified
 	if errors.As(err, &c) {
 		return c.squallOutcome()

@@ -414,7 +414,7 @@ func (inst *instance) Process(n int) int32 {
 			inst.eff.outcome(item, outcomeOK, errorDetail{})
 		} else {
 			o, kind := classify(runErr)
-			d := errorDetail{kind: kind, message: runErr.Error()}
+			d := errorDetail{kind: kind, message: errorMessage(runErr)}
 			if pe, ok := runErr.(*panicError); ok {
 				d.stack = pe.stack
 			}
@@ -430,6 +430,17 @@ func (inst *instance) Process(n int) int32 {
 		return inst.failCall(failed, errorDetail{kind: "host", message: inst.fatal.Error()})
 	}
 	return wire.StatusOK
+}
+
+// errorMessage returns err.Error(), or says that it panicked (a typed nil
+// pointer returned as an error, say).
+func errorMessage(err error) (msg string) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg = fmt.Sprintf("the error's Error method panicked: %v (error of type %T)", r, err)
+		}
+	}()
+	return err.Error()
 }
 
 // runStage runs a stage function, turning a panic into an error.

@@ -365,3 +365,22 @@ func BenchmarkEncodeDecode(b *testing.B) {
 		}
 	}
 }
+
+type nilErr struct{ msg string }
+
+func (e *nilErr) Error() string { return e.msg }
+
+func TestTypedNilError(t *testing.T) {
+	host := &scriptHost{}
+	inst := start(t, testModule(func(*Ctx, Value) error {
+		var e *nilErr
+		return e
+	}), host)
+	host.frames = nil
+	if st := inst.Process(batch(inst, 0, 0, []byte{1})); st != 0 {
+		t.Fatalf("status %d", st)
+	}
+	if got := strings.Join(host.effects(), ", "); got != "OUTCOME 0 2" || !strings.Contains(string(host.frames[0]), "Error method panicked") {
+		t.Fatalf("effects %s %q", got, host.frames)
+	}
+}
