@@ -29,6 +29,7 @@ func exampleDef() *abi.ModuleDef {
 		PStates: []abi.PStateDef{
 			{Name: "$$counts", Schema: abi.Schema{Type: abi.SchemaMap, Key: &abi.Schema{Type: abi.SchemaString}, Val: &abi.Schema{Type: abi.SchemaInt}}},
 			{Name: "$$total", Schema: abi.Schema{Type: abi.SchemaInt}, Global: true},
+			{Name: "$$sentences", Schema: abi.Schema{Type: abi.SchemaMap, Key: &abi.Schema{Type: abi.SchemaString}, Val: &abi.Schema{Type: abi.SchemaInt}}},
 		},
 		Topologies: []abi.TopologyDef{{Name: "wordcount", Kind: abi.TopologyStream,
 			Sources: []abi.SourceDef{{Depot: "sentences", Stage: "split"}},
@@ -55,7 +56,16 @@ func exampleNative(def *abi.ModuleDef) *NativeModule {
 			if err := c.Hop("sum", abi.PartitionGlobal, abi.Int(int64(len(words)))); err != nil {
 				return err
 			}
-			return c.Emit(abi.Int(int64(len(words))))
+			// The depot is partitioned by user: the user's key is local.
+			user, _ := rec.Get(abi.String("user"))
+			if err := c.Transform("$$sentences", abi.P().Key(user).Incr(1)); err != nil {
+				return err
+			}
+			n, _, err := c.SelectOne("$$sentences", abi.P().Key(user)) // sees the Incr
+			if err != nil {
+				return err
+			}
+			return c.Emit(abi.Map(abi.MapEntry{Key: abi.String("sentences"), Val: n}, abi.MapEntry{Key: abi.String("words"), Val: abi.Int(int64(len(words)))}))
 		}).
 		Stage("wordcount", "count", func(c *StageCtx, w abi.Value) error {
 			return c.Transform("$$counts", abi.P().Key(w).NilToVal(abi.Int(0)).Incr(1))
@@ -83,6 +93,7 @@ func sentenceRecord(user, text string) abi.Value {
 }
 
 // BenchmarkWordcountNative measures events (sentences of 8 words; each
+// sentence is counted for its user, with a read of its own write, each
 // word hops to the partition that owns it and is counted there, and each
 // sentence hops to partition 0 to be added to a global total) per second
 // through the engine on 4 partitions, from a depot filled before the
