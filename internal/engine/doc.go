@@ -1,6 +1,8 @@
 // Package engine is Squall's single-node stream topology executor. It wires
-// the store (package storage) to the processors that run module code (wasm
-// instances from package host, or Go functions through [NativeModule]).
+// the store (package storage) to the processors that run module code: wasm
+// instances from package host ([WasmFactory]), or Go functions through
+// [NativeModule], which produce the same abi.Effects through the same
+// [Handler] and serve as the baseline wasm is measured against.
 //
 // # Model
 //

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/squall-run/squall/abi"
 )
@@ -727,4 +728,42 @@ func TestProgressSnapshot(t *testing.T) {
 	if _, err := decodeProgress([]byte{0x81, 0xa7, 's', 'o', 'u', 'r', 'c', 'e', 's', 0x91, 0x93, 0xa1, 'd', 0xa1, 's', 0x01}); err == nil {
 		t.Error("a damaged record decoded")
 	}
+}
+
+// TestCloseWithStuckTree: Close cannot drain a tree whose item keeps
+// failing; when its context ends it stops the tasks anyway, and the ACK
+// append waiting for that tree fails with ErrClosed.
+func TestCloseWithStuckTree(t *testing.T) {
+	cfg := fastConfig()
+	cfg.MaxAttempts = 1000
+	cfg.BackoffBase, cfg.BackoffMax = 20*time.Millisecond, 20*time.Millisecond
+	env := newEnv(t, cfg)
+	hooks := map[string]StageFunc{
+		"count:stuck": func(c *StageCtx, p abi.Value) error { return errors.New("stuck") },
+	}
+	env.deployNative(faultyNative(wordcountDef("wc"), 2, hooks), 2)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := env.e.AppendToDepot(context.Background(), "wc", "sentences", abi.String("a stuck"), AckAck)
+		errc <- err
+	}()
+	env.waitFor(func() bool { return env.count("wc", "counts", abi.String("a")) == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := env.e.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Close: %v", err)
+	}
+	if err := <-errc; !errors.Is(err, ErrClosed) {
+		t.Errorf("the waiting ACK append: %v", err)
+	}
+	if _, err := env.e.AppendToDepot(context.Background(), "wc", "sentences", abi.String("late"), AckAck); !errors.Is(err, ErrClosed) {
+		t.Errorf("append after Close: %v", err)
+	}
+	if err := env.e.Close(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := env.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	env.e, env.db = nil, nil
 }

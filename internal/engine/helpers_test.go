@@ -131,6 +131,18 @@ func (env *testEnv) waitIdle(module string) {
 	}
 }
 
+// waitFor polls cond for up to 30 s.
+func (env *testEnv) waitFor(cond func() bool) {
+	env.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			env.t.Fatal("condition not met after 30s")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 // count reads counts[key] (0 when absent).
 func (env *testEnv) count(module, pstate string, key abi.Value) int64 {
 	env.t.Helper()
