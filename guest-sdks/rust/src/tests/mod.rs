@@ -1,4 +1,5 @@
 //! The SDK's own tests against the ABI's golden vectors
 //! (`../../abi/testdata`).
+mod frames;
 mod golden;
 mod json;
