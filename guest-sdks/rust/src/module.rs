@@ -429,9 +429,16 @@ pub(crate) struct BuildError {
 /// Checks what a definition function declared and builds the module.
 pub(crate) fn build_module(m: Module) -> std::result::Result<Built, BuildError> {
     let v = m.value();
+    // Misused handles first: they say more than the problems they cause
+    // in the definition (an unknown depot "", for example).
     let mut p = Problems::default();
+    for q in &m.misuse {
+        p.add(&q.location, q.message.clone());
+    }
     if let Err(DefError { problems }) = check_definition(&v) {
-        p.list.extend(problems);
+        for q in problems {
+            p.add(&q.location, q.message);
+        }
     }
     for (ti, t) in m.topologies.iter().enumerate() {
         for (si, s) in t.stages.iter().enumerate() {
@@ -442,9 +449,6 @@ pub(crate) fn build_module(m: Module) -> std::result::Result<Built, BuildError> 
                 );
             }
         }
-    }
-    for q in &m.misuse {
-        p.add(&q.location, q.message.clone());
     }
     if let Some(e) = p.err() {
         return Err(BuildError { kind: "definition", message: e.to_string(), stack: String::new() });
