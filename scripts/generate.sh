@@ -7,6 +7,10 @@
 #   scripts/generate.sh --check  check formatting and lint, regenerate into a
 #                                temporary directory and fail with a diff if the
 #                                committed api/ differs (CI)
+#   scripts/generate.sh --breaking REF
+#                                fail if proto/ breaks wire or JSON compatibility
+#                                (buf's WIRE_JSON rules) with the git commit REF,
+#                                such as a release tag
 #
 # protovalidate's rules (buf/validate/validate.proto) are copied from the Go
 # module github.com/bufbuild/protovalidate into the git-ignored
@@ -22,11 +26,15 @@ BUF_VERSION=v1.75.0
 # v1.36.12-20260825204119-511051f7f437.1. Bump the two together.
 PROTOVALIDATE_VERSION=v1.2.2
 
-check=false
+mode=generate
 case "${1:-}" in
   "") ;;
-  --check) check=true ;;
-  *) echo "usage: scripts/generate.sh [--check]" >&2; exit 2 ;;
+  --check) mode=check ;;
+  --breaking)
+    mode=breaking
+    against_ref="${2:?usage: scripts/generate.sh --breaking REF}"
+    ;;
+  *) echo "usage: scripts/generate.sh [--check | --breaking REF]" >&2; exit 2 ;;
 esac
 
 buf() { go run "github.com/bufbuild/buf/cmd/buf@${BUF_VERSION}" "$@"; }
@@ -68,7 +76,18 @@ fi
 mkdir -p .tmp/protovalidate/buf/validate
 install -m 0644 "$pv_dir/proto/protovalidate/buf/validate/validate.proto" .tmp/protovalidate/buf/validate/validate.proto
 
-if $check; then
+case $mode in
+breaking)
+  # REF's workspace, with the same protovalidate copy.
+  against=$(mktemp -d)
+  trap 'rm -rf "$against"' EXIT
+  git archive "$against_ref" proto buf.yaml | tar -x -C "$against"
+  mkdir -p "$against/.tmp"
+  cp -R .tmp/protovalidate "$against/.tmp/"
+  buf breaking --against "$against"
+  echo "generate: proto/ is wire- and JSON-compatible with $against_ref"
+  ;;
+check)
   if ! buf format --diff --exit-code proto; then
     echo "generate: proto/ is not formatted: run scripts/generate.sh" >&2
     exit 1
@@ -83,10 +102,12 @@ if $check; then
     exit 1
   fi
   echo "generate: proto/ is formatted and lint-clean, api/ is up to date"
-else
+  ;;
+generate)
   buf format --write proto
   buf lint
   buf generate
   write_docs .
   echo "generate: api/ regenerated"
-fi
+  ;;
+esac
