@@ -113,6 +113,14 @@ pub fn wrong_kind(v: &Value, want: &str) -> ConvertError {
 pub trait FromValue: Sized {
     /// Converts `v`.
     fn from_value(v: Value) -> Result<Self, ConvertError>;
+
+    /// The name of the type in conversion errors: Go's name of the
+    /// equivalent type (`int64`, `string`, `[]string`), so that error
+    /// messages are the same in every Squall SDK.
+    #[doc(hidden)]
+    fn type_label() -> String {
+        "value".into()
+    }
 }
 
 impl Value {
@@ -131,6 +139,9 @@ impl FromValue for Value {
     fn from_value(v: Value) -> Result<Value, ConvertError> {
         Ok(v)
     }
+    fn type_label() -> String {
+        "squall.Value".into()
+    }
 }
 
 impl FromValue for bool {
@@ -141,18 +152,24 @@ impl FromValue for bool {
             v => Err(wrong_kind(&v, "bool")),
         }
     }
+    fn type_label() -> String {
+        "bool".into()
+    }
 }
 
 macro_rules! int_from_value {
-    ($($t:ty),*) => {$(
+    ($($t:ty => $go:expr),*) => {$(
         impl FromValue for $t {
             fn from_value(v: Value) -> Result<$t, ConvertError> {
                 match v {
                     Value::Nil => Ok(0),
                     Value::Int(i) => <$t>::try_from(i)
-                        .map_err(|_| ConvertError::new(format!("{} does not fit a {}", i, stringify!($t)))),
-                    v => Err(wrong_kind(&v, stringify!($t))),
+                        .map_err(|_| ConvertError::new(format!("{} does not fit a {}", i, $go))),
+                    v => Err(wrong_kind(&v, $go)),
                 }
+            }
+            fn type_label() -> String {
+                $go.into()
             }
         }
         impl TryFrom<Value> for $t {
@@ -164,7 +181,8 @@ macro_rules! int_from_value {
     )*};
 }
 
-int_from_value!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+int_from_value!(i8 => "int8", i16 => "int16", i32 => "int32", i64 => "int64", isize => "int",
+    u8 => "uint8", u16 => "uint16", u32 => "uint32", u64 => "uint64", usize => "uint");
 
 impl FromValue for f64 {
     /// A float, or an int (converted).
@@ -173,14 +191,25 @@ impl FromValue for f64 {
             Value::Nil => Ok(0.0),
             Value::Int(i) => Ok(i as f64),
             Value::Float(f) => Ok(f),
-            v => Err(wrong_kind(&v, "f64")),
+            v => Err(wrong_kind(&v, "float64")),
         }
+    }
+    fn type_label() -> String {
+        "float64".into()
     }
 }
 
 impl FromValue for f32 {
     fn from_value(v: Value) -> Result<f32, ConvertError> {
-        f64::from_value(v).map(|f| f as f32)
+        match v {
+            Value::Nil => Ok(0.0),
+            Value::Int(i) => Ok(i as f32),
+            Value::Float(f) => Ok(f as f32),
+            v => Err(wrong_kind(&v, "float32")),
+        }
+    }
+    fn type_label() -> String {
+        "float32".into()
     }
 }
 
@@ -189,8 +218,11 @@ impl FromValue for String {
         match v {
             Value::Nil => Ok(String::new()),
             Value::Str(s) => Ok(s),
-            v => Err(wrong_kind(&v, "String")),
+            v => Err(wrong_kind(&v, "string")),
         }
+    }
+    fn type_label() -> String {
+        "string".into()
     }
 }
 
@@ -201,8 +233,11 @@ impl FromValue for Bytes {
             Value::Nil => Ok(Bytes(Vec::new())),
             Value::Bytes(b) => Ok(Bytes(b)),
             Value::Str(s) => Ok(Bytes(s.into_bytes())),
-            v => Err(wrong_kind(&v, "Bytes")),
+            v => Err(wrong_kind(&v, "[]byte")),
         }
+    }
+    fn type_label() -> String {
+        "[]byte".into()
     }
 }
 
@@ -227,6 +262,9 @@ impl<T: FromValue> FromValue for Option<T> {
             v => T::from_value(v).map(Some),
         }
     }
+    fn type_label() -> String {
+        format!("*{}", T::type_label())
+    }
 }
 
 fn items_of(v: Value, want: &str) -> Result<Vec<Value>, ConvertError> {
@@ -241,11 +279,14 @@ fn items_of(v: Value, want: &str) -> Result<Vec<Value>, ConvertError> {
 impl<T: FromValue> FromValue for Vec<T> {
     /// A list or a set, item by item.
     fn from_value(v: Value) -> Result<Vec<T>, ConvertError> {
-        items_of(v, "Vec")?
+        items_of(v, &Self::type_label())?
             .into_iter()
             .enumerate()
             .map(|(i, it)| T::from_value(it).map_err(|e| e.prefix(&format!("[{}]", i))))
             .collect()
+    }
+    fn type_label() -> String {
+        format!("[]{}", T::type_label())
     }
 }
 
@@ -261,12 +302,18 @@ impl<T: FromValue + Ord> FromValue for BTreeSet<T> {
     fn from_value(v: Value) -> Result<BTreeSet<T>, ConvertError> {
         Vec::<T>::from_value(v).map(|v| v.into_iter().collect())
     }
+    fn type_label() -> String {
+        format!("[]{}", T::type_label())
+    }
 }
 
 impl<T: FromValue + Eq + Hash> FromValue for HashSet<T> {
     /// A set or a list.
     fn from_value(v: Value) -> Result<HashSet<T>, ConvertError> {
         Vec::<T>::from_value(v).map(|v| v.into_iter().collect())
+    }
+    fn type_label() -> String {
+        format!("[]{}", T::type_label())
     }
 }
 
@@ -288,7 +335,10 @@ fn convert_entry<K: FromValue, V: FromValue>(k: Value, v: Value) -> Result<(K, V
 impl<K: FromValue + Ord, V: FromValue> FromValue for BTreeMap<K, V> {
     /// A map, key by key.
     fn from_value(v: Value) -> Result<BTreeMap<K, V>, ConvertError> {
-        entries_of(v, "BTreeMap")?.into_iter().map(|(k, v)| convert_entry(k, v)).collect()
+        entries_of(v, &Self::type_label())?.into_iter().map(|(k, v)| convert_entry(k, v)).collect()
+    }
+    fn type_label() -> String {
+        format!("map[{}]{}", K::type_label(), V::type_label())
     }
 }
 
@@ -302,7 +352,10 @@ impl<K: FromValue + Ord, V: FromValue> TryFrom<Value> for BTreeMap<K, V> {
 impl<K: FromValue + Eq + Hash, V: FromValue> FromValue for HashMap<K, V> {
     /// A map, key by key.
     fn from_value(v: Value) -> Result<HashMap<K, V>, ConvertError> {
-        entries_of(v, "HashMap")?.into_iter().map(|(k, v)| convert_entry(k, v)).collect()
+        entries_of(v, &Self::type_label())?.into_iter().map(|(k, v)| convert_entry(k, v)).collect()
+    }
+    fn type_label() -> String {
+        format!("map[{}]{}", K::type_label(), V::type_label())
     }
 }
 

@@ -336,7 +336,7 @@ impl<'m> Topology<'m> {
     /// # let events = m.depot("events", Partitioner::Random);
     /// let mut t = m.stream("core");
     /// let split = t.declare_stage::<Value>("split");
-    /// let count = t.stage("count", |_ctx: &mut Ctx, _w: String| Ok(()));
+    /// let count = t.stage("count", |_ctx: &mut Ctx, _w: Value| Ok(()));
     /// t.implement(&split, move |ctx: &mut Ctx, v: Value| ctx.hop(&count, v.clone(), v));
     /// t.source(&events, &split);
     /// ```
