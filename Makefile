@@ -39,10 +39,15 @@ lint: ## gofmt, go vet, staticcheck, go mod tidy drift
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	go run $(STATICCHECK) ./...
+	scripts/generate.sh --check
 	@cp go.mod /tmp/squall-go.mod.bak; cp go.sum /tmp/squall-go.sum.bak; go mod tidy; \
 	  if ! git diff --quiet -- go.mod go.sum; then \
 	    git diff -- go.mod go.sum; cp /tmp/squall-go.mod.bak go.mod; cp /tmp/squall-go.sum.bak go.sum; \
 	    echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit"; exit 1; fi
+
+.PHONY: generate
+generate: ## Regenerate api/ from proto/ (pinned buf and plugins via go run)
+	scripts/generate.sh
 
 .PHONY: fuzz-short
 fuzz-short: ## Run every fuzz target for FUZZTIME (default 10s) each
