@@ -191,6 +191,8 @@ pub(crate) struct Io {
     req: Vec<u8>,
     /// The errno of a host function that failed: the call is failing.
     pub fatal: Option<i32>,
+    /// flush itself failed, so not even an ERROR can be flushed.
+    flush_failed: bool,
     /// The item being processed.
     pub cur_item: Option<u32>,
     /// The host's rejection of the current item.
@@ -212,6 +214,7 @@ impl Io {
         self.eff.reset();
         if r < 0 {
             self.fatal = Some(r);
+            self.flush_failed = true;
         } else if r > 0 {
             self.rejections();
         }
@@ -433,6 +436,7 @@ impl Instance {
                 out: Vec::new(),
                 req: Vec::new(),
                 fatal: None,
+                flush_failed: false,
                 cur_item: None,
                 rejected: None,
             },
@@ -450,13 +454,10 @@ impl Instance {
         Some(&mut self.inbox)
     }
 
-    /// Flushes an ERROR effect and returns the FAILED status.
+    /// Flushes an ERROR effect, unless flush itself failed, and returns
+    /// the FAILED status.
     fn fail_call(&mut self, item: u32, d: ErrorDetail) -> i32 {
-        if self.io.fatal.is_none() {
-            let _ = self.io.eff.value(OP_ERROR, 0, 0, item, &d.value(), "error");
-            self.io.flush();
-        }
-        STATUS_FAILED
+        fail_io(&mut self.io, item, d)
     }
 
     /// Fails the call after a panic: the unflushed effects are dropped (as
@@ -494,6 +495,7 @@ impl Instance {
     pub(crate) fn init(&mut self, n: usize) -> i32 {
         self.io.eff.reset();
         self.io.fatal = None;
+        self.io.flush_failed = false;
         self.io.cur_item = None;
         self.io.rejected = None;
         if n > self.inbox.len() {
@@ -529,6 +531,7 @@ impl Instance {
     pub(crate) fn process(&mut self, n: usize) -> i32 {
         self.io.eff.reset();
         self.io.fatal = None;
+        self.io.flush_failed = false;
         self.io.cur_item = None;
         self.io.rejected = None;
         if let Err(d) = self.build() {
@@ -559,6 +562,7 @@ impl Instance {
             return fail_io(io, NO_ITEM, d);
         }
         let (topo_name, stage_names) = &built.info.topologies[ti];
+        let mut failed = NO_ITEM;
         for (i, it) in batch.items.iter().enumerate() {
             let item = i as u32;
             let si = it.stage as usize;
@@ -596,6 +600,7 @@ impl Instance {
                 }
             };
             if io.fatal.is_some() {
+                failed = item;
                 break;
             }
             let run = match (run, io.unusable()) {
@@ -618,16 +623,22 @@ impl Instance {
         io.flush();
         if let Some(code) = io.fatal {
             let d = ErrorDetail { kind: "host".into(), message: Error::host(code).to_string(), stack: String::new() };
-            return fail_io(io, NO_ITEM, d);
+            return fail_io(io, failed, d);
         }
         STATUS_OK
     }
 }
 
+/// Flushes an ERROR effect naming item, unless flush itself failed, and
+/// returns the FAILED status.
 fn fail_io(io: &mut Io, item: u32, d: ErrorDetail) -> i32 {
-    if io.fatal.is_none() {
+    if !io.flush_failed {
+        let fatal = io.fatal.take();
         let _ = io.eff.value(OP_ERROR, 0, 0, item, &d.value(), "error");
         io.flush();
+        if io.fatal.is_none() {
+            io.fatal = fatal;
+        }
     }
     STATUS_FAILED
 }

@@ -3,3 +3,4 @@
 mod frames;
 mod golden;
 mod json;
+mod runtime;
