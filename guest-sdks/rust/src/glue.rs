@@ -1,5 +1,5 @@
 //! The wasm glue of ABI v1 (`abi/ABI.md` §2): the `squall_v1` imports, and
-//! the functions the exports emitted by [`module!`](crate::module) call.
+//! the functions the exports emitted by [`module!`](macro@crate::module) call.
 //! Only the wasm32 build uses it; the rest of the crate compiles natively,
 //! which is how the test harness runs modules.
 

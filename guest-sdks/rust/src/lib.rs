@@ -80,17 +80,26 @@
 //! # Panics
 //!
 //! A panic in a stage is contained and reported with its message, but it
-//! costs more than an error: Rust on `wasm32-wasi` aborts on panic (there
-//! is no unwinding), so the SDK's panic hook first flushes an `ERROR`
-//! effect naming the item (kind `panic`, message `panic: <message>`, stack
-//! `at <file>:<line>:<col>`) and then the instance traps. The host discards
-//! the instance and the call's effects, retries the batch on a fresh
-//! instance, then delivers its items one by one; the other items succeed,
-//! and the panicking item is dead-lettered with that detail after the
-//! maximum attempts (8 by default). Logs of the failed call that were not
-//! flushed yet are lost; the default panic message also goes to stderr, the
-//! operator log. [`testing::Harness`] reproduces exactly this (it catches
-//! the unwinding panic natively). Return errors for expected failures.
+//! costs more than an error. Rust for `wasm32-wasi` aborts on panic (there
+//! is no unwinding in WebAssembly without the exception-handling proposal,
+//! which Squall does not enable), so a panic cannot become the item's
+//! outcome the way a returned error does. Instead the SDK's panic hook
+//! flushes an `ERROR` effect naming the item (kind `panic`, message
+//! `panic: <message>`, stack `at <file>:<line>:<col>`), the default hook
+//! writes the panic to stderr (the operator log), and the instance traps.
+//! The host discards the instance and the whole call's effects, retries the
+//! batch once on a fresh instance, then delivers its items one at a time:
+//! the other items succeed, and the panicking item is dead-lettered after
+//! the maximum attempts (8 by default). Today the host's dead letter
+//! carries the trap (`thread '<unnamed>' panicked at '<message>',
+//! src/lib.rs:9:21`, from stderr) rather than the ERROR's detail. Logs of
+//! the failing call that were not flushed yet are lost.
+//!
+//! [`testing::Harness`] reproduces this natively: it catches the panic
+//! (native builds unwind), fails the call with the same ERROR, discards the
+//! instance, retries and isolates like the host, and dead-letters the item
+//! with kind `panic`. Return errors for failures you expect; keep panics
+//! for bugs.
 //!
 //! # Values
 //!

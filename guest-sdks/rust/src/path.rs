@@ -349,7 +349,7 @@ pub enum PathMode {
 /// that rewrites it. Paths run in the host, next to the data.
 ///
 /// Build paths with the builder methods, from [`Path::new`] or
-/// [`key`](crate::key), or with the [`path!`](crate::path) macro:
+/// [`key`](crate::key), or with the [`path!`](macro@crate::path) macro:
 ///
 /// ```
 /// use squall::{key, path, FilterOp, Path, ViewFn};
