@@ -110,4 +110,3 @@ func (m *moduleService) Destroy(ctx context.Context, req *connect.Request[squall
 	}
 	return nil, unimplemented("destroying a module is not supported yet: the engine cannot stop one module and delete its data; stop the node and start it with a fresh data directory")
 }
-
