@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/squall-run/squall/abi"
+	"github.com/squall-run/squall/host/internal/interrupt"
 	"github.com/squall-run/squall/host/internal/sandbox"
 )
 
@@ -30,6 +31,12 @@ func (r *Runtime) instantiateHostModules(ctx context.Context) error {
 		WithParameterNames("out_ptr", "out_cap").Export(abi.ImportTake)
 	if _, err := b.Instantiate(ctx); err != nil {
 		return fmt.Errorf("host: instantiating %s: %w", abi.ImportModule, err)
+	}
+
+	t := r.rt.NewHostModuleBuilder(interrupt.ImportModule)
+	t.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostTick), nil, []api.ValueType{i32}).Export(interrupt.ImportName)
+	if _, err := t.Instantiate(ctx); err != nil {
+		return fmt.Errorf("host: instantiating %s: %w", interrupt.ImportModule, err)
 	}
 
 	w := r.rt.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
@@ -149,6 +156,7 @@ func callOf(ctx context.Context, fn string) (*Instance, *callState, int32) {
 	if in == nil {
 		return nil, nil, int32(abi.ESTATE)
 	}
+	in.tick() // stop a call whose instance was closed or ran out of time
 	c := &in.call
 	if c.phase == phaseIdle {
 		where := c.name
@@ -166,6 +174,19 @@ func (c *callState) violate(code abi.Errno, err error) int32 {
 		c.violation = err
 	}
 	return int32(code)
+}
+
+// hostTick is the interrupt check the host compiles into every module
+// (host/internal/interrupt): the guest calls it once per budget of loop
+// iterations and function calls. It stops a call that must stop, and
+// returns the next budget. Being called, it also gives the Go scheduler
+// and garbage collector the chance to stop the goroutine, which they
+// cannot do while it runs native code.
+func hostTick(ctx context.Context, _ api.Module, stack []uint64) {
+	if in := instanceFrom(ctx); in != nil {
+		in.tick()
+	}
+	stack[0] = interrupt.DefaultBudget
 }
 
 func hostFlush(ctx context.Context, mod api.Module, stack []uint64) {

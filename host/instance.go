@@ -90,6 +90,9 @@ type callState struct {
 	rejected []bool // per item: an effect of it was rejected
 
 	flushes, effects, queries int
+
+	// timedOut: the interrupt check stopped the call at its deadline.
+	timedOut bool
 }
 
 // instKey is the context key under which host functions find the
@@ -99,6 +102,35 @@ type instKey struct{}
 func instanceFrom(ctx context.Context) *Instance {
 	in, _ := ctx.Value(instKey{}).(*Instance)
 	return in
+}
+
+// interruptError stops a guest from a host function (the interrupt check
+// or a host function called after Close): wazero recovers the panic and
+// fails the call with it; failure classifies it by the instance's state.
+type interruptError struct{}
+
+func (*interruptError) Error() string { return "the call was interrupted" }
+
+// tick stops the running call, by panicking with an *interruptError, when
+// the instance or the runtime was closed, the caller's context ended or
+// the call's deadline passed. The guest calls it through hostTick
+// regularly (host/internal/interrupt), and host functions call it too.
+func (in *Instance) tick() {
+	c := &in.call
+	switch {
+	case in.closed.Load() || in.m.r.isClosed.Load():
+	case c.ctx == nil:
+		return
+	case c.ctx.Err() != nil:
+		c.timedOut = errors.Is(c.ctx.Err(), context.DeadlineExceeded)
+	default:
+		d, ok := c.ctx.Deadline()
+		if !ok || time.Now().Before(d) {
+			return
+		}
+		c.timedOut = true
+	}
+	panic(&interruptError{}) // lint:allow-panic stops the guest: wazero recovers it and fails the call
 }
 
 // inboxMin is the inbox capacity asked for before the first frame
@@ -312,7 +344,7 @@ func (in *Instance) failure(ctx, cctx context.Context, call string, err error) e
 	switch {
 	case ctx.Err() != nil:
 		ge.Kind, ge.Msg, ge.Err = KindCanceled, "the caller's context ended while the guest was running: "+ctx.Err().Error(), ctx.Err()
-	case errors.Is(cctx.Err(), context.DeadlineExceeded) && errors.As(err, &exit):
+	case c.timedOut:
 		ge.Kind = KindTimeout
 		ge.Msg = fmt.Sprintf("the call did not finish within its deadline of %v and was stopped; the guest may loop forever, or the batch is too large for the deadline", c.limit)
 	case in.closed.Load():
