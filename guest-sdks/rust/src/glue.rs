@@ -55,7 +55,7 @@ thread_local! {
     /// The module's one instance. Its inbox is a Vec that only
     /// squall_inbox replaces, so it never moves while the host may write
     /// to it (§3).
-    static GUEST: RefCell<Option<Instance>> = RefCell::new(None);
+    static GUEST: RefCell<Option<Instance>> = const { RefCell::new(None) };
 }
 
 fn with_guest<R>(define: fn(&mut Module), f: impl FnOnce(&mut Instance) -> R) -> R {

@@ -165,7 +165,7 @@ pub use partition::{hash_key, key_partition};
 pub use path::{key, FilterOp, Path, PathError, PathMode, RangeOpts, ViewFn};
 pub use rand::Rng;
 pub use schema::Schema;
-pub use value::{Kind, Value, ValueMap, ValueSet};
+pub use value::{Kind, MapIter, Value, ValueMap, ValueSet};
 
 /// Registers a module's definition function (a `fn(&mut Module)`) and, when
 /// built for WebAssembly, emits the exports of the Squall ABI 1.0 that the

@@ -355,9 +355,9 @@ pub(crate) struct Instance {
 thread_local! {
     /// The item a stage runs for (NO_ITEM in squall_init) while SDK code
     /// runs user code; None otherwise.
-    static RUNNING: Cell<Option<u32>> = Cell::new(None);
+    static RUNNING: Cell<Option<u32>> = const { Cell::new(None) };
     /// The message and location of the last panic in user code.
-    static PANICKED: RefCell<Option<(String, String)>> = RefCell::new(None);
+    static PANICKED: RefCell<Option<(String, String)>> = const { RefCell::new(None) };
 }
 
 fn install_panic_hook() {

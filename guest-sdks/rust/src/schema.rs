@@ -241,8 +241,8 @@ impl SNode {
         }
     }
 
-    /// Adds the problems of the node at location w and depth (the root is
-    /// 1) to p. `separate` says whether the node is stored under its own
+    /// Adds the problems of the node at location w and depth (the root
+    /// is 1) to p. `separate` says whether the node is stored under its own
     /// storage keys, where a subindexed collection may appear. The messages
     /// are the host's.
     pub(crate) fn check(&self, p: &mut Problems, w: &str, depth: usize, separate: bool) {

@@ -36,9 +36,10 @@ use crate::msgpack;
 /// assert_eq!(rec.to_string(), r#"{"age": 42, "user": "ann"}"#);
 /// assert_eq!(Value::from(1).encode().unwrap(), vec![0x01]);
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub enum Value {
     /// Nil: absent. It is also what reads of absent keys return.
+    #[default]
     Nil,
     /// A bool.
     Bool(bool),
@@ -124,12 +125,6 @@ pub(crate) fn float_bits(f: f64) -> u64 {
 }
 
 pub(crate) static NIL: Value = Value::Nil;
-
-impl Default for Value {
-    fn default() -> Self {
-        Value::Nil
-    }
-}
 
 impl Value {
     /// The kind of the value.
@@ -277,6 +272,7 @@ impl Value {
     }
 
     /// Item `i` of a list or element `i` of a set, or nil.
+    #[allow(clippy::should_implement_trait)]
     pub fn index(&self, i: usize) -> &Value {
         self.items().get(i).unwrap_or(&NIL)
     }
@@ -432,11 +428,8 @@ impl ValueMap {
     }
 
     /// The entries, in canonical order.
-    pub fn iter(&self) -> std::iter::Map<std::slice::Iter<'_, (Value, Value)>, fn(&(Value, Value)) -> (&Value, &Value)> {
-        fn pair(e: &(Value, Value)) -> (&Value, &Value) {
-            (&e.0, &e.1)
-        }
-        self.entries.iter().map(pair as fn(&(Value, Value)) -> (&Value, &Value))
+    pub fn iter(&self) -> MapIter<'_> {
+        MapIter(self.entries.iter())
     }
 
     /// The entries as a slice of pairs, in canonical order.
@@ -491,11 +484,33 @@ impl IntoIterator for ValueMap {
 
 impl<'a> IntoIterator for &'a ValueMap {
     type Item = (&'a Value, &'a Value);
-    type IntoIter = std::iter::Map<std::slice::Iter<'a, (Value, Value)>, fn(&(Value, Value)) -> (&Value, &Value)>;
-    fn into_iter(self) -> Self::IntoIter {
+    type IntoIter = MapIter<'a>;
+    fn into_iter(self) -> MapIter<'a> {
         self.iter()
     }
 }
+
+/// An iterator over the entries of a [`ValueMap`], in canonical order.
+#[derive(Clone, Debug)]
+pub struct MapIter<'a>(std::slice::Iter<'a, (Value, Value)>);
+
+impl<'a> Iterator for MapIter<'a> {
+    type Item = (&'a Value, &'a Value);
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|e| (&e.0, &e.1))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl<'a> DoubleEndedIterator for MapIter<'a> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|e| (&e.0, &e.1))
+    }
+}
+
+impl<'a> ExactSizeIterator for MapIter<'a> {}
 
 /// A set of [`Value`]s kept in canonical order (sorted by canonical
 /// encoding), without duplicates.
@@ -827,7 +842,7 @@ pub(crate) fn format_float(f: f64) -> String {
     if neg {
         out.push('-');
     }
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         // %e form: d.ddde±dd
         out.push_str(&digits[..1]);
         if digits.len() > 1 {

@@ -1,6 +1,8 @@
 //! The harness and the runtime, through the public API: the behaviours the
 //! Go SDK's squalltest tests check, with the same modules.
 
+#![allow(clippy::type_complexity)]
+
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;

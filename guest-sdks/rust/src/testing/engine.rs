@@ -749,7 +749,7 @@ impl<'a> Engine<'a> {
             if !v.has(k) {
                 return Ok(same(v));
             }
-            return self.xf_set_elems(v, s, i, &[k.clone()]);
+            return self.xf_set_elems(v, s, i, std::slice::from_ref(k));
         }
         let old = v.get(k).cloned();
         let present = old.is_some();
