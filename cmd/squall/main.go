@@ -1,13 +1,11 @@
 // Command squall is the Squall binary: one program that runs a node, and the
 // client commands that talk to one.
 //
-// The storage core is what exists today, so the commands are:
-//
-//	squall demo [--data-dir DIR]   run the storage demo: depot appends, a processing batch, PState paths
-//	squall version                 print the version and the on-disk format version
-//
-// `squall dev`, `server`, `build`, `deploy`, `append`, `select` and the rest
-// arrive with the WASM host and the public API.
+// Node commands: `squall dev` (a development node that builds, deploys and
+// redeploys a module) and `squall server` (a production node). Client
+// commands talk to a node over the public API: deploy, modules, describe,
+// append, select, status. `squall build` builds a Go module to
+// WebAssembly. See docs/cli.md and `squall help`.
 package main
 
 import (
@@ -45,6 +43,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "demo":
 		err = runDemo(ctx, rest, stdout)
+	case "dev":
+		err = runDev(ctx, rest, stdout, stderr)
+	case "server":
+		err = runServer(ctx, rest, stdout, stderr)
+	case "build":
+		err = runBuild(ctx, rest, stdout, stderr)
+	case "deploy":
+		err = runDeploy(ctx, rest, stdout, stderr)
+	case "modules":
+		err = runModules(ctx, rest, stdout)
+	case "describe":
+		err = runDescribe(ctx, rest, stdout)
+	case "append":
+		err = runAppend(ctx, rest, stdout)
+	case "select":
+		err = runSelect(ctx, rest, stdout)
+	case "status":
+		err = runStatus(ctx, rest, stdout)
 	case "version", "--version", "-version":
 		err = runVersion(stdout)
 	case "help", "-h", "--help", "-help":
@@ -72,8 +88,24 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `Squall: depots, topologies and PStates, with dataflow code in any language compiled to WebAssembly.
 
 Usage:
-  squall demo [--data-dir DIR]   run the storage demo against DIR (default ./.squall)
-  squall version                 print the version and the on-disk format version
-  squall help                    show this help
+  squall dev [DIR|FILE.wasm]               run a development node (data in ./.squall, no auth),
+                                           build and deploy the module, redeploy on change
+  squall server --data-dir DIR --token-file FILE [--listen ADDR] [--tls-cert F --tls-key F]
+                                           run a production node
+  squall build DIR [-o OUT.wasm]           build a Go module folder to WebAssembly
+  squall deploy FILE.wasm [--tasks N]      deploy a module
+  squall modules                           list the deployed modules
+  squall describe MODULE                   show a module's depots, PStates and topologies
+  squall append MODULE DEPOT RECORD [--ack none|append|ack]
+                                           append a record (JSON) to a depot
+  squall select MODULE PSTATE PATH [--one] read a PState with a path, e.g. 'key("the")'
+  squall status                            show the node, its modules and their lag
+  squall demo [--data-dir DIR]             run the storage demo against DIR (default ./.squall)
+  squall version                           print the version and the on-disk format version
+  squall help                              show this help
+
+Client commands take --addr URL (default http://127.0.0.1:7790, env SQUALL_ADDR),
+--token TOKEN (env SQUALL_TOKEN) and --json. Exit status: 0 success, 1 failure, 2 usage error.
+See docs/cli.md.
 `)
 }

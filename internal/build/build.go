@@ -7,11 +7,16 @@ package build
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -77,3 +82,87 @@ func Go(ctx context.Context, dir, out string) error {
 	}
 	return os.Rename(tmp, absOut)
 }
+
+// GoCached builds the Go module in dir like [Go], into cacheDir under a
+// name derived from the Go version and the contents of the module's
+// sources and of the local modules its go.mod replaces it with, and
+// returns the artifact's path. An artifact already there is reused.
+func GoCached(ctx context.Context, dir, cacheDir string) (string, error) {
+	gobin, err := goTool()
+	if err != nil {
+		return "", err
+	}
+	ver, err := exec.CommandContext(ctx, gobin, "env", "GOVERSION").Output()
+	if err != nil {
+		return "", fmt.Errorf("build: go env GOVERSION: %w", err)
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n", bytes.TrimSpace(ver))
+	dirs := []string{dir}
+	if mod, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil {
+		for _, line := range strings.Split(string(mod), "\n") {
+			if _, target, ok := strings.Cut(line, "=>"); ok {
+				if t := strings.Fields(target); len(t) == 1 && (strings.HasPrefix(t[0], ".") || filepath.IsAbs(t[0])) {
+					p := t[0]
+					if !filepath.IsAbs(p) {
+						p = filepath.Join(dir, p)
+					}
+					dirs = append(dirs, p)
+				}
+			}
+		}
+	}
+	for _, d := range dirs {
+		if err := hashSources(h, d); err != nil {
+			return "", err
+		}
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(cacheDir, filepath.Base(filepath.Dir(abs))+"-"+filepath.Base(abs)+"-"+hex.EncodeToString(h.Sum(nil))[:20]+".wasm")
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	return out, Go(ctx, dir, out)
+}
+
+// hashSources hashes the files of dir a build reads: Go files other than
+// tests, go.mod and go.sum, by path and content, in a fixed order, leaving
+// out nested modules, testdata and hidden directories.
+func hashSources(h hash.Hash, base string) error {
+	var files []string
+	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != base && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".") || exists(filepath.Join(p, "go.mod"))) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		n := d.Name()
+		if (strings.HasSuffix(n, ".go") && !strings.HasSuffix(n, "_test.go")) || n == "go.mod" || n == "go.sum" {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	slices.Sort(files)
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(base, p)
+		fmt.Fprintf(h, "%s %d\n", filepath.ToSlash(rel), len(b))
+		h.Write(b)
+	}
+	return nil
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }

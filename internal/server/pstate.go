@@ -20,10 +20,10 @@ func (s *Server) selectValues(ctx context.Context, module, pstate string, path *
 		return nil, err
 	}
 	var names []string
-	found := false
+	found, global := false, false
 	for _, ps := range d.def.PStates {
 		if ps.Name == pstate {
-			found = true
+			found, global = true, ps.Global
 		}
 		names = append(names, ps.Name)
 	}
@@ -34,6 +34,9 @@ func (s *Server) selectValues(ctx context.Context, module, pstate string, path *
 	p, err := apiconv.PathFromProto("path", path, abi.ModeSelect)
 	if err != nil {
 		return nil, err
+	}
+	if partition == nil && !global && (len(p) == 0 || (p[0].Op != abi.OpKey && p[0].Op != abi.OpMustKey)) {
+		return nil, badRequest("path: a select on PState %q must start with key or mustKey, whose key picks the partition to read; to read a whole partition, set partition (squall select --partition N)", pstate)
 	}
 	if partition != nil {
 		return s.cfg.Engine.SelectPartition(ctx, module, pstate, *partition, p)

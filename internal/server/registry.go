@@ -325,3 +325,26 @@ func (r *Registry) Close(ctx context.Context) error {
 	r.mods = map[string]*deployed{}
 	return nil
 }
+
+// ReplaceStored replaces the stored artifact of module name in the module
+// directory dir of a node that is not running: the next start deploys
+// wasm instead (the engine accepts it only if its definition is the
+// deployed one). It counts one more generation. It returns
+// false when no module of that name is stored.
+func ReplaceStored(dir, name string, wasm []byte) (bool, error) {
+	b, err := os.ReadFile(filepath.Join(dir, name+".json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var m manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return false, fmt.Errorf("server: damaged manifest of %q: %w", name, err)
+	}
+	sum := sha256.Sum256(wasm)
+	m.Size, m.SHA256, m.UpdatedAt, m.Generation = uint64(len(wasm)), hex.EncodeToString(sum[:]), time.Now().UTC(), m.Generation+1
+	r := &Registry{dir: dir}
+	return true, r.store(m, wasm)
+}
