@@ -5,6 +5,9 @@ SHELL := /usr/bin/env bash
 MAKEFLAGS += --no-print-directory
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Debian's Rust 1.63 is the one that targets wasm here (see TOOLCHAINS); rustup's
+# cargo, rustc and rustdoc come first on PATH, so name Debian's explicitly.
+RUST := RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc /usr/bin/cargo
 FUZZTIME ?= 10s
 BENCHTIME ?= 2s
 
@@ -21,7 +24,7 @@ run: setup ## Build squall and run the storage demo against ./.squall
 	go run ./cmd/squall demo --data-dir .squall
 
 .PHONY: test
-test: setup lint test-go test-sdk-go fuzz-short ## Everything CI runs: lint, all tests, short fuzzing
+test: setup lint test-go test-sdk-go test-sdk-rust fuzz-short ## Everything CI runs: lint, all tests, short fuzzing
 	@echo "make test: all checks passed"
 
 .PHONY: test-go
@@ -32,6 +35,13 @@ test-go: ## Run the Go test suite (race detector on the concurrent packages)
 .PHONY: test-sdk-go
 test-sdk-go: ## Lint and test the Go guest SDK (its own module, zero dependencies)
 	cd guest-sdks/go && go vet ./... && GOOS=wasip1 GOARCH=wasm go vet ./... && go run $(STATICCHECK) ./... && go test -count=1 ./...
+
+.PHONY: test-sdk-rust
+test-sdk-rust: ## Test the Rust guest SDK and its example crates natively (cargo test)
+	scripts/install-rust-wasm.sh
+	cd guest-sdks/rust && $(RUST) test --locked
+	cd guest-sdks/rust/examples/wordcount && $(RUST) test --locked
+	cd guest-sdks/rust/examples/social && $(RUST) test --locked
 
 .PHONY: lint
 lint: ## gofmt, go vet, staticcheck, go mod tidy drift
