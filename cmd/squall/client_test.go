@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/squall-run/squall/internal/build"
+	"github.com/squall-run/squall/internal/node"
+)
+
+// TestClientCommands runs the client commands as a user does, against a
+// node on loopback with a token.
+func TestClientCommands(t *testing.T) {
+	wasm, err := build.GoCached(context.Background(), "../../examples/wordcount/go", filepath.Join(os.TempDir(), "squall-node-test"))
+	if err != nil {
+		t.Fatalf("build the wordcount example: %v", err)
+	}
+	n, err := node.Start(context.Background(), node.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Token: "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := n.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	flags := []string{"--addr", n.URL(), "--token", "tok"}
+	tests := []struct {
+		args []string
+		code int
+		out  string // stdout (or stderr when code != 0) contains it
+	}{
+		{[]string{"deploy", wasm, "--tasks", "2"}, 0, `module "wordcount" deployed with 2 tasks`},
+		{[]string{"modules"}, 0, "wordcount\trunning\ttasks=2"},
+		{[]string{"describe", "wordcount"}, 0, "depot    sentences (hash by key(\"user\"))"},
+		{[]string{"append", "wordcount", "sentences", `{"user": "ada", "text": "the cat and the hat"}`}, 0, "wordcount returned 5"},
+		{[]string{"append", "wordcount", "sentences", `{"user": "bob", "text": "The end"}`, "--ack", "ack"}, 0, "appended to partition"},
+		{[]string{"select", "wordcount", "$$wordCounts", `key("the")`}, 0, "3\n"},
+		{[]string{"select", "wordcount", "$$wordCounts", `key("cat")`, "--one"}, 0, "1\n"},
+		{[]string{"select", "wordcount", "$$wordCounts", `key("cat")`, "--json"}, 0, `"intValue"`},
+		{[]string{"select", "wordcount", "$$wordCounts", `key("cat"`}, 2, "path: column 10: expected ')', found the end"},
+		{[]string{"select", "nope", "$$wordCounts", `key("cat")`}, 1, `not_found: module "nope" is not deployed; modules: "wordcount"`},
+		{[]string{"append", "wordcount", "sentences", `{"user": `}, 2, "RECORD"},
+		{[]string{"append", "wordcount", "sentences", `{}`, "--ack", "maybe"}, 2, "--ack \"maybe\""},
+		{[]string{"status"}, 0, "topology wordcount: lag 0"},
+	}
+	for _, tt := range tests {
+		code, out, errs := runCmd(t, append(tt.args, flags...)...)
+		got := out
+		if tt.code != 0 {
+			got = errs
+		}
+		if code != tt.code || !strings.Contains(got, tt.out) {
+			t.Errorf("squall %s: exit %d, stdout %q, stderr %q; want exit %d and %q", strings.Join(tt.args, " "), code, out, errs, tt.code, tt.out)
+		}
+	}
+	code, _, errs := runCmd(t, "modules", "--addr", n.URL(), "--token", "wrong")
+	if code != 1 || !strings.Contains(errs, "unauthenticated: wrong bearer token") {
+		t.Errorf("wrong token: exit %d, stderr %q", code, errs)
+	}
+}
