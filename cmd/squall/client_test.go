@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/squall-run/squall/internal/build"
 	"github.com/squall-run/squall/internal/node"
 )
@@ -65,3 +67,5 @@ func TestClientCommands(t *testing.T) {
 		t.Errorf("wrong token: exit %d, stderr %q", code, errs)
 	}
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
