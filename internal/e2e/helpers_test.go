@@ -339,3 +339,7 @@ func sorted(s []string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// quietLogger drops the engine's and the host's messages: for tests whose
+// failures are expected.
+func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
