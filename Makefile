@@ -20,8 +20,8 @@ setup: ## Install what the build and tests need (Go toolchain check, modules)
 	@scripts/setup.sh
 
 .PHONY: run
-run: setup ## Build squall and run the storage demo against ./.squall
-	go run ./cmd/squall demo --data-dir .squall
+run: setup ## Run squall dev with the wordcount example (data in ./.squall; Ctrl-C stops)
+	go run ./cmd/squall dev examples/wordcount/go
 
 .PHONY: test
 test: setup lint test-go test-sdk-go test-sdk-rust fuzz-short ## Everything CI runs: lint, all tests, short fuzzing
