@@ -186,7 +186,7 @@ func show(v abi.Value) string {
 		return "unencodable " + v.String() + ": " + err.Error()
 	}
 	s := v.String()
-	if len(s) > 300 {
+	if len(s) > 4000 {
 		return fmt.Sprintf("%s… (%d bytes, msgpack sha %x)", s[:200], len(b), sum(b))
 	}
 	return s + " #" + fmt.Sprintf("%x", sum(b))

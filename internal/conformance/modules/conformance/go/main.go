@@ -104,7 +104,7 @@ func Define(m *squall.ModuleBuilder) {
 		case "poison":
 			return squall.Poisonf("poisoned %s", k)
 		case "retry":
-			if ctx.Attempt() < 2 {
+			if ctx.Attempt() < 1 { // the first delivery is attempt 0
 				return errors.New("transient failure of " + k)
 			}
 		case "always":

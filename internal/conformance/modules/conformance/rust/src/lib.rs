@@ -98,7 +98,8 @@ pub fn define(m: &mut Module) {
             match string(&r, "mode").as_str() {
                 "poison" => return Err(squall::poison!("poisoned {}", k)),
                 "retry" => {
-                    if ctx.attempt() < 2 {
+                    if ctx.attempt() < 1 {
+                        // the first delivery is attempt 0
                         return Err(Error::new(format!("transient failure of {}", k)));
                     }
                 }
