@@ -38,10 +38,9 @@ test-sdk-go: ## Lint and test the Go guest SDK (its own module, zero dependencie
 
 .PHONY: test-sdk-rust
 test-sdk-rust: ## Test the Rust guest SDK and its example crates natively (cargo test)
-	scripts/install-rust-wasm.sh
 	cd guest-sdks/rust && $(RUST) test --locked
-	cd guest-sdks/rust/examples/wordcount && $(RUST) test --locked
-	cd guest-sdks/rust/examples/social && $(RUST) test --locked
+	cd examples/wordcount/rust && $(RUST) test --locked
+	cd examples/social/rust && $(RUST) test --locked
 
 .PHONY: lint
 lint: ## gofmt, go vet, staticcheck, go mod tidy drift

@@ -12,3 +12,5 @@ fi
 export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 go version
 go mod download
+# Rust guests (the SDK, examples, conformance suite) build with Debian's toolchain.
+scripts/install-rust-wasm.sh
