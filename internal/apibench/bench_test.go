@@ -1,0 +1,89 @@
+package apibench_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	squallv1 "github.com/squall-run/squall/api/squall/v1"
+	"github.com/squall-run/squall/internal/apibench"
+)
+
+// clients is the number of concurrent clients of every benchmark.
+const clients = 32
+
+// bench runs b.N operations on clients workers and reports throughput
+// (ops/s, and records/s when an operation carries several records) and
+// the p50 and p99 latency of one operation.
+func bench(b *testing.B, records int, op apibench.Op) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	b.ResetTimer()
+	res, err := apibench.Run(ctx, clients, b.N, op)
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(res.OpsPerSec(), "ops/s")
+	if records > 1 {
+		b.ReportMetric(res.OpsPerSec()*float64(records), "records/s")
+	}
+	b.ReportMetric(float64(res.P50.Nanoseconds())/1e3, "p50_us")
+	b.ReportMetric(float64(res.P99.Nanoseconds())/1e3, "p99_us")
+}
+
+// BenchmarkAPIAppend appends ~110-byte sentences to the wordcount module
+// through the Connect API: unary with APPEND_ACK (durable in the depot) and
+// with ACK (also processed by the topology), and batches of 100 with
+// APPEND_ACK. The topology's backlog is drained between cases.
+func BenchmarkAPIAppend(b *testing.B) {
+	s := startSquall(b)
+	w := newWorkload()
+	for _, c := range []struct {
+		name    string
+		records int
+		op      apibench.Op
+	}{
+		{"unary-append_ack", 1, appendOp(s, w, squallv1.AckLevel_ACK_LEVEL_APPEND_ACK)},
+		{"unary-ack", 1, appendOp(s, w, squallv1.AckLevel_ACK_LEVEL_ACK)},
+		{"batch-100", 100, batchOp(s, w, 100)},
+	} {
+		b.Run(c.name, func(b *testing.B) { bench(b, c.records, c.op) })
+		if d := s.waitIdle(b); d > time.Second {
+			b.Logf("after %s the topology caught up in %v", c.name, d.Round(time.Millisecond))
+		}
+	}
+}
+
+// BenchmarkRedisSet SETs the same records' JSON to redis-server, without
+// persistence and with an fsync before every reply (appendfsync always,
+// the durability of APPEND_ACK).
+func BenchmarkRedisSet(b *testing.B) {
+	w := newWorkload()
+	for _, c := range []struct {
+		name string
+		args []string
+	}{{"nosync", redisNoSync}, {"fsync-always", redisFsync}} {
+		p := startRedis(b, clients, c.args...)
+		b.Run(c.name, func(b *testing.B) { bench(b, 1, redisSetOp(p, w)) })
+	}
+}
+
+// BenchmarkAPISelectOne reads one word's count from $$wordCounts (10,000
+// words, all present) through the Connect API.
+func BenchmarkAPISelectOne(b *testing.B) {
+	s := startSquall(b)
+	s.preload(b)
+	op := selectOp(s)
+	b.ResetTimer()
+	bench(b, 1, op)
+}
+
+// BenchmarkRedisGet GETs the same keys and values (a word and its count)
+// from redis-server without persistence.
+func BenchmarkRedisGet(b *testing.B) {
+	p := startRedis(b, clients, redisNoSync...)
+	p.preloadCounts(b)
+	b.ResetTimer()
+	bench(b, 1, redisGetOp(p))
+}
