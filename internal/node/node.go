@@ -53,6 +53,10 @@ type Config struct {
 	// MaxArtifactBytes bounds a deployed artifact (default
 	// server.DefaultMaxArtifactBytes).
 	MaxArtifactBytes int64
+	// CompileCacheDir holds the compiled code of modules (default
+	// DataDir/cache). Nodes may share one: test nodes do, so that a
+	// module is compiled once, not once per test.
+	CompileCacheDir string
 	// Engine tunes the engine; its DB and Logger are set by the node.
 	Engine engine.Config
 }
@@ -131,7 +135,10 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		return nil, err
 	}
 	hcfg := host.DefaultConfig()
-	hcfg.CacheDir = filepath.Join(cfg.DataDir, "cache")
+	hcfg.CacheDir = cfg.CompileCacheDir
+	if hcfg.CacheDir == "" {
+		hcfg.CacheDir = filepath.Join(cfg.DataDir, "cache")
+	}
 	hcfg.Logger = cfg.Logger
 	if n.rt, err = host.NewRuntime(ctx, hcfg); err != nil {
 		return nil, err
@@ -203,6 +210,11 @@ func (n *Node) URL() string {
 	}
 	return "http://" + n.Addr()
 }
+
+// Lag returns how many depot records the stream topologies of a deployed
+// module have not completely processed (summed over its topologies,
+// sources and partitions); 0 when everything appended is processed.
+func (n *Node) Lag(module string) (uint64, error) { return n.eng.Lag(module) }
 
 // Close shuts the node down: it stops accepting connections, waits for
 // the requests in flight, drains the engine and closes everything. When
