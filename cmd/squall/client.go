@@ -1,116 +1,68 @@
 package main
 
 import (
-	"context"
-	"crypto/sha256"
-	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
-	"net/http"
 	"strings"
 
-	"connectrpc.com/connect"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/squall-run/squall/abi"
-	squallv1 "github.com/squall-run/squall/api/squall/v1"
-	"github.com/squall-run/squall/api/squall/v1/squallv1connect"
+	"github.com/squall-run/squall/client"
 	"github.com/squall-run/squall/internal/pathtext"
 )
 
-// apiClient holds the generated clients of one node.
-type apiClient struct {
-	modules squallv1connect.ModuleServiceClient
-	depots  squallv1connect.DepotServiceClient
-	pstates squallv1connect.PStateServiceClient
-	cluster squallv1connect.ClusterServiceClient
-	http    *http.Client
-}
-
-// newClient returns clients for the node at addr: HTTP/2 (unencrypted for
-// http:// URLs, which Deploy's client stream needs), with the bearer
-// token on every request when one is given.
-func newClient(addr, token string) (*apiClient, error) {
-	if !strings.HasPrefix(addr, "http://") && !strings.HasPrefix(addr, "https://") {
+// newClient returns a client of the node at addr with the bearer token
+// when one is given: the public client package, so the CLI and the tests
+// take one code path.
+func newClient(addr, token string) (*client.Client, error) {
+	var opts []client.Option
+	if token != "" {
+		opts = append(opts, client.WithToken(token))
+	}
+	c, err := client.New(addr, opts...)
+	if err != nil {
 		return nil, fmt.Errorf("--addr %q: give a URL such as http://127.0.0.1:7790", addr)
 	}
-	var protocols http.Protocols
-	if strings.HasPrefix(addr, "http://") {
-		protocols.SetUnencryptedHTTP2(true)
-	} else {
-		protocols.SetHTTP2(true)
-	}
-	hc := &http.Client{Transport: &http.Transport{Protocols: &protocols, TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12}}}
-	var opts []connect.ClientOption
-	if token != "" {
-		opts = append(opts, connect.WithInterceptors(bearer(token)))
-	}
-	return &apiClient{
-		modules: squallv1connect.NewModuleServiceClient(hc, addr, opts...),
-		depots:  squallv1connect.NewDepotServiceClient(hc, addr, opts...),
-		pstates: squallv1connect.NewPStateServiceClient(hc, addr, opts...),
-		cluster: squallv1connect.NewClusterServiceClient(hc, addr, opts...),
-		http:    hc,
-	}, nil
+	return c, nil
 }
 
-func (c *apiClient) close() { c.http.CloseIdleConnections() }
-
-// bearer adds the Authorization header to every request.
-type bearer string
-
-func (b bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		req.Header().Set("Authorization", "Bearer "+string(b))
-		return next(ctx, req)
-	}
-}
-
-func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return func(ctx context.Context, s connect.Spec) connect.StreamingClientConn {
-		conn := next(ctx, s)
-		conn.RequestHeader().Set("Authorization", "Bearer "+string(b))
-		return conn
-	}
-}
-
-func (bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return next
-}
-
-// deployChunk is the chunk size of Deploy streams.
-const deployChunk = 1 << 20
-
-// deploy streams wasm to the node, reporting progress to progress (nil:
-// none).
-func (c *apiClient) deploy(ctx context.Context, name string, tasks uint32, wasm []byte, validateOnly bool, progress io.Writer) (*squallv1.ModuleDescription, error) {
-	sum := sha256.Sum256(wasm)
-	st := c.modules.Deploy(ctx)
-	err := st.Send(&squallv1.DeployRequest{Message: &squallv1.DeployRequest_Header{Header: &squallv1.DeployHeader{
-		Module: name, Tasks: tasks, ValidateOnly: validateOnly,
-		Artifact: &squallv1.ArtifactHeader{SizeBytes: uint64(len(wasm)), Sha256: sum[:]}}}})
-	for off := 0; err == nil && off < len(wasm); off += deployChunk {
-		end := min(off+deployChunk, len(wasm))
-		err = st.Send(&squallv1.DeployRequest{Message: &squallv1.DeployRequest_Chunk{Chunk: wasm[off:end]}})
-		if progress != nil && err == nil {
-			fmt.Fprintf(progress, "\rdeploy: %3d%% of %d bytes", end*100/len(wasm), len(wasm))
+// progressLine reports an upload's progress on one line of w, a step
+// every tenth: "uploading 3.7 MB ... 27% 54% 81% 100%". It needs no
+// terminal control codes, so logs and CI output stay readable.
+func progressLine(w io.Writer, what string) func(sent, total int64) {
+	last := int64(-1)
+	return func(sent, total int64) {
+		if last < 0 {
+			fmt.Fprintf(w, "uploading %s (%s) ...", what, humanBytes(total))
+			last = 0
+		}
+		pct := int64(100)
+		if total > 0 {
+			pct = sent * 100 / total
+		}
+		if pct/10 > last/10 || pct == 100 {
+			fmt.Fprintf(w, " %d%%", pct)
+			last = pct
+		}
+		if sent >= total {
+			fmt.Fprintln(w)
 		}
 	}
-	if progress != nil {
-		fmt.Fprintln(progress)
+}
+
+// humanBytes formats a size: 512 B, 3.7 kB, 3.7 MB.
+func humanBytes(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d B", n)
+	case n < 1000*1000:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
 	}
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	res, err := st.CloseAndReceive()
-	if err != nil {
-		return nil, err
-	}
-	return res.Msg.GetModule(), nil
+	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 }
 
 // parseValue reads a command-line value: JSON (objects become maps with
@@ -178,18 +130,5 @@ func printJSON(w io.Writer, m proto.Message) error {
 		return err
 	}
 	_, err = fmt.Fprintln(w, string(b))
-	return err
-}
-
-// errorMessage renders an API error for the terminal: the Connect code
-// and the server's message.
-func errorMessage(err error) error {
-	var ce *connect.Error
-	if errors.As(err, &ce) {
-		if ce.Code() == connect.CodeUnavailable && strings.Contains(ce.Message(), "connect") {
-			return fmt.Errorf("%s: %s (is a node running? start one with `squall dev`)", ce.Code(), ce.Message())
-		}
-		return fmt.Errorf("%s: %s", ce.Code(), ce.Message())
-	}
 	return err
 }

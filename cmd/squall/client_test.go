@@ -1,37 +1,36 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
-	"github.com/squall-run/squall/internal/build"
-	"github.com/squall-run/squall/internal/node"
+	"github.com/squall-run/squall/testnode"
 )
+
+// wordcountWasm builds examples/wordcount/go (cached) into a file of the
+// test's temporary directory and returns its path.
+func wordcountWasm(t *testing.T) string {
+	t.Helper()
+	b, err := testnode.Build(t.Context(), "../../examples/wordcount/go")
+	if err != nil {
+		t.Fatalf("build the wordcount example: %v", err)
+	}
+	p := filepath.Join(t.TempDir(), "wordcount.wasm")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 // TestClientCommands runs the client commands as a user does, against a
 // node on loopback with a token.
 func TestClientCommands(t *testing.T) {
-	wasm, err := build.GoCached(context.Background(), "../../examples/wordcount/go", filepath.Join(os.TempDir(), "squall-node-test"))
-	if err != nil {
-		t.Fatalf("build the wordcount example: %v", err)
-	}
-	n, err := node.Start(context.Background(), node.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Token: "tok"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := n.Close(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
+	wasm := wordcountWasm(t)
+	n := testnode.Start(t, testnode.WithToken("tok"))
 	flags := []string{"--addr", n.URL(), "--token", "tok"}
 	tests := []struct {
 		args []string

@@ -2,24 +2,26 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"connectrpc.com/connect"
+	"time"
 
 	squallv1 "github.com/squall-run/squall/api/squall/v1"
+	"github.com/squall-run/squall/client"
 	"github.com/squall-run/squall/internal/apiconv"
 	"github.com/squall-run/squall/internal/build"
 	"github.com/squall-run/squall/internal/pathtext"
 )
 
 // clientCommand parses a client command's flags and runs fn with a client.
-func clientCommand(args []string, stdout io.Writer, name, synopsis string, nargs int, extra func(fs *flag.FlagSet), fn func(c *apiClient, cf *clientFlags, pos []string) error) error {
+func clientCommand(args []string, stdout io.Writer, name, synopsis string, nargs int, extra func(fs *flag.FlagSet), fn func(c *client.Client, cf *clientFlags, pos []string) error) error {
 	fs := newFlagSet(name, stdout, synopsis)
 	var cf clientFlags
 	cf.register(fs)
@@ -37,25 +39,30 @@ func clientCommand(args []string, stdout io.Writer, name, synopsis string, nargs
 	if err != nil {
 		return err
 	}
-	defer c.close()
-	return errorMessage(fn(c, &cf, pos))
+	defer c.Close()
+	return fn(c, &cf, pos)
 }
 
 func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	const syn = "squall deploy FILE.wasm [--tasks N] [--name NAME] [--validate-only]"
 	var tasks uint
 	var name string
-	var validate bool
+	var validate, quiet bool
 	return clientCommand(args, stdout, "deploy", syn, 1, func(fs *flag.FlagSet) {
 		fs.UintVar(&tasks, "tasks", 4, "number of partitions: a power of two, fixed at first deploy")
 		fs.StringVar(&name, "name", "", "deploy under this name (default: the name the module declares)")
 		fs.BoolVar(&validate, "validate-only", false, "check the module and print its description without deploying it")
-	}, func(c *apiClient, cf *clientFlags, pos []string) error {
+		fs.BoolVar(&quiet, "quiet", false, "do not report the upload's progress on stderr")
+	}, func(c *client.Client, cf *clientFlags, pos []string) error {
 		wasm, err := os.ReadFile(pos[0])
 		if err != nil {
 			return err
 		}
-		desc, err := c.deploy(ctx, name, uint32(tasks), wasm, validate, stderr)
+		opts := client.DeployOptions{Name: name, Tasks: uint32(tasks), ValidateOnly: validate}
+		if !quiet {
+			opts.Progress = progressLine(stderr, filepath.Base(pos[0]))
+		}
+		desc, err := c.Deploy(ctx, wasm, opts)
 		if err != nil {
 			return err
 		}
@@ -74,18 +81,18 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 func runModules(ctx context.Context, args []string, stdout io.Writer) error {
 	const syn = "squall modules"
-	return clientCommand(args, stdout, "modules", syn, 0, nil, func(c *apiClient, cf *clientFlags, _ []string) error {
-		res, err := c.modules.List(ctx, connect.NewRequest(&squallv1.ListRequest{}))
+	return clientCommand(args, stdout, "modules", syn, 0, nil, func(c *client.Client, cf *clientFlags, _ []string) error {
+		mods, err := c.Modules(ctx)
 		if err != nil {
 			return err
 		}
 		if cf.json {
-			return printJSON(stdout, res.Msg)
+			return printJSON(stdout, &squallv1.ListResponse{Modules: mods})
 		}
-		if len(res.Msg.GetModules()) == 0 {
+		if len(mods) == 0 {
 			fmt.Fprintln(stdout, "no module is deployed")
 		}
-		for _, m := range res.Msg.GetModules() {
+		for _, m := range mods {
 			fmt.Fprintf(stdout, "%s\t%s\ttasks=%d\tsize=%d\n", m.GetName(), stateName(m.GetState()), m.GetTasks(), m.GetArtifact().GetSizeBytes())
 		}
 		return nil
@@ -98,15 +105,14 @@ func stateName(s squallv1.ModuleState) string {
 
 func runDescribe(ctx context.Context, args []string, stdout io.Writer) error {
 	const syn = "squall describe MODULE"
-	return clientCommand(args, stdout, "describe", syn, 1, nil, func(c *apiClient, cf *clientFlags, pos []string) error {
-		res, err := c.modules.Describe(ctx, connect.NewRequest(&squallv1.DescribeRequest{Module: pos[0]}))
+	return clientCommand(args, stdout, "describe", syn, 1, nil, func(c *client.Client, cf *clientFlags, pos []string) error {
+		d, err := c.Describe(ctx, pos[0])
 		if err != nil {
 			return err
 		}
 		if cf.json {
-			return printJSON(stdout, res.Msg)
+			return printJSON(stdout, &squallv1.DescribeResponse{Module: d})
 		}
-		d := res.Msg.GetModule()
 		fmt.Fprintf(stdout, "module %s (%s, %d tasks)\n", d.GetName(), stateName(d.GetState()), d.GetTasks())
 		printDescription(stdout, d)
 		return nil
@@ -144,54 +150,34 @@ func printDescription(w io.Writer, d *squallv1.ModuleDescription) {
 	}
 }
 
-var ackLevels = map[string]squallv1.AckLevel{
-	"none":   squallv1.AckLevel_ACK_LEVEL_NONE,
-	"append": squallv1.AckLevel_ACK_LEVEL_APPEND_ACK,
-	"ack":    squallv1.AckLevel_ACK_LEVEL_ACK,
-}
-
 func runAppend(ctx context.Context, args []string, stdout io.Writer) error {
 	const syn = "squall append MODULE DEPOT RECORD [--ack none|append|ack]"
 	var ack string
 	return clientCommand(args, stdout, "append", syn, 3, func(fs *flag.FlagSet) {
 		fs.StringVar(&ack, "ack", "ack", "wait until the record is written (none), durable (append) or processed by every topology (ack)")
-	}, func(c *apiClient, cf *clientFlags, pos []string) error {
-		level, ok := ackLevels[ack]
-		if !ok {
+	}, func(c *client.Client, cf *clientFlags, pos []string) error {
+		level, err := client.ParseAckLevel(ack)
+		if err != nil {
 			return fmt.Errorf("%w: --ack %q: use none, append or ack", errUsage, ack)
 		}
 		v, err := parseValue(pos[2])
 		if err != nil {
 			return fmt.Errorf("%w: RECORD: %v", errUsage, err)
 		}
-		res, err := c.depots.Append(ctx, connect.NewRequest(&squallv1.AppendRequest{Module: pos[0], Depot: pos[1],
-			Record: apiconv.ValueToProto(v), AckLevel: level}))
+		res, err := c.Append(ctx, pos[0], pos[1], v, level)
 		if err != nil {
 			return err
 		}
 		if cf.json {
-			return printJSON(stdout, res.Msg)
+			return printJSON(stdout, &squallv1.AppendResponse{Partition: res.Partition, Offset: res.Offset,
+				AckReturns: apiconv.ValueMapToProto(res.AckReturns)})
 		}
-		fmt.Fprintf(stdout, "appended to partition %d at offset %d\n", res.Msg.GetPartition(), res.Msg.GetOffset())
-		rets := res.Msg.GetAckReturns()
-		for _, k := range slices.Sorted(mapKeys(rets)) {
-			rv, err := apiconv.ValueFromProto("ack_returns", rets[k])
-			if err == nil {
-				fmt.Fprintf(stdout, "%s returned %s\n", k, rv)
-			}
+		fmt.Fprintf(stdout, "appended to partition %d at offset %d\n", res.Partition, res.Offset)
+		for _, k := range slices.Sorted(maps.Keys(res.AckReturns)) {
+			fmt.Fprintf(stdout, "%s returned %s\n", k, res.AckReturns[k])
 		}
 		return nil
 	})
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 func runSelect(ctx context.Context, args []string, stdout io.Writer) error {
@@ -201,45 +187,35 @@ func runSelect(ctx context.Context, args []string, stdout io.Writer) error {
 	return clientCommand(args, stdout, "select", syn, 3, func(fs *flag.FlagSet) {
 		fs.BoolVar(&one, "one", false, "the path must navigate to exactly one value (SelectOne)")
 		fs.IntVar(&partition, "partition", -1, "read this partition (default: the one owning the path's first key)")
-	}, func(c *apiClient, cf *clientFlags, pos []string) error {
+	}, func(c *client.Client, cf *clientFlags, pos []string) error {
 		p, err := pathtext.Parse(pos[2])
 		if err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
-		pp, err := apiconv.PathToProto(p)
-		if err != nil {
+		if _, err := apiconv.PathToProto(p); err != nil {
 			return fmt.Errorf("%w: path: %v", errUsage, err)
 		}
-		var part *uint32
+		var opts []client.SelectOption
 		if partition >= 0 {
-			u := uint32(partition)
-			part = &u
+			opts = append(opts, client.OnPartition(uint32(partition)))
 		}
 		if one {
-			res, err := c.pstates.SelectOne(ctx, connect.NewRequest(&squallv1.SelectOneRequest{Module: pos[0], Pstate: pos[1], Path: pp, Partition: part}))
+			v, err := c.SelectOne(ctx, pos[0], pos[1], p, opts...)
 			if err != nil {
 				return err
 			}
 			if cf.json {
-				return printJSON(stdout, res.Msg)
-			}
-			v, err := apiconv.ValueFromProto("value", res.Msg.GetValue())
-			if err != nil {
-				return err
+				return printJSON(stdout, &squallv1.SelectOneResponse{Value: apiconv.ValueToProto(v)})
 			}
 			fmt.Fprintln(stdout, v)
 			return nil
 		}
-		res, err := c.pstates.Select(ctx, connect.NewRequest(&squallv1.SelectRequest{Module: pos[0], Pstate: pos[1], Path: pp, Partition: part}))
+		vs, err := c.Select(ctx, pos[0], pos[1], p, opts...)
 		if err != nil {
 			return err
 		}
 		if cf.json {
-			return printJSON(stdout, res.Msg)
-		}
-		vs, err := apiconv.ValuesFromProto("values", res.Msg.GetValues())
-		if err != nil {
-			return err
+			return printJSON(stdout, &squallv1.SelectResponse{Values: apiconv.ValuesToProto(vs)})
 		}
 		for _, v := range vs {
 			fmt.Fprintln(stdout, v)
@@ -250,18 +226,18 @@ func runSelect(ctx context.Context, args []string, stdout io.Writer) error {
 
 func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	const syn = "squall status"
-	return clientCommand(args, stdout, "status", syn, 0, nil, func(c *apiClient, cf *clientFlags, _ []string) error {
-		res, err := c.cluster.Status(ctx, connect.NewRequest(&squallv1.StatusRequest{}))
+	return clientCommand(args, stdout, "status", syn, 0, nil, func(c *client.Client, cf *clientFlags, _ []string) error {
+		res, err := c.Status(ctx)
 		if err != nil {
 			return err
 		}
 		if cf.json {
-			return printJSON(stdout, res.Msg)
+			return printJSON(stdout, res)
 		}
-		n := res.Msg.GetNode()
+		n := res.GetNode()
 		fmt.Fprintf(stdout, "node %s at %s, squall %s, %s, %d partitions\n", n.GetId(), n.GetAddress(), n.GetVersion(),
 			strings.ToLower(strings.TrimPrefix(n.GetState().String(), "NODE_STATE_")), n.GetPartitions())
-		for _, m := range res.Msg.GetModules() {
+		for _, m := range res.GetModules() {
 			fmt.Fprintf(stdout, "module %s: %s, %d tasks\n", m.GetName(), stateName(m.GetState()), m.GetTasks())
 			for _, t := range m.GetTopologies() {
 				fmt.Fprintf(stdout, "  topology %s: lag %d\n", t.GetName(), t.GetLag())
@@ -272,9 +248,10 @@ func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const syn = "squall build DIR [-o OUT.wasm]"
+	const syn = "squall build DIR [-o OUT.wasm] [--json]"
 	fs := newFlagSet("build", stdout, syn)
 	out := fs.String("o", "", "output file (default: DIR's base name + .wasm in the current directory)")
+	asJSON := fs.Bool("json", false, `print {"output": FILE, "sizeBytes": N} as JSON`)
 	pos, err := parseInterspersed(fs, args, syn)
 	if err != nil {
 		return err
@@ -289,13 +266,20 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		*out = moduleBaseName(abs) + ".wasm"
 	}
-	fmt.Fprintf(stderr, "building %s ...\n", pos[0])
+	began := time.Now()
+	fmt.Fprintf(stderr, "building %s (GOOS=wasip1 GOARCH=wasm go build) ...", pos[0])
 	if err := build.Go(ctx, pos[0], *out); err != nil {
+		fmt.Fprintln(stderr, " failed")
 		return err
 	}
 	st, err := os.Stat(*out)
 	if err != nil {
+		fmt.Fprintln(stderr)
 		return err
+	}
+	fmt.Fprintf(stderr, " done in %.1fs\n", time.Since(began).Seconds())
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]any{"output": *out, "sizeBytes": st.Size()})
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", *out, st.Size())
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -13,10 +14,10 @@ import (
 	"strings"
 	"time"
 
-	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
 
 	squallv1 "github.com/squall-run/squall/api/squall/v1"
+	"github.com/squall-run/squall/client"
 	"github.com/squall-run/squall/internal/build"
 	"github.com/squall-run/squall/internal/node"
 	"github.com/squall-run/squall/internal/server"
@@ -175,10 +176,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	defer c.close()
+	defer c.Close()
 	name := ""
 	if src != nil {
-		desc, err := devDeploy(ctx, c, &cfg, wasm, uint32(*tasks), stdout)
+		desc, err := devDeploy(ctx, c, &cfg, wasm, uint32(*tasks), stdout, stderr)
 		if err != nil {
 			return err
 		}
@@ -237,24 +238,23 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // devDeploy deploys wasm, or nothing when the node already runs this
 // module (restored from the data directory). It returns the description
 // of the module running.
-func devDeploy(ctx context.Context, c *apiClient, cfg *node.Config, wasm []byte, tasks uint32, stdout io.Writer) (*squallv1.ModuleDescription, error) {
-	check, err := c.deploy(ctx, "", tasks, wasm, true, nil)
+func devDeploy(ctx context.Context, c *client.Client, cfg *node.Config, wasm []byte, tasks uint32, stdout, stderr io.Writer) (*squallv1.ModuleDescription, error) {
+	check, err := c.Deploy(ctx, wasm, client.DeployOptions{Tasks: tasks, ValidateOnly: true})
 	if err != nil {
-		return nil, errorMessage(err)
+		return nil, err
 	}
-	cur, err := c.modules.Describe(ctx, connect.NewRequest(&squallv1.DescribeRequest{Module: check.GetName()}))
-	if connect.CodeOf(err) == connect.CodeNotFound {
-		desc, err := c.deploy(ctx, "", tasks, wasm, false, nil)
+	desc, err := c.Describe(ctx, check.GetName())
+	if errors.Is(err, client.ErrNotFound) {
+		desc, err := c.Deploy(ctx, wasm, client.DeployOptions{Tasks: tasks, Progress: progressLine(stderr, check.GetName())})
 		if err != nil {
-			return nil, errorMessage(err)
+			return nil, err
 		}
 		fmt.Fprintf(stdout, "squall dev: module %q deployed with %d tasks\n", desc.GetName(), desc.GetTasks())
 		return desc, nil
 	}
 	if err != nil {
-		return nil, errorMessage(err)
+		return nil, err
 	}
-	desc := cur.Msg.GetModule()
 	sum := sha256.Sum256(wasm)
 	if bytes.Equal(desc.GetArtifact().GetSha256(), sum[:]) {
 		fmt.Fprintf(stdout, "squall dev: module %q is running from %s (unchanged)\n", desc.GetName(), cfg.DataDir)
@@ -276,17 +276,17 @@ func sameDefinition(a, b *squallv1.ModuleDescription) bool {
 // definition, by restarting the node on the new artifact (the engine
 // cannot swap a running module's code); with a changed definition it
 // explains that a fresh data directory is needed, and keeps the old code.
-func devRedeploy(ctx context.Context, c *apiClient, n *node.Node, cfg *node.Config, name string, wasm []byte, stdout, stderr io.Writer) (*node.Node, error) {
-	cur, err := c.modules.Describe(ctx, connect.NewRequest(&squallv1.DescribeRequest{Module: name}))
+func devRedeploy(ctx context.Context, c *client.Client, n *node.Node, cfg *node.Config, name string, wasm []byte, stdout, stderr io.Writer) (*node.Node, error) {
+	cur, err := c.Describe(ctx, name)
 	if err != nil {
-		return n, errorMessage(err)
+		return n, err
 	}
-	check, err := c.deploy(ctx, name, cur.Msg.GetModule().GetTasks(), wasm, true, nil)
+	check, err := c.Deploy(ctx, wasm, client.DeployOptions{Name: name, Tasks: cur.GetTasks(), ValidateOnly: true})
 	if err != nil {
-		fmt.Fprintf(stderr, "squall dev: the new version is refused: %v\nsquall dev: still running the previous version\n", errorMessage(err))
+		fmt.Fprintf(stderr, "squall dev: the new version is refused: %v\nsquall dev: still running the previous version\n", err)
 		return n, nil
 	}
-	if !sameDefinition(check, cur.Msg.GetModule()) {
+	if !sameDefinition(check, cur) {
 		fmt.Fprintf(stderr, "squall dev: the module's definition changed (depots, PStates or topologies); module updates are not supported yet.\n"+
 			"squall dev: still running the previous version; to run the new one, stop and start again with a fresh data directory (rm -rf %s)\n", cfg.DataDir)
 		return n, nil

@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "status":
 		err = runStatus(ctx, rest, stdout)
 	case "version", "--version", "-version":
-		err = runVersion(stdout)
+		err = runVersion(rest, stdout)
 	case "help", "-h", "--help", "-help":
 		usage(stdout)
 		return 0
@@ -92,7 +92,7 @@ Usage:
                                            build and deploy the module, redeploy on change
   squall server --data-dir DIR --token-file FILE [--listen ADDR] [--tls-cert F --tls-key F]
                                            run a production node
-  squall build DIR [-o OUT.wasm]           build a Go module folder to WebAssembly
+  squall build DIR [-o OUT.wasm] [--json]  build a Go module folder to WebAssembly
   squall deploy FILE.wasm [--tasks N]      deploy a module
   squall modules                           list the deployed modules
   squall describe MODULE                   show a module's depots, PStates and topologies
@@ -101,7 +101,7 @@ Usage:
   squall select MODULE PSTATE PATH [--one] read a PState with a path, e.g. 'key("the")'
   squall status                            show the node, its modules and their lag
   squall demo [--data-dir DIR]             run the storage demo against DIR (default ./.squall)
-  squall version                           print the version and the on-disk format version
+  squall version [--json]                  print the version and the on-disk format version
   squall help                              show this help
 
 Client commands take --addr URL (default http://127.0.0.1:7790, env SQUALL_ADDR),
