@@ -219,23 +219,7 @@ func socialNative() *engine.NativeModule {
 			if err != nil {
 				return err
 			}
-			post, err := field(d, "post", abi.KindMap)
-			if err != nil {
-				return err
-			}
-			author, err := fieldString(post, "author")
-			if err != nil {
-				return err
-			}
-			id, err := fieldInt(post, "id")
-			if err != nil {
-				return err
-			}
-			text, err := fieldString(post, "text")
-			if err != nil {
-				return err
-			}
-			entry := abi.Map(abi.MapEntry{Key: str("author"), Val: str(author)}, abi.MapEntry{Key: str("id"), Val: abi.Int(id)}, abi.MapEntry{Key: str("text"), Val: str(text)})
+			entry, _ := d.Get(str("post")) // the post's record, appended as it is
 			return c.Transform("$$timelines", abi.P().Key(str(follower)).Append(entry))
 		})
 }

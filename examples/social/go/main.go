@@ -83,10 +83,11 @@ func (p *Post) UnmarshalSquall(v squall.Value) error {
 }
 
 // Delivery is the payload of the hop from "post" to "deliver": a post for
-// one follower's timeline.
+// one follower's timeline. Post is the post's record, converted once for
+// all its deliveries and appended to the timeline as it is.
 type Delivery struct {
 	Follower string
-	Post     Post
+	Post     squall.Value
 }
 
 // MarshalSquall stores a delivery as {"follower": ..., "post": {...}}.
@@ -172,6 +173,10 @@ func Define(m *squall.ModuleBuilder) {
 		if err := ctx.Transform(postCounts, squall.Key(p.Author).Incr(1)); err != nil {
 			return err
 		}
+		entry, err := squall.ValueOf(p) // {"author", "id", "text"}: a timeline entry
+		if err != nil {
+			return err
+		}
 		// Page through the followers in order: each select reads at most
 		// FollowerPage of them, starting after the last one seen.
 		page := squall.Key(p.Author).SortedRangeWith(nil, nil, squall.RangeOpts{Limit: FollowerPage})
@@ -182,7 +187,7 @@ func Define(m *squall.ModuleBuilder) {
 				return err
 			}
 			for _, f := range fs {
-				if err := ctx.Hop(deliver, f, Delivery{Follower: f, Post: p}); err != nil {
+				if err := ctx.Hop(deliver, f, Delivery{Follower: f, Post: entry}); err != nil {
 					return err
 				}
 			}
@@ -198,8 +203,7 @@ func Define(m *squall.ModuleBuilder) {
 
 	// On the follower's partition.
 	deliver = t.Stage("deliver", squall.Typed(func(ctx *squall.Ctx, d Delivery) error {
-		entry := map[string]any{"author": d.Post.Author, "id": d.Post.ID, "text": d.Post.Text}
-		return ctx.Transform(timelines, squall.Key(d.Follower).Append(entry))
+		return ctx.Transform(timelines, squall.Key(d.Follower).Append(d.Post))
 	}))
 
 	t.Source(follows, follow)
