@@ -3,7 +3,6 @@ package squall
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -77,33 +76,33 @@ func prefix(err error, outer string) error {
 // data, so they say how with a [Marshaler]. Common types are converted
 // without reflection.
 func ValueOf(x any) (Value, error) {
+	// The concrete types come first (the common ones first): none of them
+	// has methods, so none is a Marshaler, and checking for an interface
+	// costs more than comparing types.
 	switch x := x.(type) {
 	case nil:
 		return Value{}, nil
 	case Value:
 		return x, nil
+	case string:
+		return String(x), nil
+	case int:
+		return Int(int64(x)), nil
+	case int64:
+		return Int(x), nil
 	case *Value:
 		if x == nil {
 			return Value{}, nil
 		}
 		return *x, nil
-	case Marshaler:
-		if rv := reflect.ValueOf(x); rv.Kind() == reflect.Pointer && rv.IsNil() {
-			return Value{}, nil
-		}
-		return x.MarshalSquall()
 	case bool:
 		return Bool(x), nil
-	case int:
-		return Int(int64(x)), nil
 	case int8:
 		return Int(int64(x)), nil
 	case int16:
 		return Int(int64(x)), nil
 	case int32:
 		return Int(int64(x)), nil
-	case int64:
-		return Int(x), nil
 	case uint:
 		return uintValue(uint64(x))
 	case uint8:
@@ -118,8 +117,6 @@ func ValueOf(x any) (Value, error) {
 		return Float(float64(x)), nil
 	case float64:
 		return Float(x), nil
-	case string:
-		return String(x), nil
 	case []byte:
 		if x == nil {
 			return Value{}, nil
@@ -152,6 +149,11 @@ func ValueOf(x any) (Value, error) {
 		return MapFrom(x)
 	case map[string]int64:
 		return MapFrom(x)
+	case Marshaler:
+		if rv := reflect.ValueOf(x); rv.Kind() == reflect.Pointer && rv.IsNil() {
+			return Value{}, nil
+		}
+		return x.MarshalSquall()
 	}
 	return reflectValueOf(reflect.ValueOf(x))
 }
@@ -654,7 +656,15 @@ func Unpack(v Value, fields map[string]any) error {
 	if v.kind != KindMap && v.kind != KindNil {
 		return wrongKind(v, "record (a map with string keys)", "")
 	}
-	for _, name := range slices.Sorted(maps.Keys(fields)) {
+	// Fields are filled in name order (the first error is the same every
+	// time); records are small, so the names are sorted on the stack.
+	var buf [16]string
+	names := buf[:0]
+	for name := range fields {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
 		if err := Unmarshal(v.Field(name), fields[name]); err != nil {
 			return prefix(err, "["+strconv.Quote(name)+"]")
 		}

@@ -143,6 +143,8 @@ func (c *Ctx) Append(depot *Depot, record any, opts ...AppendOption) error {
 
 func (c *Ctx) checkDepot(d *Depot) error {
 	switch {
+	case d != nil && d.index < len(c.mod.depots) && c.mod.depots[d.index] == d:
+		return nil // the module's own handle
 	case d == nil:
 		return Poison(errors.New("squall: the depot is nil"))
 	case d.index >= len(c.mod.depots) || c.mod.depots[d.index].name != d.name:
@@ -154,6 +156,8 @@ func (c *Ctx) checkDepot(d *Depot) error {
 func (c *Ctx) checkStage(s *Stage) error {
 	t := c.mod.topos[c.batch.topology]
 	switch {
+	case s != nil && s.topo == t && s.index < len(t.stages) && t.stages[s.index] == s:
+		return nil // the module's own handle
 	case s == nil:
 		return Poison(errors.New("squall: hop: the stage is nil"))
 	case s.topo == nil || s.topo.name != t.name:
@@ -167,6 +171,8 @@ func (c *Ctx) checkStage(s *Stage) error {
 
 func (c *Ctx) checkPState(p *PState) error {
 	switch {
+	case p != nil && p.index < len(c.mod.pstates) && c.mod.pstates[p.index] == p:
+		return nil // the module's own handle
 	case p == nil:
 		return Poison(errors.New("squall: the PState is nil"))
 	case p.index >= len(c.mod.pstates) || c.mod.pstates[p.index].name != p.name:
@@ -273,7 +279,7 @@ func (c *Ctx) Transform(pstate *PState, path Path) error {
 		return err
 	}
 	start := len(c.inst.eff.b)
-	if err := c.inst.eff.value(wire.OpTransform, 0, uint16(pstate.index), c.item, path.value()); err != nil {
+	if err := c.inst.eff.path(wire.OpTransform, uint16(pstate.index), c.item, path); err != nil {
 		return err
 	}
 	return c.added(start)
@@ -314,7 +320,7 @@ func (c *Ctx) query(op uint8, ps *PState, path Path) (result, error) {
 	if err := c.usable(); err != nil {
 		return result{}, err
 	}
-	r, err := c.inst.query(op, ps, path.value())
+	r, err := c.inst.query(op, ps, path)
 	if err != nil {
 		return result{}, err
 	}

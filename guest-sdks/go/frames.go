@@ -149,6 +149,13 @@ type result struct {
 }
 
 func decodeResponse(b []byte) ([]result, error) {
+	var one [1]result
+	return decodeResponseInto(b, one[:0])
+}
+
+// decodeResponseInto is decodeResponse appending the results to out (the
+// runtime's single query decodes into an array on its stack).
+func decodeResponseInto(b []byte, out []result) ([]result, error) {
 	r := wire.Reader{B: b, Kind: wire.KindResponse}
 	if err := r.Header(wire.ResponseHeaderSize, wire.MaxResponseFrame); err != nil {
 		return nil, err
@@ -160,7 +167,11 @@ func decodeResponse(b []byte) ([]result, error) {
 	if ferr != nil {
 		return nil, ferr
 	}
-	out := make([]result, n)
+	if uint64(n) > uint64(cap(out)) {
+		out = make([]result, n)
+	} else {
+		out = out[:n]
+	}
 	p := wire.ResponseHeaderSize
 	for i := range out {
 		if err := r.Need(i, p, wire.ResultHeaderSize, "result header"); err != nil {
@@ -247,12 +258,12 @@ func validString(s string) string {
 }
 
 // appendQuery appends one query (§6.5) of a query frame.
-func appendQuery(b []byte, op uint8, pstate uint16, path Value) ([]byte, error) {
+func appendQuery(b []byte, op uint8, pstate uint16, path Path) ([]byte, error) {
 	start := len(b)
 	b = wire.AppendU32(b, 0)
 	b = append(b, op, 0)
 	b = wire.AppendU16(b, pstate)
-	out, err := AppendEncode(b, path)
+	out, err := appendPath(b, path)
 	if err != nil {
 		return b[:start], err
 	}

@@ -178,7 +178,7 @@ func TestGoldenQueryFrames(t *testing.T) {
 				if q.Str("op") == "SELECT_ONE" {
 					op = wire.QuerySelectOne
 				}
-				if b, err = appendQuery(b, op, uint16(q.Int("pstate")), p.value()); err != nil {
+				if b, err = appendQuery(b, op, uint16(q.Int("pstate")), p); err != nil {
 					t.Fatal(err)
 				}
 			}

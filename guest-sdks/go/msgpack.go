@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -73,6 +74,26 @@ func appendCanonical(dst []byte, v Value) []byte {
 	return dst
 }
 
+// cmpCanonical compares the canonical encodings of a and b, as
+// bytes.Compare would, without building them for strings and ints.
+func cmpCanonical(a, b Value) int {
+	switch {
+	case a.kind == KindString && b.kind == KindString:
+		// The header orders strings of different lengths; equal headers
+		// leave the contents.
+		var ha, hb [5]byte
+		if c := bytes.Compare(appendLenHeader(ha[:0], len(a.s), 0xa0, 32, 0xd9), appendLenHeader(hb[:0], len(b.s), 0xa0, 32, 0xd9)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.s, b.s)
+	case a.kind == KindInt && b.kind == KindInt:
+		var ea, eb [9]byte
+		return bytes.Compare(appendInt(ea[:0], int64(a.n)), appendInt(eb[:0], int64(b.n)))
+	}
+	var ea, eb [64]byte
+	return bytes.Compare(appendCanonical(ea[:0], a), appendCanonical(eb[:0], b))
+}
+
 func tooLong(n int) bool { return uint64(n) > math.MaxUint32 }
 
 // appendValue appends v at nesting depth. With validate set it stops and
@@ -95,8 +116,11 @@ func appendValue(dst []byte, v Value, depth int, validate bool) ([]byte, bool) {
 		}
 		return binary.BigEndian.AppendUint64(append(dst, 0xcb), bits), true
 	case KindString:
-		if validate && (tooLong(len(v.s)) || !utf8.ValidString(v.s)) {
+		if validate && (tooLong(len(v.s)) || !isValidString(v.s)) {
 			return dst, false
+		}
+		if len(v.s) < 32 {
+			return append(append(dst, 0xa0|byte(len(v.s))), v.s...), true
 		}
 		return append(appendLenHeader(dst, len(v.s), 0xa0, 32, 0xd9), v.s...), true
 	case KindBytes:
@@ -157,6 +181,9 @@ func appendSeq(dst []byte, vals []Value, depth int, validate bool) ([]byte, bool
 // appendInt appends the shortest encoding of i: unsigned forms for
 // non-negative values, signed forms for negative ones.
 func appendInt(dst []byte, i int64) []byte {
+	if uint64(i) <= 0x7f {
+		return append(dst, byte(i))
+	}
 	switch {
 	case i >= 0 && i <= 0x7f, i < 0 && i >= -32:
 		return append(dst, byte(i))
@@ -268,6 +295,33 @@ func findEncodeError(v Value, depth int, path string) *EncodeError {
 	return nil
 }
 
+// isValidString and validBytes report whether s is valid UTF-8.
+func isValidString(s string) bool { return shortASCII(s) || utf8.ValidString(s) }
+func validBytes(s []byte) bool    { return shortASCII(s) || utf8.Valid(s) }
+
+// shortASCII reports whether s is at most 16 bytes of ASCII, the common
+// case, without a loop: in Go's WebAssembly code every loop iteration is
+// a jump through the function's dispatch loop, which made
+// utf8.ValidString a tenth of the guest's time on short words.
+func shortASCII[T string | []byte](s T) bool {
+	n := len(s)
+	var or byte
+	switch {
+	case n == 0:
+		return true
+	case n < 4:
+		or = s[0] | s[n>>1] | s[n-1]
+	case n <= 8:
+		or = s[0] | s[1] | s[2] | s[3] | s[n-4] | s[n-3] | s[n-2] | s[n-1]
+	case n <= 16:
+		or = s[0] | s[1] | s[2] | s[3] | s[4] | s[5] | s[6] | s[7] |
+			s[n-8] | s[n-7] | s[n-6] | s[n-5] | s[n-4] | s[n-3] | s[n-2] | s[n-1]
+	default:
+		return false
+	}
+	return or < utf8.RuneSelf
+}
+
 func invalidUTF8At(s []byte) int {
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRune(s[i:])
@@ -288,7 +342,8 @@ func invalidUTF8At(s []byte) int {
 // nesting deeper than [MaxDepth]. Declared lengths are checked against the
 // input before anything is allocated. The result does not alias b.
 func Decode(b []byte) (Value, error) {
-	v, n, err := DecodePrefix(b)
+	d := decoder{b: b, end: len(b), whole: true}
+	v, n, err := d.value(0, 0)
 	if err != nil {
 		return Value{}, err
 	}
@@ -329,6 +384,21 @@ type decoder struct {
 	b     []byte
 	end   int  // end of the input, or of the set payload being read
 	inSet bool // end is the end of a set payload
+	// whole: b is exactly the value (Decode), so strings and bytes can be
+	// substrings of one copy of b, src, made at the first one.
+	whole bool
+	src   string
+}
+
+// text returns b[p:q] as a string that does not alias b.
+func (d *decoder) text(p, q int) string {
+	if !d.whole {
+		return string(d.b[p:q])
+	}
+	if d.src == "" {
+		d.src = string(d.b)
+	}
+	return d.src[p:q]
 }
 
 func (d *decoder) fail(off int, reason, msg string) (Value, int, error) {
@@ -415,7 +485,7 @@ func (d *decoder) value(p, depth int) (Value, int, error) {
 		if err := d.need(p, q, n, binNames[c-0xc4], lengthReason(size)); err != nil {
 			return Value{}, 0, err
 		}
-		return Value{kind: KindBytes, s: string(d.b[q : q+int(n)])}, q + int(n), nil
+		return Value{kind: KindBytes, s: d.text(q, q+int(n))}, q + int(n), nil
 	case 0xc7, 0xc8, 0xc9:
 		size := 1 << (c - 0xc7)
 		n, q, err := d.length(p, p+1, size, extNames[c-0xc7])
@@ -500,10 +570,10 @@ func (d *decoder) str(p, q int, n uint64, form string, size int) (Value, int, er
 		return Value{}, 0, err
 	}
 	s := d.b[q : q+int(n)]
-	if !utf8.Valid(s) {
+	if !validBytes(s) {
 		return d.fail(p, "invalid_utf8", "invalid UTF-8 in "+form+" at byte "+strconv.Itoa(invalidUTF8At(s)))
 	}
-	return Value{kind: KindString, s: string(s)}, q + int(n), nil
+	return Value{kind: KindString, s: d.text(q, q+int(n))}, q + int(n), nil
 }
 
 // enter checks the depth and the declared count of a container whose
@@ -600,26 +670,25 @@ func (d *decoder) group(p, q int, n uint64, depth int, form string, stride int) 
 		return Value{kind: kind}, q, nil
 	}
 	vals := make([]Value, int(n)*stride)
-	offs := make([]int, n)
-	var prev, cur []byte
+	var offBuf [16]int
+	offs := offBuf[:0]
+	if n > uint64(len(offBuf)) {
+		offs = make([]int, 0, n)
+	}
 	sorted := true
 	for i := 0; i < len(vals); i += stride {
-		offs[i/stride] = q
+		offs = append(offs, q)
 		var err error
 		if vals[i], q, err = d.value(q, depth); err != nil {
 			return Value{}, 0, err
 		}
-		if sorted {
-			cur = appendCanonical(cur[:0], vals[i])
-			if i > 0 {
-				switch bytes.Compare(prev, cur) {
-				case 0:
-					return d.fail(offs[i/stride], reason, "duplicate "+what)
-				case 1:
-					sorted = false
-				}
+		if sorted && i > 0 {
+			switch cmpCanonical(vals[i-stride], vals[i]) {
+			case 0:
+				return d.fail(offs[i/stride], reason, "duplicate "+what)
+			case 1:
+				sorted = false
 			}
-			prev, cur = cur, prev
 		}
 		if stride == 2 {
 			if vals[i+1], q, err = d.value(q, depth); err != nil {

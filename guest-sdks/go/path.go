@@ -22,8 +22,18 @@ import (
 // is kept in the path and reported by [Path.Err] and by the Ctx method that
 // uses the path.
 type Path struct {
-	steps []step
-	err   error
+	// last is the last step; each step links to the one before it, so
+	// extending a path allocates one step and shares the prefix, which
+	// is never modified.
+	last *pathNode
+	err  error
+}
+
+// pathNode is one step of a path and the steps before it.
+type pathNode struct {
+	prev *pathNode
+	n    int // the number of steps up to and including this one
+	step
 }
 
 // Path opcodes (the ABI's numbering: navigators below 32, terminals from
@@ -127,14 +137,19 @@ type RangeOpts struct {
 }
 
 type step struct {
-	op       pathOp
-	arg      Value // key, mustKey, nilToVal, set, incr, merge, filter operand
+	op     pathOp
+	filter FilterOp
+	view   ViewFn
+	index  int64
+	arg    Value    // key, mustKey, nilToVal, set, incr, merge, filter operand
+	ext    *stepExt // sortedRange, append, prepend
+}
+
+// stepExt holds the arguments of the less common steps.
+type stepExt struct {
 	items    []Value
-	index    int64
 	from, to Value
 	opts     RangeOpts
-	filter   FilterOp
-	view     ViewFn
 }
 
 // P returns the empty path, which navigates to the root. Extend it with the
@@ -145,14 +160,25 @@ func P() Path { return Path{} }
 func Key(k any) Path { return P().Key(k) }
 
 func (p Path) with(s step) Path {
-	return Path{steps: append(p.steps[:len(p.steps):len(p.steps)], s), err: p.err}
+	nd := newPathNode()
+	*nd = pathNode{prev: p.last, n: p.Len() + 1, step: s}
+	return Path{last: nd, err: p.err}
+}
+
+// steps returns the steps in order.
+func (p Path) steps() []step {
+	out := make([]step, p.Len())
+	for nd := p.last; nd != nil; nd = nd.prev {
+		out[nd.n-1] = nd.step
+	}
+	return out
 }
 
 // conv converts a step argument, keeping the first error in the path.
 func (p *Path) conv(x any, what string) Value {
 	v, err := ValueOf(x)
 	if err != nil && p.err == nil {
-		p.err = &PathError{Step: len(p.steps), Nav: what, Msg: strings.TrimPrefix(err.Error(), "squall: "), Err: err}
+		p.err = &PathError{Step: p.Len(), Nav: what, Msg: strings.TrimPrefix(err.Error(), "squall: "), Err: err}
 	}
 	return v
 }
@@ -188,7 +214,12 @@ func (e *PathError) Unwrap() error { return e.Err }
 func (p Path) Err() error { return p.err }
 
 // Len returns the number of steps.
-func (p Path) Len() int { return len(p.steps) }
+func (p Path) Len() int {
+	if p.last == nil {
+		return 0
+	}
+	return p.last.n
+}
 
 // Key navigates to the value under map key (or record field) k: nil when
 // absent, created by transforms. On a set it navigates to the element k
@@ -233,16 +264,16 @@ func (p Path) SortedRange(from, to any) Path {
 func (p Path) SortedRangeWith(from, to any, opts RangeOpts) Path {
 	f, t := p.conv(from, "sortedRange from"), p.conv(to, "sortedRange to")
 	if opts.Limit < 0 && p.err == nil {
-		p.err = &PathError{Step: len(p.steps), Nav: "sortedRange", Msg: "limit must be 0 (no limit) or positive, not " + strconv.Itoa(opts.Limit)}
+		p.err = &PathError{Step: p.Len(), Nav: "sortedRange", Msg: "limit must be 0 (no limit) or positive, not " + strconv.Itoa(opts.Limit)}
 	}
-	return p.with(step{op: opSortedRange, from: f, to: t, opts: opts})
+	return p.with(step{op: opSortedRange, ext: &stepExt{from: f, to: t, opts: opts}})
 }
 
 // Filter stays at the current value when op compares it true with v, and
 // navigates nowhere otherwise.
 func (p Path) Filter(op FilterOp, v any) Path {
 	if (op < Eq || op > Ge) && p.err == nil {
-		p.err = &PathError{Step: len(p.steps), Nav: "filter", Msg: "unknown filter comparison " + op.String() + "; use Eq, Ne, Lt, Le, Gt or Ge"}
+		p.err = &PathError{Step: p.Len(), Nav: "filter", Msg: "unknown filter comparison " + op.String() + "; use Eq, Ne, Lt, Le, Gt or Ge"}
 	}
 	arg := p.conv(v, "filter")
 	return p.with(step{op: opFilter, filter: op, arg: arg})
@@ -261,7 +292,7 @@ func (p Path) NilToVal(v any) Path {
 // View navigates to fn of the current value (read-only: select paths only).
 func (p Path) View(fn ViewFn) Path {
 	if (fn < ViewSize || fn > ViewCount) && p.err == nil {
-		p.err = &PathError{Step: len(p.steps), Nav: "view", Msg: "unknown view function " + fn.String() + "; use ViewSize or ViewCount"}
+		p.err = &PathError{Step: p.Len(), Nav: "view", Msg: "unknown view function " + fn.String() + "; use ViewSize or ViewCount"}
 	}
 	return p.with(step{op: opView, view: fn})
 }
@@ -289,7 +320,7 @@ func (p Path) Append(vs ...any) Path {
 	for i, x := range vs {
 		items[i] = p.conv(x, "append")
 	}
-	return p.with(step{op: opAppend, items: items})
+	return p.with(step{op: opAppend, ext: &stepExt{items: items}})
 }
 
 // Prepend is the terminal that adds vs, in order, at the start of a list.
@@ -298,7 +329,7 @@ func (p Path) Prepend(vs ...any) Path {
 	for i, x := range vs {
 		items[i] = p.conv(x, "prepend")
 	}
-	return p.with(step{op: opPrepend, items: items})
+	return p.with(step{op: opPrepend, ext: &stepExt{items: items}})
 }
 
 // Merge is the terminal that sets every entry of the map m into the
@@ -306,7 +337,7 @@ func (p Path) Prepend(vs ...any) Path {
 func (p Path) Merge(m any) Path {
 	v := p.conv(m, "merge")
 	if v.kind != KindMap && v.kind != KindNil && p.err == nil {
-		p.err = &PathError{Step: len(p.steps), Nav: "merge", Msg: "merge needs a map, not " + v.kind.String()}
+		p.err = &PathError{Step: p.Len(), Nav: "merge", Msg: "merge needs a map, not " + v.kind.String()}
 	}
 	return p.with(step{op: opMerge, arg: v})
 }
@@ -321,55 +352,94 @@ func (p Path) Value() (Value, error) {
 }
 
 func (p Path) value() Value {
-	steps := make([]Value, len(p.steps))
-	for i, s := range p.steps {
-		op := Int(int64(s.op))
-		switch s.op {
-		case opKey, opMustKey, opNilToVal, opSet, opIncr, opMerge:
-			steps[i] = List(op, s.arg)
-		case opNth:
-			steps[i] = List(op, Int(s.index))
-		case opSortedRange:
-			var opts []MapEntry
-			if s.opts.ExcludeFrom {
-				opts = append(opts, MapEntry{String("excludeFrom"), Bool(true)})
-			}
-			if s.opts.IncludeTo {
-				opts = append(opts, MapEntry{String("includeTo"), Bool(true)})
-			}
-			if s.opts.Limit != 0 {
-				opts = append(opts, MapEntry{String("limit"), Int(int64(s.opts.Limit))})
-			}
-			if s.opts.Reverse {
-				opts = append(opts, MapEntry{String("reverse"), Bool(true)})
-			}
-			if len(opts) == 0 {
-				steps[i] = List(op, s.from, s.to)
-			} else {
-				steps[i] = List(op, s.from, s.to, Map(opts...))
-			}
-		case opFilter:
-			if s.filter == exists {
-				steps[i] = List(op, String("exists"))
-			} else {
-				steps[i] = List(op, String(s.filter.String()), s.arg)
-			}
-		case opView:
-			steps[i] = List(op, String(s.view.String()))
-		case opAppend, opPrepend:
-			steps[i] = List(append([]Value{op}, s.items...)...)
-		default:
-			steps[i] = List(op)
-		}
+	steps := make([]Value, p.Len())
+	for nd := p.last; nd != nil; nd = nd.prev {
+		steps[nd.n-1] = nd.stepValue()
 	}
 	return List(steps...)
+}
+
+// stepValue returns the ABI form of s: [opcode, args...].
+func (s *step) stepValue() Value {
+	op := Int(int64(s.op))
+	switch s.op {
+	case opKey, opMustKey, opNilToVal, opSet, opIncr, opMerge:
+		return List(op, s.arg)
+	case opNth:
+		return List(op, Int(s.index))
+	case opSortedRange:
+		var opts []MapEntry
+		if s.ext.opts.ExcludeFrom {
+			opts = append(opts, MapEntry{String("excludeFrom"), Bool(true)})
+		}
+		if s.ext.opts.IncludeTo {
+			opts = append(opts, MapEntry{String("includeTo"), Bool(true)})
+		}
+		if s.ext.opts.Limit != 0 {
+			opts = append(opts, MapEntry{String("limit"), Int(int64(s.ext.opts.Limit))})
+		}
+		if s.ext.opts.Reverse {
+			opts = append(opts, MapEntry{String("reverse"), Bool(true)})
+		}
+		if len(opts) == 0 {
+			return List(op, s.ext.from, s.ext.to)
+		}
+		return List(op, s.ext.from, s.ext.to, Map(opts...))
+	case opFilter:
+		if s.filter == exists {
+			return List(op, String("exists"))
+		}
+		return List(op, String(s.filter.String()), s.arg)
+	case opView:
+		return List(op, String(s.view.String()))
+	case opAppend, opPrepend:
+		return List(append([]Value{op}, s.ext.items...)...)
+	}
+	return List(op)
+}
+
+// appendPath appends the canonical encoding of p's ABI form (what
+// AppendEncode(dst, p.value()) appends) without building the value.
+func appendPath(dst []byte, p Path) ([]byte, error) {
+	var buf [16]*pathNode
+	nodes := buf[:0]
+	for nd := p.last; nd != nil; nd = nd.prev {
+		nodes = append(nodes, nd)
+	}
+	start := len(dst)
+	dst = appendLenHeader(dst, len(nodes), 0x90, 16, 0xdc-1)
+	ok := true
+	for i := len(nodes) - 1; i >= 0 && ok; i-- {
+		dst, ok = nodes[i].appendStep(dst)
+	}
+	if !ok {
+		return AppendEncode(dst[:start], p.value()) // for the error
+	}
+	return dst, nil
+}
+
+// appendStep appends the encoding of s's ABI form, inside a path: at
+// depth 2 (the path and step lists).
+func (s *step) appendStep(dst []byte) ([]byte, bool) {
+	const depth = 1
+	op := int64(s.op)
+	switch s.op {
+	case opKey, opMustKey, opNilToVal, opSet, opIncr, opMerge:
+		dst = appendInt(append(dst, 0x92), op)
+		return appendValue(dst, s.arg, depth+1, true)
+	case opNth:
+		return appendInt(appendInt(append(dst, 0x92), op), s.index), true
+	case opMapVals, opAll, opFirst, opLast, opMapKeys, opRemove:
+		return appendInt(append(dst, 0x91), op), true
+	}
+	return appendValue(dst, s.stepValue(), depth, true)
 }
 
 // String renders the path, steps separated by dots:
 // key("alice").sortedRange(open, 100, limit=10).view(count).
 func (p Path) String() string {
 	var b strings.Builder
-	for i, s := range p.steps {
+	for i, s := range p.steps() {
 		if i > 0 {
 			b.WriteByte('.')
 		}
@@ -407,19 +477,19 @@ func (s step) writeText(b *strings.Builder) {
 				b.WriteString(v.String())
 			}
 		}
-		bound(s.from)
+		bound(s.ext.from)
 		b.WriteString(", ")
-		bound(s.to)
-		if s.opts.ExcludeFrom {
+		bound(s.ext.to)
+		if s.ext.opts.ExcludeFrom {
 			b.WriteString(", excludeFrom")
 		}
-		if s.opts.IncludeTo {
+		if s.ext.opts.IncludeTo {
 			b.WriteString(", includeTo")
 		}
-		if s.opts.Limit != 0 {
-			b.WriteString(", limit=" + strconv.Itoa(s.opts.Limit))
+		if s.ext.opts.Limit != 0 {
+			b.WriteString(", limit=" + strconv.Itoa(s.ext.opts.Limit))
 		}
-		if s.opts.Reverse {
+		if s.ext.opts.Reverse {
 			b.WriteString(", reverse")
 		}
 	case opFilter:
@@ -430,7 +500,7 @@ func (s step) writeText(b *strings.Builder) {
 	case opView:
 		b.WriteString(s.view.String())
 	case opAppend, opPrepend:
-		for j, it := range s.items {
+		for j, it := range s.ext.items {
 			if j > 0 {
 				b.WriteString(", ")
 			}
@@ -458,20 +528,27 @@ func (p Path) Validate(mode PathMode) error {
 	if p.err != nil {
 		return p.err
 	}
-	for i, s := range p.steps {
-		if s.op.terminal() {
+	// The first bad step, in order, is reported: walking from the end, the
+	// last one found.
+	var err error
+	n := p.Len()
+	for nd := p.last; nd != nil; nd = nd.prev {
+		i := nd.n - 1
+		if nd.op.terminal() {
 			if mode == SelectMode {
-				return &PathError{Step: i, Nav: s.String(), Msg: "a select path cannot end with a terminal; terminals (set, remove, incr, append, prepend, merge) are for transforms"}
-			}
-			if i != len(p.steps)-1 {
-				return &PathError{Step: i, Nav: s.String(), Msg: "a terminal must be the last step of a path; " + strconv.Itoa(len(p.steps)-1-i) + " step(s) follow it"}
+				err = &PathError{Step: i, Nav: nd.String(), Msg: "a select path cannot end with a terminal; terminals (set, remove, incr, append, prepend, merge) are for transforms"}
+			} else if i != n-1 {
+				err = &PathError{Step: i, Nav: nd.String(), Msg: "a terminal must be the last step of a path; " + strconv.Itoa(n-1-i) + " step(s) follow it"}
 			}
 		}
-		if s.op == opView && mode == TransformMode {
-			return &PathError{Step: i, Nav: s.String(), Msg: "view is read-only and cannot appear in a transform; select the value, compute, then transform"}
+		if nd.op == opView && mode == TransformMode {
+			err = &PathError{Step: i, Nav: nd.String(), Msg: "view is read-only and cannot appear in a transform; select the value, compute, then transform"}
 		}
 	}
-	if mode == TransformMode && (len(p.steps) == 0 || !p.steps[len(p.steps)-1].op.terminal()) {
+	if err != nil {
+		return err
+	}
+	if mode == TransformMode && (n == 0 || !p.last.op.terminal()) {
 		return &PathError{Step: -1, Msg: "a transform path must end with a terminal (set, remove, incr, append, prepend or merge)"}
 	}
 	return nil
@@ -484,13 +561,13 @@ func ParsePath(v Value) (Path, error) {
 	if v.kind != KindList {
 		return Path{}, &PathError{Step: -1, Msg: "a path is a list of steps, not " + v.kind.String()}
 	}
-	p := Path{steps: make([]step, 0, len(v.c))}
+	var p Path
 	for i, sv := range v.c {
 		s, msg := parseStep(sv)
 		if msg != "" {
 			return Path{}, &PathError{Step: i, Msg: msg}
 		}
-		p.steps = append(p.steps, s)
+		p = p.with(s)
 	}
 	return p, nil
 }
@@ -549,13 +626,13 @@ func parseStep(sv Value) (step, string) {
 		if msg := want(2, 3); msg != "" {
 			return step{}, msg
 		}
-		s.from, s.to = args[0], args[1]
+		s.ext = &stepExt{from: args[0], to: args[1]}
 		if len(args) == 3 {
 			opts, msg := parseRangeOpts(args[2])
 			if msg != "" {
 				return step{}, msg
 			}
-			s.opts = opts
+			s.ext.opts = opts
 		}
 	case opFilter:
 		if len(args) == 0 {
@@ -591,7 +668,7 @@ func parseStep(sv Value) (step, string) {
 			return step{}, "unknown view function " + args[0].String() + "; use \"size\" or \"count\""
 		}
 	case opAppend, opPrepend:
-		s.items = args
+		s.ext = &stepExt{items: args}
 	}
 	return s, ""
 }

@@ -120,6 +120,18 @@ func (e *effects) value(op, flags uint8, target uint16, item uint32, v Value) er
 	return e.end(start)
 }
 
+// path appends an effect whose body is a path.
+func (e *effects) path(op uint8, target uint16, item uint32, p Path) error {
+	start := e.begin(op, 0, target, item)
+	b, err := appendPath(e.b, p)
+	if err != nil {
+		e.b = e.b[:start]
+		return Poison(err)
+	}
+	e.b = b
+	return e.end(start)
+}
+
 // hop appends a HOP: with a key for HASH, a partition for DIRECT.
 func (e *effects) hop(partitioner uint8, stage uint16, item uint32, key Value, partition uint32, payload Value) error {
 	start := e.begin(wire.OpHop, partitioner, stage, item)
@@ -264,7 +276,7 @@ func (inst *instance) take() ([]byte, int32) {
 }
 
 // query runs one query and returns its result.
-func (inst *instance) query(op uint8, ps *PState, path Value) (result, error) {
+func (inst *instance) query(op uint8, ps *PState, path Path) (result, error) {
 	inst.flush()
 	if inst.fatal != nil {
 		return result{}, inst.fatal
@@ -298,7 +310,8 @@ func (inst *instance) query(op uint8, ps *PState, path Value) (result, error) {
 			return result{}, inst.fatal
 		}
 	}
-	rs, err := decodeResponse(resp)
+	var one [1]result
+	rs, err := decodeResponseInto(resp, one[:0])
 	if err != nil || len(rs) != 1 {
 		inst.fatal = &failingError{code: wire.EINVAL}
 		return result{}, inst.fatal
@@ -383,6 +396,8 @@ func (inst *instance) Process(n int) int32 {
 	}
 	topo := mod.topos[b.topology]
 	failed := uint32(wire.NoItem)
+	// One allocation for the Ctxs of the batch rather than one per item.
+	ctxs := make([]Ctx, len(b.items))
 	for i := range b.items {
 		it := &b.items[i]
 		item := uint32(i)
@@ -392,7 +407,8 @@ func (inst *instance) Process(n int) int32 {
 				", which has " + strconv.Itoa(len(topo.stages))})
 		}
 		stage := topo.stages[it.stage]
-		ctx := &Ctx{inst: inst, mod: mod, batch: b, it: it, item: item, stage: stage}
+		ctx := &ctxs[i]
+		*ctx = Ctx{inst: inst, mod: mod, batch: b, it: it, item: item, stage: stage}
 		inst.cur = ctx
 		inst.eff.markItem()
 		var runErr error

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 )
 
@@ -105,12 +104,18 @@ func List(items ...Value) Value { return Value{kind: KindList, c: items} }
 
 // Set returns a set of elems, in canonical order, without duplicates.
 func Set(elems ...Value) Value {
-	return Value{kind: KindSet, c: sortUnique(elems, 1)}
+	if len(elems) == 0 {
+		return Value{kind: KindSet}
+	}
+	return Value{kind: KindSet, c: sortUnique(append([]Value(nil), elems...), 1)}
 }
 
 // Map returns a map of entries, in canonical order. When a key appears more
 // than once, the last entry wins.
 func Map(entries ...MapEntry) Value {
+	if len(entries) == 0 {
+		return Value{kind: KindMap}
+	}
 	flat := make([]Value, 0, 2*len(entries))
 	for _, e := range entries {
 		flat = append(flat, e.Key, e.Val)
@@ -118,34 +123,59 @@ func Map(entries ...MapEntry) Value {
 	return Value{kind: KindMap, c: sortUnique(flat, 2)}
 }
 
-// sortUnique sorts groups of stride values by the canonical encoding of the
-// first value of each group, keeping the last of equal groups. It returns a
-// new slice.
+// sortUnique sorts, in place, groups of stride values by the canonical
+// encoding of the first value of each group, keeping the last of equal
+// groups, and returns the sorted prefix of vals.
 func sortUnique(vals []Value, stride int) []Value {
 	n := len(vals) / stride
-	if n == 0 {
-		return nil
+	sorted := true
+	for i := 1; i < n && sorted; i++ {
+		sorted = cmpCanonical(vals[(i-1)*stride], vals[i*stride]) < 0
 	}
-	type keyed struct {
-		enc []byte
-		i   int
+	if sorted {
+		return vals
 	}
-	ks := make([]keyed, n)
-	var buf []byte
-	for i := range ks {
-		start := len(buf)
-		buf = appendCanonical(buf, vals[i*stride])
-		ks[i] = keyed{enc: buf[start:len(buf):len(buf)], i: i}
-	}
-	slices.SortStableFunc(ks, func(a, b keyed) int { return bytes.Compare(a.enc, b.enc) })
-	out := make([]Value, 0, len(vals))
-	for j, k := range ks {
-		if j+1 < len(ks) && bytes.Equal(k.enc, ks[j+1].enc) {
-			continue // a later duplicate wins
+	if n <= 32 {
+		// A stable insertion sort: maps and sets built by hand are small.
+		for i := 1; i < n; i++ {
+			for j := i; j > 0 && cmpCanonical(vals[(j-1)*stride], vals[j*stride]) > 0; j-- {
+				for k := range stride {
+					vals[(j-1)*stride+k], vals[j*stride+k] = vals[j*stride+k], vals[(j-1)*stride+k]
+				}
+			}
 		}
-		out = append(out, vals[k.i*stride:k.i*stride+stride]...)
+	} else {
+		type keyed struct {
+			enc []byte
+			i   int
+		}
+		ks := make([]keyed, n)
+		var buf []byte
+		for i := range ks {
+			start := len(buf)
+			buf = appendCanonical(buf, vals[i*stride])
+			ks[i] = keyed{enc: buf[start:len(buf):len(buf)], i: i}
+		}
+		slices.SortStableFunc(ks, func(a, b keyed) int { return bytes.Compare(a.enc, b.enc) })
+		out := make([]Value, 0, len(vals))
+		for _, k := range ks {
+			out = append(out, vals[k.i*stride:k.i*stride+stride]...)
+		}
+		vals = out
 	}
-	return out
+	// Keep the last of each run of equal keys.
+	w := 0
+	for i := 0; i < n; i++ {
+		if i+1 < n && cmpCanonical(vals[i*stride], vals[(i+1)*stride]) == 0 {
+			continue
+		}
+		if w != i {
+			copy(vals[w*stride:w*stride+stride], vals[i*stride:i*stride+stride])
+		}
+		w++
+	}
+	clear(vals[w*stride:])
+	return vals[:w*stride]
 }
 
 // Kind returns the kind of v.
@@ -277,17 +307,18 @@ func (v Value) Has(elem Value) bool {
 // search finds key among the groups of stride values of v.c by canonical
 // encoding: the group index where key is, or would be inserted.
 func (v Value) search(key Value, stride int) (int, bool) {
-	var kbuf, sbuf [64]byte
-	enc := appendCanonical(kbuf[:0], key)
-	n := len(v.c) / stride
-	scratch := sbuf[:0]
-	i := sort.Search(n, func(i int) bool {
-		scratch = appendCanonical(scratch[:0], v.c[i*stride])
-		return bytes.Compare(scratch, enc) >= 0
-	})
-	if i < n {
-		scratch = appendCanonical(scratch[:0], v.c[i*stride])
-		return i, bytes.Equal(scratch, enc)
+	lo, hi := 0, len(v.c)/stride
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		c := cmpCanonical(v.c[m*stride], key)
+		if c == 0 {
+			return m, true
+		}
+		if c < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
 	}
-	return i, false
+	return lo, false
 }
