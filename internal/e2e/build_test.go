@@ -126,6 +126,14 @@ func buildModule(root, src string) ([]byte, error) {
 	if err := os.Rename(tmp, file); err != nil {
 		return nil, err
 	}
+	// Builds of older sources are not needed any more.
+	if old, err := filepath.Glob(filepath.Join(filepath.Dir(file), name+"-*.wasm")); err == nil {
+		for _, o := range old {
+			if o != file {
+				_ = os.Remove(o)
+			}
+		}
+	}
 	return os.ReadFile(file)
 }
 
