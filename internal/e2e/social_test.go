@@ -106,9 +106,9 @@ func (n *node) followersOf(user string, page int) []string {
 
 // network is the social graph the test builds, and its model.
 type network struct {
-	followers map[string]map[string]bool // followee -> followers
-	posts     map[string][]post          // author -> posts, in order
-	timelines map[string]map[string][]post
+	followers map[string]map[string]bool   // followee -> followers
+	posts     map[string][]post            // author -> posts, in order
+	timelines map[string]map[string][]post // user -> author -> posts received
 }
 
 func newNetwork() *network {
@@ -135,8 +135,8 @@ func (w *network) follow(from, to string) {
 
 // TestSocial runs examples/social/go, built to wasm from source, through
 // the engine over Pebble: a random network of 40 users and a star with
-// 1,000 followers, follows and posts appended concurrently with ACK, then
-// every timeline, follower set, follower count and post count compared
+// 1,040 followers, follows from several clients with every ack level and
+// posts with ACK (their fanout as ack return), then every timeline, follower set, follower count and post count compared
 // exactly with the model; then unfollows, and posts that no longer reach
 // the unfollowers.
 func TestSocial(t *testing.T) {
