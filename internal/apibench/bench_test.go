@@ -2,6 +2,7 @@ package apibench_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -12,12 +13,35 @@ import (
 // clients is the number of concurrent clients of every benchmark.
 const clients = 32
 
+// opTimeout bounds one operation: an operation without a reply by then
+// fails the benchmark (with the node's state) instead of hanging it.
+const opTimeout = 30 * time.Second
+
+// bounded gives each operation of op at most d; when one times out, the
+// error says so and adds diag's description of the server (when diag is
+// not nil).
+func bounded(d time.Duration, op apibench.Op, diag func() string) apibench.Op {
+	return func(ctx context.Context, w, i int) error {
+		octx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		err := op(octx, w, i)
+		if err != nil && ctx.Err() == nil && octx.Err() != nil {
+			err = fmt.Errorf("no reply in %v: %w", d, err)
+			if diag != nil {
+				err = fmt.Errorf("%w; %s", err, diag())
+			}
+		}
+		return err
+	}
+}
+
 // bench runs b.N operations on clients workers and reports throughput
 // (ops/s, and records/s when an operation carries several records) and
 // the p50 and p99 latency of one operation.
-func bench(b *testing.B, records int, op apibench.Op) {
+func bench(b *testing.B, records int, op apibench.Op, diag func() string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	op = bounded(opTimeout, op, diag)
 	b.ResetTimer()
 	res, err := apibench.Run(ctx, clients, b.N, op)
 	b.StopTimer()
@@ -48,7 +72,7 @@ func BenchmarkAPIAppend(b *testing.B) {
 		{"unary-ack", 1, appendOp(s, w, squallv1.AckLevel_ACK_LEVEL_ACK)},
 		{"batch-100", 100, batchOp(s, w, 100)},
 	} {
-		b.Run(c.name, func(b *testing.B) { bench(b, c.records, c.op) })
+		b.Run(c.name, func(b *testing.B) { bench(b, c.records, c.op, s.diag) })
 		if d := s.waitIdle(b); d > time.Second {
 			b.Logf("after %s the topology caught up in %v", c.name, d.Round(time.Millisecond))
 		}
@@ -65,7 +89,7 @@ func BenchmarkRedisSet(b *testing.B) {
 		args []string
 	}{{"nosync", redisNoSync}, {"fsync-always", redisFsync}} {
 		p := startRedis(b, clients, c.args...)
-		b.Run(c.name, func(b *testing.B) { bench(b, 1, redisSetOp(p, w)) })
+		b.Run(c.name, func(b *testing.B) { bench(b, 1, redisSetOp(p, w), nil) })
 	}
 }
 
@@ -76,7 +100,7 @@ func BenchmarkAPISelectOne(b *testing.B) {
 	s.preload(b)
 	op := selectOp(s)
 	b.ResetTimer()
-	bench(b, 1, op)
+	bench(b, 1, op, s.diag)
 }
 
 // BenchmarkRedisGet GETs the same keys and values (a word and its count)
@@ -85,5 +109,5 @@ func BenchmarkRedisGet(b *testing.B) {
 	p := startRedis(b, clients, redisNoSync...)
 	p.preloadCounts(b)
 	b.ResetTimer()
-	bench(b, 1, redisGetOp(p))
+	bench(b, 1, redisGetOp(p), nil)
 }

@@ -173,6 +173,24 @@ func (s *squall) lag(ctx context.Context) (uint64, error) {
 	return lag, nil
 }
 
+// diag describes the topologies' progress, for the error of an operation
+// that got no reply.
+func (s *squall) diag() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := s.cluster.Status(ctx, connect.NewRequest(&squallv1.StatusRequest{}))
+	if err != nil {
+		return "node status: " + err.Error()
+	}
+	var parts []string
+	for _, m := range res.Msg.GetModules() {
+		for _, t := range m.GetTopologies() {
+			parts = append(parts, fmt.Sprintf("topology %s/%s: processed %d, lag %d", m.GetName(), t.GetName(), t.GetProcessed(), t.GetLag()))
+		}
+	}
+	return "node status: " + strings.Join(parts, "; ")
+}
+
 // waitIdle waits until the topologies have processed everything appended,
 // so one scenario's backlog does not slow the next; it returns how long
 // that took.

@@ -23,17 +23,18 @@ func TestAPIBenchSmoke(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		op   apibench.Op
+		diag func() string
 	}{
-		{"api-append/unary-append_ack", appendOp(s, w, squallv1.AckLevel_ACK_LEVEL_APPEND_ACK)},
-		{"api-append/unary-ack", appendOp(s, w, squallv1.AckLevel_ACK_LEVEL_ACK)},
-		{"api-append/batch-100", batchOp(s, w, 100)},
-		{"redis-set/nosync", redisSetOp(nosync, w)},
-		{"redis-set/fsync-always", redisSetOp(fsync, w)},
-		{"api-selectone", selectOp(s)},
-		{"redis-get", redisGetOp(nosync)},
+		{"api-append/unary-append_ack", appendOp(s, w, squallv1.AckLevel_ACK_LEVEL_APPEND_ACK), s.diag},
+		{"api-append/unary-ack", appendOp(s, w, squallv1.AckLevel_ACK_LEVEL_ACK), s.diag},
+		{"api-append/batch-100", batchOp(s, w, 100), s.diag},
+		{"redis-set/nosync", redisSetOp(nosync, w), nil},
+		{"redis-set/fsync-always", redisSetOp(fsync, w), nil},
+		{"api-selectone", selectOp(s), s.diag},
+		{"redis-get", redisGetOp(nosync), nil},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		res, err := apibench.Run(ctx, workers, ops, c.op)
+		res, err := apibench.Run(ctx, workers, ops, bounded(10*time.Second, c.op, c.diag))
 		cancel()
 		if err != nil {
 			t.Errorf("%s: %v", c.name, err)
