@@ -205,7 +205,10 @@ func MapFrom[K comparable, V any](m map[K]V) (Value, error) {
 	if m == nil {
 		return Value{}, nil
 	}
-	es := make([]MapEntry, 0, len(m))
+	if len(m) == 0 {
+		return Value{kind: KindMap}, nil
+	}
+	flat := make([]Value, 0, 2*len(m))
 	for k, x := range m {
 		kv, err := ValueOf(k)
 		if err != nil {
@@ -215,9 +218,9 @@ func MapFrom[K comparable, V any](m map[K]V) (Value, error) {
 		if err != nil {
 			return Value{}, prefix(err, "["+kv.String()+"]")
 		}
-		es = append(es, MapEntry{kv, v})
+		flat = append(flat, kv, v)
 	}
-	return Map(es...), nil
+	return Value{kind: KindMap, c: sortUnique(flat, 2)}, nil
 }
 
 var marshalerType = reflect.TypeOf((*Marshaler)(nil)).Elem()
@@ -331,12 +334,13 @@ func MapAs[K comparable, V any](v Value) (map[K]V, error) {
 // counter never incremented reads as 0). Values of the wrong kind are a
 // [*ConvertError].
 func Unmarshal(v Value, ptr any) error {
+	// The pointers to unnamed types come first: they have no methods, so
+	// none is an Unmarshaler, and comparing types costs less than checking
+	// for an interface.
 	switch p := ptr.(type) {
 	case *Value:
 		*p = v
 		return nil
-	case Unmarshaler:
-		return p.UnmarshalSquall(v)
 	case *any:
 		x, err := toAny(v, "")
 		if err == nil {
@@ -415,6 +419,8 @@ func Unmarshal(v Value, ptr any) error {
 		}
 		*p = m
 		return nil
+	case Unmarshaler:
+		return p.UnmarshalSquall(v)
 	}
 	rv := reflect.ValueOf(ptr)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
