@@ -77,7 +77,7 @@ func (c *Ctx) valueEffect(op, flags uint8, target uint16, x any, what string) er
 		return Poison(fmt.Errorf("squall: %s: %w", what, err))
 	}
 	start := len(c.inst.eff.b)
-	if err := c.inst.eff.value(op, flags, target, c.item, v); err != nil {
+	if err := c.inst.eff.put(op, flags, target, c.item, &v); err != nil {
 		return err
 	}
 	return c.added(start)
@@ -201,7 +201,7 @@ func (c *Ctx) Hop(stage *Stage, key, payload any) error {
 		return Poison(fmt.Errorf("squall: hop payload: %w", err))
 	}
 	start := len(c.inst.eff.b)
-	if err := c.inst.eff.hop(wire.HopHash, uint16(stage.index), c.item, k, 0, p); err != nil {
+	if err := c.inst.eff.putHop(wire.HopHash, uint16(stage.index), c.item, &k, 0, &p); err != nil {
 		return err
 	}
 	return c.added(start)
@@ -246,7 +246,7 @@ func (c *Ctx) HopDirect(stage *Stage, partition int, payload any) error {
 		return Poison(fmt.Errorf("squall: hop payload: %w", err))
 	}
 	start := len(c.inst.eff.b)
-	if err := c.inst.eff.hop(wire.HopDirect, uint16(stage.index), c.item, Value{}, uint32(partition), p); err != nil {
+	if err := c.inst.eff.putHop(wire.HopDirect, uint16(stage.index), c.item, nil, uint32(partition), &p); err != nil {
 		return err
 	}
 	return c.added(start)

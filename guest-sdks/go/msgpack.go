@@ -56,10 +56,13 @@ func Encode(v Value) ([]byte, error) { return AppendEncode(nil, v) }
 // AppendEncode appends the canonical MessagePack encoding of v to dst. On
 // error it returns dst (its spare capacity may have been written) and an
 // [*EncodeError].
-func AppendEncode(dst []byte, v Value) ([]byte, error) {
+func AppendEncode(dst []byte, v Value) ([]byte, error) { return appendEncode(dst, &v) }
+
+// appendEncode is AppendEncode of *v.
+func appendEncode(dst []byte, v *Value) ([]byte, error) {
 	out, ok := appendValue(dst, v, 0, true)
 	if !ok {
-		if err := findEncodeError(v, 0, "$"); err != nil {
+		if err := findEncodeError(*v, 0, "$"); err != nil {
 			return dst, err
 		}
 		return dst, &EncodeError{Path: "$", Msg: "value too large to encode"}
@@ -69,14 +72,14 @@ func AppendEncode(dst []byte, v Value) ([]byte, error) {
 
 // appendCanonical appends the canonical encoding of v without validating
 // it: the key order of maps and sets.
-func appendCanonical(dst []byte, v Value) []byte {
+func appendCanonical(dst []byte, v *Value) []byte {
 	dst, _ = appendValue(dst, v, 0, false)
 	return dst
 }
 
 // cmpCanonical compares the canonical encodings of a and b, as
 // bytes.Compare would, without building them for strings and ints.
-func cmpCanonical(a, b Value) int {
+func cmpCanonical(a, b *Value) int {
 	switch {
 	case a.kind == KindString && b.kind == KindString:
 		// The header orders strings of different lengths; equal headers
@@ -98,7 +101,10 @@ func tooLong(n int) bool { return uint64(n) > math.MaxUint32 }
 
 // appendValue appends v at nesting depth. With validate set it stops and
 // reports false at the first value Encode must reject.
-func appendValue(dst []byte, v Value, depth int, validate bool) ([]byte, bool) {
+//
+// v is a pointer, as in the decoder: a Value copied is a call to memmove
+// in Go's WebAssembly code.
+func appendValue(dst []byte, v *Value, depth int, validate bool) ([]byte, bool) {
 	switch v.kind {
 	case KindNil:
 		return append(dst, 0xc0), true
@@ -171,7 +177,7 @@ func appendValue(dst []byte, v Value, depth int, validate bool) ([]byte, bool) {
 func appendSeq(dst []byte, vals []Value, depth int, validate bool) ([]byte, bool) {
 	for i := range vals {
 		var ok bool
-		if dst, ok = appendValue(dst, vals[i], depth, validate); !ok {
+		if dst, ok = appendValue(dst, &vals[i], depth, validate); !ok {
 			return dst, false
 		}
 	}
@@ -343,7 +349,8 @@ func invalidUTF8At(s []byte) int {
 // input before anything is allocated. The result does not alias b.
 func Decode(b []byte) (Value, error) {
 	d := decoder{b: b, end: len(b), whole: true}
-	v, n, err := d.value(0, 0)
+	var v Value
+	n, err := d.value(&v, 0, 0)
 	if err != nil {
 		return Value{}, err
 	}
@@ -357,7 +364,8 @@ func Decode(b []byte) (Value, error) {
 // returns it with the number of bytes it spans.
 func DecodePrefix(b []byte) (Value, int, error) {
 	d := decoder{b: b, end: len(b)}
-	v, n, err := d.value(0, 0)
+	var v Value
+	n, err := d.value(&v, 0, 0)
 	if err != nil {
 		return Value{}, 0, err
 	}
@@ -368,7 +376,7 @@ func DecodePrefix(b []byte) (Value, int, error) {
 // value.
 func IsCanonical(b []byte) bool {
 	v, err := Decode(b)
-	return err == nil && bytes.Equal(appendCanonical(make([]byte, 0, len(b)), v), b)
+	return err == nil && bytes.Equal(appendCanonical(make([]byte, 0, len(b)), &v), b)
 }
 
 // Canonicalize decodes b and returns the canonical encoding of its value.
@@ -377,7 +385,7 @@ func Canonicalize(b []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return appendCanonical(make([]byte, 0, len(b)), v), nil
+	return appendCanonical(make([]byte, 0, len(b)), &v), nil
 }
 
 type decoder struct {
@@ -401,8 +409,8 @@ func (d *decoder) text(p, q int) string {
 	return d.src[p:q]
 }
 
-func (d *decoder) fail(off int, reason, msg string) (Value, int, error) {
-	return Value{}, 0, &DecodeError{Offset: off, Msg: msg, reason: reason}
+func (d *decoder) fail(off int, reason, msg string) (int, error) {
+	return 0, &DecodeError{Offset: off, Msg: msg, reason: reason}
 }
 
 // need fails unless n bytes follow p, for the value at at.
@@ -446,8 +454,11 @@ var (
 	fixextName = [...]string{"fixext1", "fixext2", "fixext4", "fixext8", "fixext16"}
 )
 
-// value decodes the value at p, inside containers nested depth deep.
-func (d *decoder) value(p, depth int) (Value, int, error) {
+// value decodes the value at p, inside containers nested depth deep,
+// into *out, which is the zero Value, and returns the offset after it.
+// Values are written in place: in Go's WebAssembly code a Value (56
+// bytes) copied is a call to memmove.
+func (d *decoder) value(out *Value, p, depth int) (int, error) {
 	if p >= d.end {
 		if d.inSet {
 			return d.fail(p, "truncated", "unexpected end of set payload")
@@ -457,56 +468,63 @@ func (d *decoder) value(p, depth int) (Value, int, error) {
 	c := d.b[p]
 	switch {
 	case c <= 0x7f:
-		return Int(int64(c)), p + 1, nil
+		out.kind, out.n = KindInt, uint64(int64(c))
+		return p + 1, nil
 	case c >= 0xe0:
-		return Int(int64(int8(c))), p + 1, nil
+		out.kind, out.n = KindInt, uint64(int64(int8(c)))
+		return p + 1, nil
 	case c <= 0x8f:
-		return d.group(p, p+1, uint64(c&0x0f), depth, "fixmap", 2)
+		return d.group(out, p, p+1, uint64(c&0x0f), depth, "fixmap", 2)
 	case c <= 0x9f:
-		return d.list(p, p+1, uint64(c&0x0f), depth, "fixarray")
+		return d.list(out, p, p+1, uint64(c&0x0f), depth, "fixarray")
 	case c <= 0xbf:
-		return d.str(p, p+1, uint64(c&0x1f), "fixstr", 1)
+		return d.str(out, p, p+1, uint64(c&0x1f), "fixstr", 1)
 	}
 	switch c {
 	case 0xc0:
-		return Value{}, p + 1, nil
+		return p + 1, nil
 	case 0xc1:
 		return d.fail(p, "reserved_byte", "invalid byte 0xc1 (never used)")
 	case 0xc2:
-		return Bool(false), p + 1, nil
+		out.kind = KindBool
+		return p + 1, nil
 	case 0xc3:
-		return Bool(true), p + 1, nil
+		out.kind, out.n = KindBool, 1
+		return p + 1, nil
 	case 0xc4, 0xc5, 0xc6:
 		size := 1 << (c - 0xc4)
 		n, q, err := d.length(p, p+1, size, binNames[c-0xc4])
 		if err != nil {
-			return Value{}, 0, err
+			return 0, err
 		}
 		if err := d.need(p, q, n, binNames[c-0xc4], lengthReason(size)); err != nil {
-			return Value{}, 0, err
+			return 0, err
 		}
-		return Value{kind: KindBytes, s: d.text(q, q+int(n))}, q + int(n), nil
+		out.kind, out.s = KindBytes, d.text(q, q+int(n))
+		return q + int(n), nil
 	case 0xc7, 0xc8, 0xc9:
 		size := 1 << (c - 0xc7)
 		n, q, err := d.length(p, p+1, size, extNames[c-0xc7])
 		if err != nil {
-			return Value{}, 0, err
+			return 0, err
 		}
-		return d.ext(p, q, n, depth, extNames[c-0xc7], lengthReason(size))
+		return d.ext(out, p, q, n, depth, extNames[c-0xc7], lengthReason(size))
 	case 0xca:
 		if err := d.need(p, p+1, 4, "float32", "truncated"); err != nil {
-			return Value{}, 0, err
+			return 0, err
 		}
-		return Float(float64(math.Float32frombits(binary.BigEndian.Uint32(d.b[p+1:])))), p + 5, nil
+		*out = Float(float64(math.Float32frombits(binary.BigEndian.Uint32(d.b[p+1:]))))
+		return p + 5, nil
 	case 0xcb:
 		if err := d.need(p, p+1, 8, "float64", "truncated"); err != nil {
-			return Value{}, 0, err
+			return 0, err
 		}
-		return Float(math.Float64frombits(binary.BigEndian.Uint64(d.b[p+1:]))), p + 9, nil
+		*out = Float(math.Float64frombits(binary.BigEndian.Uint64(d.b[p+1:])))
+		return p + 9, nil
 	case 0xcc, 0xcd, 0xce, 0xcf:
 		size := 1 << (c - 0xcc)
 		if err := d.need(p, p+1, uint64(size), uintNames[c-0xcc], "truncated"); err != nil {
-			return Value{}, 0, err
+			return 0, err
 		}
 		var u uint64
 		switch size {
@@ -522,11 +540,12 @@ func (d *decoder) value(p, depth int) (Value, int, error) {
 		if u > math.MaxInt64 {
 			return d.fail(p, "int_out_of_range", "integer out of int64 range ("+strconv.FormatUint(u, 10)+")")
 		}
-		return Int(int64(u)), p + 1 + size, nil
+		out.kind, out.n = KindInt, uint64(int64(u))
+		return p + 1 + size, nil
 	case 0xd0, 0xd1, 0xd2, 0xd3:
 		size := 1 << (c - 0xd0)
 		if err := d.need(p, p+1, uint64(size), intNames[c-0xd0], "truncated"); err != nil {
-			return Value{}, 0, err
+			return 0, err
 		}
 		var i int64
 		switch size {
@@ -539,41 +558,43 @@ func (d *decoder) value(p, depth int) (Value, int, error) {
 		default:
 			i = int64(binary.BigEndian.Uint64(d.b[p+1:]))
 		}
-		return Int(i), p + 1 + size, nil
+		out.kind, out.n = KindInt, uint64(i)
+		return p + 1 + size, nil
 	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8:
-		return d.ext(p, p+1, 1<<(c-0xd4), depth, fixextName[c-0xd4], "truncated")
+		return d.ext(out, p, p+1, 1<<(c-0xd4), depth, fixextName[c-0xd4], "truncated")
 	case 0xd9, 0xda, 0xdb:
 		size := 1 << (c - 0xd9)
 		n, q, err := d.length(p, p+1, size, strNames[c-0xd9])
 		if err != nil {
-			return Value{}, 0, err
+			return 0, err
 		}
-		return d.str(p, q, n, strNames[c-0xd9], size)
+		return d.str(out, p, q, n, strNames[c-0xd9], size)
 	case 0xdc, 0xdd:
 		form := [...]string{"array16", "array32"}[c-0xdc]
 		n, q, err := d.length(p, p+1, 2<<(c-0xdc), form)
 		if err != nil {
-			return Value{}, 0, err
+			return 0, err
 		}
-		return d.list(p, q, n, depth, form)
+		return d.list(out, p, q, n, depth, form)
 	}
 	form := [...]string{"map16", "map32"}[c-0xde]
 	n, q, err := d.length(p, p+1, 2<<(c-0xde), form)
 	if err != nil {
-		return Value{}, 0, err
+		return 0, err
 	}
-	return d.group(p, q, n, depth, form, 2)
+	return d.group(out, p, q, n, depth, form, 2)
 }
 
-func (d *decoder) str(p, q int, n uint64, form string, size int) (Value, int, error) {
+func (d *decoder) str(out *Value, p, q int, n uint64, form string, size int) (int, error) {
 	if err := d.need(p, q, n, form, lengthReason(size)); err != nil {
-		return Value{}, 0, err
+		return 0, err
 	}
 	s := d.b[q : q+int(n)]
 	if !validBytes(s) {
 		return d.fail(p, "invalid_utf8", "invalid UTF-8 in "+form+" at byte "+strconv.Itoa(invalidUTF8At(s)))
 	}
-	return Value{kind: KindString, s: d.text(q, q+int(n))}, q + int(n), nil
+	out.kind, out.s = KindString, d.text(q, q+int(n))
+	return q + int(n), nil
 }
 
 // enter checks the depth and the declared count of a container whose
@@ -594,29 +615,31 @@ func (d *decoder) enter(p, q int, n uint64, depth, stride int, form string) erro
 	return nil
 }
 
-func (d *decoder) list(p, q int, n uint64, depth int, form string) (Value, int, error) {
+func (d *decoder) list(out *Value, p, q int, n uint64, depth int, form string) (int, error) {
 	depth++
 	if err := d.enter(p, q, n, depth, 1, form); err != nil {
-		return Value{}, 0, err
+		return 0, err
 	}
 	if n == 0 {
-		return Value{kind: KindList}, q, nil
+		out.kind = KindList
+		return q, nil
 	}
 	items := make([]Value, n)
 	for i := range items {
 		var err error
-		if items[i], q, err = d.value(q, depth); err != nil {
-			return Value{}, 0, err
+		if q, err = d.value(&items[i], q, depth); err != nil {
+			return 0, err
 		}
 	}
-	return Value{kind: KindList, c: items}, q, nil
+	out.kind, out.c = KindList, items
+	return q, nil
 }
 
 // ext decodes an extension whose header is at p and whose type byte and
 // payload of n bytes start at q. Only sets exist.
-func (d *decoder) ext(p, q int, n uint64, depth int, form, reason string) (Value, int, error) {
+func (d *decoder) ext(out *Value, p, q int, n uint64, depth int, form, reason string) (int, error) {
 	if err := d.need(p, q, n+1, form, reason); err != nil {
-		return Value{}, 0, err
+		return 0, err
 	}
 	if t := int8(d.b[q]); t != setExtType {
 		return d.fail(p, "unsupported_ext", "unsupported ext type "+strconv.Itoa(int(t)))
@@ -638,36 +661,37 @@ func (d *decoder) ext(p, q int, n uint64, depth int, form, reason string) (Value
 		aform = [...]string{"array16", "array32"}[c-0xdc]
 		var err error
 		if count, q, err = d.length(q, q+1, 2<<(c-0xdc), aform); err != nil {
-			return Value{}, 0, err
+			return 0, err
 		}
 	default:
 		return d.fail(q, "bad_set_payload", "set payload is not an array")
 	}
-	v, q, err := d.group(p, q, count, depth, aform, 1)
+	q, err := d.group(out, p, q, count, depth, aform, 1)
 	if err != nil {
-		return Value{}, 0, err
+		return 0, err
 	}
 	if q != end {
 		return d.fail(q, "bad_set_payload", "set payload has "+strconv.Itoa(end-q)+" trailing bytes")
 	}
 	d.end, d.inSet = outerEnd, outerInSet
-	return v, q, nil
+	return q, nil
 }
 
 // group decodes n map entries (stride 2) or set elements (stride 1) at q,
 // for the container whose header is at p, in any order, into canonical
 // order; duplicates are errors.
-func (d *decoder) group(p, q int, n uint64, depth int, form string, stride int) (Value, int, error) {
+func (d *decoder) group(out *Value, p, q int, n uint64, depth int, form string, stride int) (int, error) {
 	depth++
 	if err := d.enter(p, q, n, depth, stride, form); err != nil {
-		return Value{}, 0, err
+		return 0, err
 	}
 	kind, what, reason := KindMap, "map key", "duplicate_map_key"
 	if stride == 1 {
 		kind, what, reason = KindSet, "set element", "duplicate_set_element"
 	}
 	if n == 0 {
-		return Value{kind: kind}, q, nil
+		out.kind = kind
+		return q, nil
 	}
 	vals := make([]Value, int(n)*stride)
 	var offBuf [16]int
@@ -679,11 +703,11 @@ func (d *decoder) group(p, q int, n uint64, depth int, form string, stride int) 
 	for i := 0; i < len(vals); i += stride {
 		offs = append(offs, q)
 		var err error
-		if vals[i], q, err = d.value(q, depth); err != nil {
-			return Value{}, 0, err
+		if q, err = d.value(&vals[i], q, depth); err != nil {
+			return 0, err
 		}
 		if sorted && i > 0 {
-			switch cmpCanonical(vals[i-stride], vals[i]) {
+			switch cmpCanonical(&vals[i-stride], &vals[i]) {
 			case 0:
 				return d.fail(offs[i/stride], reason, "duplicate "+what)
 			case 1:
@@ -691,8 +715,8 @@ func (d *decoder) group(p, q int, n uint64, depth int, form string, stride int) 
 			}
 		}
 		if stride == 2 {
-			if vals[i+1], q, err = d.value(q, depth); err != nil {
-				return Value{}, 0, err
+			if q, err = d.value(&vals[i+1], q, depth); err != nil {
+				return 0, err
 			}
 		}
 	}
@@ -705,18 +729,19 @@ func (d *decoder) group(p, q int, n uint64, depth int, form string, stride int) 
 		var buf []byte
 		for i := range ks {
 			start := len(buf)
-			buf = appendCanonical(buf, vals[i*stride])
+			buf = appendCanonical(buf, &vals[i*stride])
 			ks[i] = keyed{enc: buf[start:len(buf):len(buf)], i: i}
 		}
 		slices.SortFunc(ks, func(a, b keyed) int { return bytes.Compare(a.enc, b.enc) })
-		out := make([]Value, 0, len(vals))
+		sortedVals := make([]Value, 0, len(vals))
 		for j, k := range ks {
 			if j > 0 && bytes.Equal(ks[j-1].enc, k.enc) {
 				return d.fail(max(offs[k.i], offs[ks[j-1].i]), reason, "duplicate "+what)
 			}
-			out = append(out, vals[k.i*stride:k.i*stride+stride]...)
+			sortedVals = append(sortedVals, vals[k.i*stride:k.i*stride+stride]...)
 		}
-		vals = out
+		vals = sortedVals
 	}
-	return Value{kind: kind, c: vals}, q, nil
+	out.kind, out.c = kind, vals
+	return q, nil
 }

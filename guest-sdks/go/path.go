@@ -426,13 +426,24 @@ func (s *step) appendStep(dst []byte) ([]byte, bool) {
 	switch s.op {
 	case opKey, opMustKey, opNilToVal, opSet, opIncr, opMerge:
 		dst = appendInt(append(dst, 0x92), op)
-		return appendValue(dst, s.arg, depth+1, true)
+		return appendValue(dst, &s.arg, depth+1, true)
 	case opNth:
 		return appendInt(appendInt(append(dst, 0x92), op), s.index), true
 	case opMapVals, opAll, opFirst, opLast, opMapKeys, opRemove:
 		return appendInt(append(dst, 0x91), op), true
+	case opAppend, opPrepend:
+		items := s.ext.items
+		dst = appendInt(appendLenHeader(dst, 1+len(items), 0x90, 16, 0xdc-1), op)
+		for i := range items {
+			var ok bool
+			if dst, ok = appendValue(dst, &items[i], depth+1, true); !ok {
+				return dst, false
+			}
+		}
+		return dst, true
 	}
-	return appendValue(dst, s.stepValue(), depth, true)
+	sv := s.stepValue()
+	return appendValue(dst, &sv, depth, true)
 }
 
 // String renders the path, steps separated by dots:

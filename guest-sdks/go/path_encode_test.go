@@ -35,7 +35,7 @@ func TestAppendPath(t *testing.T) {
 			t.Errorf("%s: appendPath = %x, %v; want %x, %v", p, got, err, want, wantErr)
 		}
 	}
-	for _, p := range []Path{Key(string([]byte{0xff})), P().Set(List(deep))} {
+	for _, p := range []Path{Key(string([]byte{0xff})), P().Set(List(deep)), P().Append("ok", string([]byte{0xff})), P().Prepend(List(List(deep)))} {
 		got, err := appendPath([]byte{9}, p)
 		if err == nil || !bytes.Equal(got, []byte{9}) {
 			t.Errorf("%s: appendPath = %x, %v; want an error and nothing appended", p, got, err)

@@ -108,10 +108,17 @@ func (e *effects) end(start int) error {
 	return nil
 }
 
-// value appends an effect whose body is one value.
+// value appends an effect whose body is the value v.
 func (e *effects) value(op, flags uint8, target uint16, item uint32, v Value) error {
+	return e.put(op, flags, target, item, &v)
+}
+
+// put appends an effect whose body is the value *v. The runtime passes
+// Values by pointer: in Go's WebAssembly code a Value (56 bytes) copied is
+// a call to memmove.
+func (e *effects) put(op, flags uint8, target uint16, item uint32, v *Value) error {
 	start := e.begin(op, flags, target, item)
-	b, err := AppendEncode(e.b, v)
+	b, err := appendEncode(e.b, v)
 	if err != nil {
 		e.b = e.b[:start]
 		return Poison(err)
@@ -134,17 +141,22 @@ func (e *effects) path(op uint8, target uint16, item uint32, p Path) error {
 
 // hop appends a HOP: with a key for HASH, a partition for DIRECT.
 func (e *effects) hop(partitioner uint8, stage uint16, item uint32, key Value, partition uint32, payload Value) error {
+	return e.putHop(partitioner, stage, item, &key, partition, &payload)
+}
+
+// putHop is hop with the key and payload by pointer.
+func (e *effects) putHop(partitioner uint8, stage uint16, item uint32, key *Value, partition uint32, payload *Value) error {
 	start := e.begin(wire.OpHop, partitioner, stage, item)
 	b := e.b
 	var err error
 	switch partitioner {
 	case wire.HopHash:
-		b, err = AppendEncode(b, key)
+		b, err = appendEncode(b, key)
 	case wire.HopDirect:
 		b = wire.AppendU32(b, partition)
 	}
 	if err == nil {
-		b, err = AppendEncode(b, payload)
+		b, err = appendEncode(b, payload)
 	}
 	if err != nil {
 		e.b = e.b[:start]

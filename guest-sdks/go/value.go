@@ -130,7 +130,7 @@ func sortUnique(vals []Value, stride int) []Value {
 	n := len(vals) / stride
 	sorted := true
 	for i := 1; i < n && sorted; i++ {
-		sorted = cmpCanonical(vals[(i-1)*stride], vals[i*stride]) < 0
+		sorted = cmpCanonical(&vals[(i-1)*stride], &vals[i*stride]) < 0
 	}
 	if sorted {
 		return vals
@@ -138,7 +138,7 @@ func sortUnique(vals []Value, stride int) []Value {
 	if n <= 32 {
 		// A stable insertion sort: maps and sets built by hand are small.
 		for i := 1; i < n; i++ {
-			for j := i; j > 0 && cmpCanonical(vals[(j-1)*stride], vals[j*stride]) > 0; j-- {
+			for j := i; j > 0 && cmpCanonical(&vals[(j-1)*stride], &vals[j*stride]) > 0; j-- {
 				for k := range stride {
 					vals[(j-1)*stride+k], vals[j*stride+k] = vals[j*stride+k], vals[(j-1)*stride+k]
 				}
@@ -153,7 +153,7 @@ func sortUnique(vals []Value, stride int) []Value {
 		var buf []byte
 		for i := range ks {
 			start := len(buf)
-			buf = appendCanonical(buf, vals[i*stride])
+			buf = appendCanonical(buf, &vals[i*stride])
 			ks[i] = keyed{enc: buf[start:len(buf):len(buf)], i: i}
 		}
 		slices.SortStableFunc(ks, func(a, b keyed) int { return bytes.Compare(a.enc, b.enc) })
@@ -166,7 +166,7 @@ func sortUnique(vals []Value, stride int) []Value {
 	// Keep the last of each run of equal keys.
 	w := 0
 	for i := 0; i < n; i++ {
-		if i+1 < n && cmpCanonical(vals[i*stride], vals[(i+1)*stride]) == 0 {
+		if i+1 < n && cmpCanonical(&vals[i*stride], &vals[(i+1)*stride]) == 0 {
 			continue
 		}
 		if w != i {
@@ -310,7 +310,7 @@ func (v Value) search(key Value, stride int) (int, bool) {
 	lo, hi := 0, len(v.c)/stride
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		c := cmpCanonical(v.c[m*stride], key)
+		c := cmpCanonical(&v.c[m*stride], &key)
 		if c == 0 {
 			return m, true
 		}
