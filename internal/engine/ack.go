@@ -146,11 +146,16 @@ func (h *ackHub) abort(tok ackToken) {
 // record's trees are complete (perhaps at once).
 func (h *ackHub) resolve(tok ackToken, off uint64, w *ackWaiter) {
 	h.mu.Lock()
-	ap := h.endFloor(tok)
-	if e := ap.early[off]; e != nil {
-		delete(ap.early, off)
-		w.merge(e)
+	// Take the record's early completion before ending the floor: ending
+	// the last floor forgets every early completion, this one included, and
+	// the waiter would wait for a completion that already happened.
+	if ap := h.parts[tok.part]; ap != nil {
+		if e := ap.early[off]; e != nil {
+			delete(ap.early, off)
+			w.merge(e)
+		}
 	}
+	ap := h.endFloor(tok)
 	switch {
 	case h.closed != nil:
 		w.err = h.closed
