@@ -81,6 +81,12 @@ func TestRedisRoundTripAndStop(t *testing.T) {
 		t.Errorf("GET = %q %v %v", got, ok, err)
 	}
 	c.Close()
+	if cpu, err := srv.CPUTime(); err != nil || cpu < 0 {
+		t.Errorf("CPUTime = %v, %v", cpu, err)
+	}
+	if cpu, err := apibench.ProcessCPUTime(); err != nil || cpu <= 0 {
+		t.Errorf("ProcessCPUTime = %v, %v", cpu, err)
+	}
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
