@@ -404,8 +404,13 @@ func (m *rewriter) exports(r *reader) ([]byte, error) {
 		out = appendName(out, r.name())
 		kind := r.byte()
 		idx := r.u32()
-		if kind == 0 {
+		switch kind {
+		case 0:
 			idx = m.fn(idx)
+		case 3:
+			if r.err == nil && idx >= m.importGlobals+m.globals {
+				return nil, fmt.Errorf("export of global %d, which does not exist: the module has %d globals", idx, m.importGlobals+m.globals)
+			}
 		}
 		out = append(out, kind)
 		out = appendU32(out, idx)
@@ -467,12 +472,45 @@ func (m *rewriter) constExpr(out []byte, r *reader) ([]byte, error) {
 			out = appendU32(out, m.fn(r.u32()))
 			continue
 		}
+		if err := m.checkIndexes(r, op); err != nil {
+			return nil, err
+		}
 		if err := skipImmediates(r, op); err != nil {
 			return nil, err
 		}
 		out = append(out, r.b[start:r.off]...)
 	}
 	return out, r.err
+}
+
+// checkIndexes fails when instruction op, whose immediates r is at, names
+// a global or a type the module as written does not have: the rewrite
+// adds the budget global and the tick's type after the module's own, so
+// such an index, invalid in the module, would name them. (Function
+// indexes are renumbered around the tick instead.) It does not advance r.
+func (m *rewriter) checkIndexes(r *reader, op byte) error {
+	peek := &reader{b: r.b, off: r.off}
+	switch op {
+	case 0x23, 0x24: // global.get, global.set
+		if i := peek.u32(); peek.err == nil && i >= m.importGlobals+m.globals {
+			return fmt.Errorf("global %d does not exist: the module has %d globals", i, m.importGlobals+m.globals)
+		}
+	case 0x11: // call_indirect
+		if i := peek.u32(); peek.err == nil && i >= m.types {
+			return fmt.Errorf("type %d does not exist: the module has %d types", i, m.types)
+		}
+	case 0x02, 0x03, 0x04: // block types may be type indexes
+		if peek.off < len(peek.b) {
+			switch peek.b[peek.off] {
+			case 0x40, 0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f:
+				return nil
+			}
+		}
+		if i := peek.s33(); peek.err == nil && (i < 0 || i >= int64(m.types)) {
+			return fmt.Errorf("block type %d does not exist: the module has %d types", i, m.types)
+		}
+	}
+	return nil
 }
 
 // check is the inline budget check: decrement the budget and call the
@@ -536,6 +574,9 @@ func (m *rewriter) function(out []byte, r *reader) ([]byte, error) {
 			out = append(out, op)
 			out = appendU32(out, m.fn(r.u32()))
 			continue
+		}
+		if err := m.checkIndexes(r, op); err != nil {
+			return nil, fmt.Errorf("at byte %d: %w", start, err)
 		}
 		if err := skipImmediates(r, op); err != nil {
 			return nil, fmt.Errorf("at byte %d: %w", start, err)
@@ -768,6 +809,26 @@ func (r *reader) u32() uint32 {
 				return 0
 			}
 			return uint32(v)
+		}
+	}
+	r.fail("LEB128 longer than 5 bytes")
+	return 0
+}
+
+// s33 reads a signed LEB128 of up to 33 bits (a block type index).
+func (r *reader) s33() int64 {
+	var v int64
+	for shift := 0; shift < 35; shift += 7 {
+		c := r.byte()
+		if r.err != nil {
+			return 0
+		}
+		v |= int64(c&0x7f) << shift
+		if c&0x80 == 0 {
+			if shift+7 < 64 && c&0x40 != 0 {
+				v |= -1 << (shift + 7)
+			}
+			return v
 		}
 	}
 	r.fail("LEB128 longer than 5 bytes")

@@ -322,3 +322,32 @@ func FuzzInstrument(f *testing.F) {
 		}
 	})
 }
+
+// TestForeignBudget: code of the module as written cannot name the
+// budget global (the index after its own globals), nor the tick's type.
+func TestForeignBudget(t *testing.T) {
+	// (loop (global.set 0 (i32.const 5)) (br 0)) with no globals of its
+	// own: global 0 is the budget after the rewrite.
+	wasm := mod(
+		secType, []any{1, byte(0x60), 0, 0},
+		secFunction, []any{1, 0},
+		secExport, []any{1, "run", byte(0), 0},
+		secCode, []any{1, body(byte(0x03), byte(0x40), byte(0x41), 5, byte(0x24), 0, byte(0x0c), 0, byte(0x0b))},
+	)
+	if _, err := Instrument(wasm, 1000); err == nil || !strings.Contains(err.Error(), "global 0") {
+		t.Fatalf("error %v, want one about global 0", err)
+	}
+	// The same through an export of the global, and call_indirect of the
+	// tick's type (type 1, the module has one).
+	for name, w := range map[string][]byte{
+		"export": mod(secType, []any{1, byte(0x60), 0, 0}, secExport, []any{1, "g", byte(3), 0}),
+		"call_indirect": mod(secType, []any{1, byte(0x60), 0, 0}, secFunction, []any{1, 0}, secTable, []any{1, byte(funcref), byte(0), 1},
+			secCode, []any{1, body(byte(0x41), 0, byte(0x11), 1, 0)}),
+		"block type": mod(secType, []any{1, byte(0x60), 0, 0}, secFunction, []any{1, 0},
+			secCode, []any{1, body(byte(0x02), 1, byte(0x0b))}),
+	} {
+		if _, err := Instrument(w, 1000); err == nil {
+			t.Errorf("%s: instrumented", name)
+		}
+	}
+}
