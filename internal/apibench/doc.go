@@ -8,6 +8,17 @@
 // fsyncs every write (--appendonly yes --appendfsync always), the fair peer
 // for an append acknowledged once it is durable (APPEND_ACK).
 //
+// Run them with
+//
+//	scripts/install-redis.sh
+//	go test ./internal/apibench -run '^$' -bench . -benchtime 5s
+//
+// Every benchmark uses 32 concurrent clients and reports ops/s, p50_us and
+// p99_us (per-operation latency) and cpu_us/op (CPU time of client and
+// server together, the measure least disturbed by a shared machine).
+// Without redis-server they fail rather than skip: a Squall number without
+// its peer is not the comparison they exist for.
+//
 // The non-test code is the harness: [StartRedis] runs and stops a
 // redis-server, [RedisConn] is a minimal RESP client (PING, SET, GET, one
 // request at a time, no pipelining), and [Run] drives concurrent workers
