@@ -21,6 +21,11 @@
 // index grows by one, everywhere it appears), an i32 global holding the
 // budget, and the checks. It drops DWARF sections, whose code offsets it
 // would invalidate, and renumbers the function names of the name section.
+// Code of the module as written that names a global or a type past its
+// own is rejected: after the rewrite it would name the budget or the
+// tick's type, and a module that could reset its budget could loop
+// forever.
+//
 // It accepts the features of WebAssembly 2.0 (what wazero's
 // CoreFeaturesV2 enables) and rejects the rest (threads, exceptions, tail
 // calls, GC, memory64, multiple memories) with an error naming the
