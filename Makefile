@@ -62,6 +62,10 @@ generate: ## Regenerate api/ from proto/ (pinned buf and plugins via go run)
 fuzz-short: ## Run every fuzz target for FUZZTIME (default 10s) each
 	@scripts/fuzz.sh $(FUZZTIME)
 
+.PHONY: bench-api
+bench-api: setup ## The API against redis-server (unary and batch appends, SelectOne vs GET)
+	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -count 1 ./internal/apibench | tee bench-api.out
+
 .PHONY: bench
 bench: ## Run the storage benchmarks (set SQUALL_BENCH_FULL=1 for the 10M-element case)
 	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -count 1 ./abi/... ./storage/... ./host/... ./internal/engine/... | tee bench.out

@@ -14,3 +14,5 @@ go version
 go mod download
 # Rust guests (the SDK, examples, conformance suite) build with Debian's toolchain.
 scripts/install-rust-wasm.sh
+# The API benchmarks (and their smoke test) measure against a real redis-server.
+scripts/install-redis.sh

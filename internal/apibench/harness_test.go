@@ -40,18 +40,6 @@ func TestRunStopsOnFirstError(t *testing.T) {
 	}
 }
 
-func TestRunUntimed(t *testing.T) {
-	res, err := apibench.Run(context.Background(), 2, 10, func(_ context.Context, _, i int) error {
-		if i%5 == 0 {
-			return apibench.ErrUntimed
-		}
-		return nil
-	})
-	if err != nil || res.Ops != 10 || res.Untimed != 2 {
-		t.Errorf("got %v, %v; want 10 ops, 2 untimed", res, err)
-	}
-}
-
 func TestStartRedisWithoutRedis(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	_, err := apibench.StartRedis(context.Background(), t.TempDir())

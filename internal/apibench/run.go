@@ -2,7 +2,6 @@ package apibench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -10,20 +9,13 @@ import (
 	"time"
 )
 
-// ErrUntimed, returned by an [Op], counts the operation as done but
-// leaves its latency out of the percentiles ([Result.Untimed]): for an
-// operation whose completion the harness could not observe, such as an
-// acknowledgment the server lost.
-var ErrUntimed = errors.New("apibench: operation done, not timed")
-
 // Op is one operation of worker w; i numbers the operations of a run from 0
 // across all workers.
 type Op func(ctx context.Context, w, i int) error
 
 // Result summarizes a [Run].
 type Result struct {
-	Ops      int           // operations completed, timed or not
-	Untimed  int           // operations that returned ErrUntimed
+	Ops      int           // operations completed
 	Elapsed  time.Duration // wall time of the run
 	P50, P99 time.Duration // per-operation latency percentiles
 	Max      time.Duration
@@ -38,17 +30,12 @@ func (r Result) OpsPerSec() float64 {
 }
 
 func (r Result) String() string {
-	s := fmt.Sprintf("%d ops in %v: %.0f ops/s, p50 %v, p99 %v, max %v", r.Ops, r.Elapsed.Round(time.Millisecond),
+	return fmt.Sprintf("%d ops in %v: %.0f ops/s, p50 %v, p99 %v, max %v", r.Ops, r.Elapsed.Round(time.Millisecond),
 		r.OpsPerSec(), r.P50, r.P99, r.Max)
-	if r.Untimed > 0 {
-		s += fmt.Sprintf(" (%d untimed)", r.Untimed)
-	}
-	return s
 }
 
 // Run runs n operations on workers concurrent goroutines (each takes the
-// next operation number until n are taken), timing each operation (but
-// those that return [ErrUntimed]). The
+// next operation number until n are taken), timing each operation. The
 // first error stops the run (the workers finish the operation they are
 // in) and is returned with the operation that failed; every goroutine has
 // exited when Run returns.
@@ -56,7 +43,7 @@ func Run(ctx context.Context, workers, n int, op Op) (Result, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	workers = max(1, min(workers, n))
-	var next, untimed atomic.Int64
+	var next atomic.Int64
 	lat := make([][]time.Duration, workers)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -69,12 +56,7 @@ func Run(ctx context.Context, workers, n int, op Op) (Result, error) {
 					return
 				}
 				t0 := time.Now()
-				err := op(ctx, w, i)
-				if errors.Is(err, ErrUntimed) {
-					untimed.Add(1)
-					continue
-				}
-				if err != nil {
+				if err := op(ctx, w, i); err != nil {
 					cancel(fmt.Errorf("operation %d (worker %d): %w", i, w, err))
 					return
 				}
@@ -86,8 +68,6 @@ func Run(ctx context.Context, workers, n int, op Op) (Result, error) {
 	elapsed := time.Since(start)
 	all := slices.Concat(lat...)
 	res := Summarize(all, elapsed)
-	res.Untimed = int(untimed.Load())
-	res.Ops += res.Untimed
 	if err := context.Cause(ctx); err != nil {
 		return res, err
 	}

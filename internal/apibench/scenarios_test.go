@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"time"
 
 	"connectrpc.com/connect"
 
@@ -17,30 +16,11 @@ import (
 // The scenarios: each returns the operation that workers run, shared by
 // the benchmarks and the smoke test.
 
-// ackWait bounds the wait of an ACK append: one without a reply by then
-// is counted as a lost acknowledgment (apibench.ErrUntimed). The engine,
-// as of this writing, sometimes never acknowledges an ACK append whose
-// record it processed, when ACK appends run concurrently (a known bug:
-// internal/e2e's TestConcurrentAckAppends, in engine/ack.go's resolve).
-// BenchmarkAPIAppend then checks that every record was processed
-// (waitIdle), and reports the count as lost-acks. With p99 latencies of
-// tens of milliseconds, 5 s is no slow reply.
-const ackWait = 5 * time.Second
-
 // appendOp appends one record with ack level ack.
 func appendOp(s *squall, w *workload, ack squallv1.AckLevel) apibench.Op {
 	return func(ctx context.Context, _, i int) error {
-		actx := ctx
-		if ack == squallv1.AckLevel_ACK_LEVEL_ACK {
-			var cancel context.CancelFunc
-			actx, cancel = context.WithTimeout(ctx, ackWait)
-			defer cancel()
-		}
-		res, err := s.depots.Append(actx, connect.NewRequest(&squallv1.AppendRequest{Module: module, Depot: depot,
+		res, err := s.depots.Append(ctx, connect.NewRequest(&squallv1.AppendRequest{Module: module, Depot: depot,
 			Record: w.records[i%len(w.records)], AckLevel: ack}))
-		if err != nil && actx != ctx && actx.Err() != nil && ctx.Err() == nil {
-			return apibench.ErrUntimed // lost: see ackWait
-		}
 		if err != nil {
 			return err
 		}
