@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -175,16 +174,8 @@ func (n *node) deployNative(nm *engine.NativeModule) {
 	n.deploy(nm.Def, f)
 }
 
-// appended is the result of an append. lost is set when the engine lost
-// the acknowledgment of an ACK append (see tryAppend): the record was
-// processed, but its ack returns and failures are unknown.
-type appended struct {
-	engine.AppendResult
-	lost bool
-}
-
 // append appends a record and waits as ack says, failing the test on error.
-func (n *node) append(module, depot string, rec abi.Value, ack engine.AckLevel) appended {
+func (n *node) append(module, depot string, rec abi.Value, ack engine.AckLevel) engine.AppendResult {
 	n.t.Helper()
 	res, err := n.tryAppend(module, depot, rec, ack)
 	if err != nil {
@@ -193,40 +184,11 @@ func (n *node) append(module, depot string, rec abi.Value, ack engine.AckLevel) 
 	return res
 }
 
-// ackWait bounds the wait of an ACK append before tryAppend checks whether
-// the engine lost its acknowledgment.
-const ackWait = 5 * time.Second
-
-// tryAppend appends a record and waits as ack says.
-//
-// The engine, as of this writing, sometimes never acknowledges an ACK
-// append whose record it processed (TestConcurrentAckAppends). So that
-// the other tests check what they are about, an ACK append that waits
-// more than ackWait waits for the module to be idle instead, and returns
-// lost (and logs it) if its record was then processed.
-func (n *node) tryAppend(module, depot string, rec abi.Value, ack engine.AckLevel) (appended, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), ackWait)
+// tryAppend appends a record and waits as ack says, for a minute at most.
+func (n *node) tryAppend(module, depot string, rec abi.Value, ack engine.AckLevel) (engine.AppendResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := n.e.AppendToDepot(ctx, module, depot, rec, ack)
-	if ack != engine.AckAck || !errors.Is(err, context.DeadlineExceeded) || ctx.Err() == nil {
-		return appended{AppendResult: res}, err
-	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		lag, lerr := n.e.Lag(module)
-		if lerr != nil {
-			return appended{AppendResult: res}, lerr
-		}
-		if lag == 0 {
-			n.t.Logf("the engine lost the ACK of %s/%s partition %d offset %d, which it processed (known bug, TestConcurrentAckAppends)",
-				module, depot, res.Partition, res.Offset)
-			return appended{AppendResult: res, lost: true}, nil
-		}
-		if time.Now().After(deadline) {
-			return appended{AppendResult: res}, err
-		}
-		time.Sleep(time.Millisecond)
-	}
+	return n.e.AppendToDepot(ctx, module, depot, rec, ack)
 }
 
 // waitIdle waits until every record appended to the module is processed
@@ -382,14 +344,3 @@ func sorted(s []string) []string {
 // quietLogger drops the engine's and the host's messages: for tests whose
 // failures are expected.
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// lostAck stands for the ack return of an append whose ACK was lost.
-var lostAck = abi.String("(lost ACK)")
-
-// lostOr returns the ack return of topology, or lostAck.
-func lostOr(res appended, topology string) abi.Value {
-	if res.lost {
-		return lostAck
-	}
-	return res.AckReturns[topology]
-}

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,7 +13,7 @@ import (
 // until they are fixed. They do not run by default (the other tests steer
 // clear of them); SQUALL_E2E_KNOWN_BUGS=1 runs them:
 //
-//	SQUALL_E2E_KNOWN_BUGS=1 go test ./internal/e2e/ -run 'TestConcurrentAckAppends|TestDrainWithBacklog' -v
+//	SQUALL_E2E_KNOWN_BUGS=1 go test ./internal/e2e/ -run TestDrainWithBacklog -v
 
 func knownBug(t *testing.T, what string) {
 	t.Helper()
@@ -23,39 +22,49 @@ func knownBug(t *testing.T, what string) {
 	}
 }
 
-// TestConcurrentAckAppends appends from 8 clients at once, all with ACK:
-// every append must be acknowledged.
+// TestDrainWithBacklog closes the engine just after a deploy that found
+// a backlog in the depots, many times: Close must drain (finish the trees
+// in flight and stop) within its deadline, and after a restart nothing
+// appended is lost.
 //
-// As of this writing some are never acknowledged: the record is
-// processed and its progress committed (Lag is 0), but the appender waits
-// until its context ends. The engine can process a record as soon as it
-// is written, before the appender's WAL sync returns (another append woke
-// the task), so its completion may come before ackHub.resolve; it is then
-// kept as an "early" completion. But resolve calls endFloor before it
-// looks the early completion up, and endFloor drops the early completions
-// below the lowest remaining floor, all of them when no floor remains
-// (the appender's own was the last): the completion is lost and the
-// waiter waits for one that already happened. Looking up ap.early[off]
-// before endFloor fixes it (checked: this test then passes). The other
-// tests append with ACK only while nothing else is being appended or
-// processed (ackClients), where the race does not occur.
-func TestConcurrentAckAppends(t *testing.T) {
-	knownBug(t, "lost ACK of concurrent ACK appends")
-	n := newNode(t, fastConfig())
-	n.deployNative(wordcountNative())
-	c := newCorpus(6, 4000, 64)
-	var lost atomic.Int64
-	parallel(len(c.sentences), 8, func(i int) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if _, err := n.e.AppendToDepot(ctx, "wordcount", "sentences", c.sentences[i].record(), engine.AckAck); err != nil {
-			lost.Add(1)
-			t.Errorf("sentence %d: %v", i, err)
+// It fails in about half the runs with the engine as of this writing (a
+// known bug, see knownBug): a task that checked "draining" (task.collect) just before
+// Close set it reads new records and hops their words to tasks that,
+// seeing no tree in flight (module.drained), have already exited; those
+// trees never complete and Close times out. The draining check and the
+// inflight increment need to be atomic with respect to drained().
+func TestDrainWithBacklog(t *testing.T) {
+	knownBug(t, "drain race")
+	wasm := moduleWasm(t, wordcountSrc)
+	c := newCorpus(2, 200, 9)
+	for i := range 60 {
+		n := newNode(t, fastConfig())
+		n.deployWasm("wordcount", wasm)
+		for _, s := range c.sentences {
+			n.append("wordcount", "sentences", s.record(), engine.AckNone)
 		}
-	})
-	n.waitIdle("wordcount", time.Minute)
-	checkCounts(t, n, c.counts)
-	if lost.Load() > 0 {
-		t.Errorf("%d of %d ACK appends were not acknowledged, though every record was processed", lost.Load(), len(c.sentences))
+		// A drained close leaves the records not yet read to the restart.
+		n.restart()
+		n.deployWasm("wordcount", wasm) // starts on the backlog
+		// Close at various points of the backlog's processing.
+		time.Sleep(time.Duration(i%20) * 150 * time.Microsecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := n.e.Close(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("run %d: close just after a deploy with a backlog: %v", i, err)
+		}
+		n.e = nil
+		n.close()
+		n.open()
+		n.deployWasm("wordcount", wasm)
+		n.waitIdle("wordcount", time.Minute)
+		got := n.intMap("wordcount", "$$wordCounts")
+		for w, want := range c.counts {
+			if got[w] < want {
+				t.Fatalf("run %d: count[%q] = %d, want at least %d", i, w, got[w], want)
+			}
+		}
+		n.close()
 	}
 }
