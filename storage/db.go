@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -85,6 +87,11 @@ func Open(dir string, opts Options) (*DB, error) {
 		popts.FS = vfs.Default
 	}
 	pdb, err := pebble.Open(dir, popts)
+	if err != nil && (errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK) || strings.Contains(err.Error(), "lock held")) {
+		// Pebble's LOCK file is held: another process (or this one) has
+		// the store open.
+		return nil, fmt.Errorf("storage: open %s: the data directory is in use by another process (another squall on the same --data-dir?) or already open in this one: %w", dir, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
 	}

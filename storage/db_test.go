@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -141,5 +142,22 @@ func TestNotSquallDir(t *testing.T) {
 	}
 	if !errors.Is(err, ErrNotSquallDir) {
 		t.Errorf("error does not match ErrNotSquallDir")
+	}
+}
+
+// TestOpenInUse: a second Open of a directory that is open says that it is
+// in use, not just "resource temporarily unavailable".
+func TestOpenInUse(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if db2, err := Open(dir, Options{}); err == nil {
+		db2.Close()
+		t.Fatal("opened a directory that is open")
+	} else if !strings.Contains(err.Error(), "in use by another process") {
+		t.Errorf("error %q does not say the directory is in use", err)
 	}
 }

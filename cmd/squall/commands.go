@@ -267,8 +267,8 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		*out = moduleBaseName(abs) + ".wasm"
 	}
 	began := time.Now()
-	fmt.Fprintf(stderr, "building %s (GOOS=wasip1 GOARCH=wasm go build) ...", pos[0])
-	if err := build.Go(ctx, pos[0], *out); err != nil {
+	fmt.Fprintf(stderr, "building %s ...", pos[0])
+	if _, err := build.Module(ctx, pos[0], *out); err != nil {
 		fmt.Fprintln(stderr, " failed")
 		return err
 	}

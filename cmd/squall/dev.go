@@ -86,7 +86,7 @@ func (s *devSource) artifact(ctx context.Context, stderr io.Writer) ([]byte, err
 		return os.ReadFile(s.path)
 	}
 	fmt.Fprintf(stderr, "squall dev: building %s ...\n", s.path)
-	if err := build.Go(ctx, s.path, s.out); err != nil {
+	if _, err := build.Module(ctx, s.path, s.out); err != nil {
 		return nil, err
 	}
 	return os.ReadFile(s.out)
@@ -106,11 +106,12 @@ func (s *devSource) stamp() string {
 		if err != nil {
 			return nil
 		}
-		if d.IsDir() && p != s.path && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
-			return filepath.SkipDir
+		if d.IsDir() && p != s.path && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "target") {
+			return filepath.SkipDir // target/ is cargo's output
 		}
 		n := d.Name()
-		if !d.IsDir() && (strings.HasSuffix(n, ".go") || n == "go.mod" || n == "go.sum") {
+		if !d.IsDir() && (strings.HasSuffix(n, ".go") || n == "go.mod" || n == "go.sum" ||
+			strings.HasSuffix(n, ".rs") || n == "Cargo.toml" || n == "Cargo.lock") {
 			if st, err := d.Info(); err == nil {
 				fmt.Fprintf(&b, "%s %d %d\n", p, st.Size(), st.ModTime().UnixNano())
 			}

@@ -1,7 +1,7 @@
 // Package build builds a module's source folder to a WebAssembly
-// artifact. Go modules are built with the Go toolchain
-// (GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared); other languages
-// come with their SDKs.
+// artifact: Go modules with the Go toolchain (GOOS=wasip1 GOARCH=wasm go
+// build -buildmode=c-shared), Rust packages with cargo for the WASI target
+// ([Module] detects which); Python and TypeScript come with their SDKs.
 package build
 
 import (
@@ -41,13 +41,14 @@ func goTool() (string, error) {
 
 // Error is a failed build: the command and its output.
 type Error struct {
-	Dir    string
-	Output string
-	Err    error
+	Dir     string
+	Command string // the build command as a user would type it
+	Output  string
+	Err     error
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("build %s: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared: %v\n%s", e.Dir, e.Err, strings.TrimSpace(e.Output))
+	return fmt.Sprintf("build %s: %s: %v\n%s", e.Dir, e.Command, e.Err, strings.TrimSpace(e.Output))
 }
 
 func (e *Error) Unwrap() error { return e.Err }
@@ -57,7 +58,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // package).
 func Go(ctx context.Context, dir, out string) error {
 	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
-		return fmt.Errorf("build: %s has no go.mod: only Go modules can be built yet (point at the folder of a module's main package)", dir)
+		return fmt.Errorf("build: %s has no go.mod (point at the folder of a Go module's main package)", dir)
 	}
 	gobin, err := goTool()
 	if err != nil {
@@ -85,9 +86,9 @@ func Go(ctx context.Context, dir, out string) error {
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Run(); err != nil {
 		_ = os.Remove(tmp)
-		return &Error{Dir: dir, Output: buf.String(), Err: err}
+		return &Error{Dir: dir, Command: "GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared", Output: buf.String(), Err: err}
 	}
-	return os.Rename(tmp, absOut)
+	return publish(tmp, absOut)
 }
 
 // GoCached builds the Go module in dir like [Go], into cacheDir under a

@@ -113,9 +113,10 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		return nil, err
 	}
 	n = &Node{cfg: cfg, log: cfg.Logger}
+	opened := n // a failing return sets n to nil before this runs
 	defer func() {
 		if err != nil {
-			n.closeParts(context.Background())
+			_ = opened.closeParts(context.Background())
 		}
 	}()
 	token := cfg.Token

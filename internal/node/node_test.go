@@ -261,3 +261,22 @@ func TestNodeEndToEnd(t *testing.T) {
 		t.Errorf("after a restart and an append, count(the) = %d, want 4", got)
 	}
 }
+
+// TestStartFailsCleanly: a second node on a data dir that a running node
+// holds gets an error that names the problem, and nothing leaks or panics.
+func TestStartFailsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	first, err := node.Start(context.Background(), node.Config{DataDir: dir, Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close(context.Background())
+	second, err := node.Start(context.Background(), node.Config{DataDir: dir, Listen: "127.0.0.1:0"})
+	if err == nil {
+		second.Close(context.Background())
+		t.Fatal("a second node opened a data dir that a running node holds")
+	}
+	if !strings.Contains(err.Error(), dir) {
+		t.Errorf("error %q does not name the data dir", err)
+	}
+}
