@@ -29,6 +29,12 @@ type module struct {
 	// inflight counts the processing trees in flight on all tasks; a
 	// draining module stops when it reaches 0.
 	inflight atomic.Int64
+	// reading counts the tasks between deciding to read new records and
+	// counting them in inflight. Without it a task could decide to read
+	// just before draining starts while the others, seeing nothing in
+	// flight, exit; the trees it then starts would hop to exited tasks and
+	// never complete, and Close would wait for them until its deadline.
+	reading  atomic.Int64
 	draining atomic.Bool
 	// failed is set when a task stopped on a store failure: nothing more
 	// can complete, so draining ends at once.
@@ -160,8 +166,12 @@ func (m *module) treeDone() {
 }
 
 // drained reports whether a draining module's tasks may exit.
+//
+// reading is loaded before inflight: a task counts its new trees in
+// inflight before it leaves reading, so reading == 0 followed by
+// inflight == 0 means no tree is in flight or about to start.
 func (m *module) drained() bool {
-	return m.draining.Load() && (m.inflight.Load() <= 0 || m.failed.Load())
+	return m.draining.Load() && m.reading.Load() == 0 && (m.inflight.Load() <= 0 || m.failed.Load())
 }
 
 func (m *module) closeAcks(err error) {

@@ -451,6 +451,13 @@ func (t *task) collect(ts *topoState) []*item {
 		clear(ts.hops[rest:])
 		ts.hops = ts.hops[:rest]
 	}
+	// Announce the read before checking draining (see module.reading).
+	t.m.reading.Add(1)
+	defer func() {
+		if t.m.reading.Add(-1) == 0 && t.m.draining.Load() {
+			t.m.kickAll()
+		}
+	}()
 	if t.m.draining.Load() {
 		return items
 	}
