@@ -24,7 +24,7 @@ run: setup ## Run squall dev with the wordcount example (data in ./.squall; Ctrl
 	go run ./cmd/squall dev examples/wordcount/go
 
 .PHONY: test
-test: setup lint test-go test-sdk-go test-sdk-rust fuzz-short ## Everything CI runs: lint, all tests, short fuzzing
+test: setup lint test-go test-sdk-go test-sdk-rust test-examples fuzz-short ## Everything CI runs: lint, all tests, short fuzzing
 	@echo "make test: all checks passed"
 
 .PHONY: test-go
@@ -35,6 +35,11 @@ test-go: ## Run the Go test suite (race detector on the concurrent packages)
 .PHONY: test-sdk-go
 test-sdk-go: ## Lint and test the Go guest SDK (its own module, zero dependencies)
 	cd guest-sdks/go && go vet ./... && GOOS=wasip1 GOARCH=wasm go vet ./... && go run $(STATICCHECK) ./... && go test -count=1 ./...
+
+.PHONY: test-examples
+test-examples: ## Lint and test the Go example modules (each its own Go module)
+	cd examples/wordcount/go && go vet ./... && GOOS=wasip1 GOARCH=wasm go vet ./... && go run $(STATICCHECK) ./... && go test -count=1 ./...
+	cd examples/social/go && go vet ./... && GOOS=wasip1 GOARCH=wasm go vet ./... && go run $(STATICCHECK) ./... && go test -count=1 ./...
 
 .PHONY: test-sdk-rust
 test-sdk-rust: ## Test the Rust guest SDK and its example crates natively (cargo test)
