@@ -72,5 +72,5 @@ bench-api: setup ## The API against redis-server (unary and batch appends, Selec
 	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -count 1 ./internal/apibench | tee bench-api.out
 
 .PHONY: bench
-bench: ## Run the storage benchmarks (set SQUALL_BENCH_FULL=1 for the 10M-element case)
-	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -count 1 ./abi/... ./storage/... ./host/... ./internal/engine/... | tee bench.out
+bench: setup ## The benchmarks behind docs/benchmarks.md, each with its baseline, into bench.out
+	scripts/bench.sh
