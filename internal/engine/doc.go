@@ -94,4 +94,10 @@
 // in flight and commit their progress, so a restart replays nothing; when
 // its context ends first it stops the tasks where they are. Every goroutine
 // the engine starts is a task, owned by its module and stopped by Close.
+//
+// [Engine.Undeploy] does the same for one module and removes it; the
+// module's data and recorded definition stay, so deploying the same
+// definition again (with new code: any ProcessorFactory) resumes it.
+// [Engine.Destroy] undeploys a module and deletes its data, recorded
+// definition included, so that the name can be deployed afresh.
 package engine

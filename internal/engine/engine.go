@@ -118,7 +118,11 @@ type Engine struct {
 	mu      sync.RWMutex
 	closing bool
 	modules map[string]*module
-	seeds   *rand.Rand // guarded by mu: seeds of the tasks' sources
+	// stopping holds the modules being undeployed or destroyed: removed
+	// from modules, their tasks not yet exited (or their data not yet
+	// deleted). Their names cannot be deployed meanwhile.
+	stopping map[string]*module
+	seeds    *rand.Rand // guarded by mu: seeds of the tasks' sources
 }
 
 // Open starts an engine on cfg.DB. It runs nothing until modules are
@@ -130,13 +134,14 @@ func Open(cfg Config) (*Engine, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Engine{
-		cfg:     cfg,
-		db:      cfg.DB,
-		log:     cfg.Logger,
-		ctx:     ctx,
-		cancel:  cancel,
-		modules: map[string]*module{},
-		seeds:   rand.New(rand.NewPCG(cfg.Seed, 0x5eed)),
+		cfg:      cfg,
+		db:       cfg.DB,
+		log:      cfg.Logger,
+		ctx:      ctx,
+		cancel:   cancel,
+		modules:  map[string]*module{},
+		stopping: map[string]*module{},
+		seeds:    rand.New(rand.NewPCG(cfg.Seed, 0x5eed)),
 	}, nil
 }
 
@@ -159,6 +164,10 @@ func (e *Engine) Close(ctx context.Context) error {
 	for _, m := range e.modules {
 		mods = append(mods, m)
 	}
+	stopping := make([]*module, 0, len(e.stopping))
+	for _, m := range e.stopping {
+		stopping = append(stopping, m)
+	}
 	e.mu.Unlock()
 
 	for _, m := range mods {
@@ -180,6 +189,93 @@ func (e *Engine) Close(ctx context.Context) error {
 		<-m.stopped
 		m.closeAcks(ErrClosed)
 	}
+	for _, m := range stopping { // their Undeploy or Destroy ends with ErrClosed or its own error
+		<-m.stopped
+	}
+	return err
+}
+
+// Undeploy stops one deployed module and removes it from the engine, as
+// Close does for every module: it refuses new appends to the module at
+// once, then drains its tasks (they stop reading new depot records, finish
+// the processing trees in flight and commit their progress) and closes
+// their processors. When ctx ends first, Undeploy stops the tasks where
+// they are (their unfinished records are processed again by the next
+// deploy: at-least-once) and returns the context's error; the module is
+// removed either way. ACK appends still waiting fail with [ErrClosed].
+//
+// The module's data and recorded definition stay: deploying it again
+// (with the same definition and task count, and any ProcessorFactory)
+// resumes every topology from its committed progress. [Engine.Destroy]
+// deletes them.
+func (e *Engine) Undeploy(ctx context.Context, module string) error {
+	m, err := e.beginStop(module)
+	if err != nil {
+		return err
+	}
+	err = m.stop(ctx)
+	e.endStop(module, m)
+	return err
+}
+
+// Destroy undeploys a module (see [Engine.Undeploy]) and deletes its data:
+// its depots, PStates, progress and recorded definition and task count,
+// so that a later Deploy of the name starts fresh, with any definition.
+// When ctx ends before the tasks drained they are stopped where they are
+// and the data is deleted all the same.
+func (e *Engine) Destroy(ctx context.Context, module string) error {
+	m, err := e.beginStop(module)
+	if err != nil {
+		return err
+	}
+	defer e.endStop(module, m)
+	_ = m.stop(ctx) // the data goes: what was in flight does not matter
+	if err := e.db.DropModule(module); err != nil {
+		return fmt.Errorf("engine: destroy module %q: delete its data: %w", module, err)
+	}
+	return nil
+}
+
+// beginStop moves a deployed module from modules to stopping.
+func (e *Engine) beginStop(name string) (*module, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closing {
+		return nil, ErrClosed
+	}
+	m := e.modules[name]
+	if m == nil {
+		if e.stopping[name] != nil {
+			return nil, notFound("module %q is already being undeployed", name)
+		}
+		return nil, notFound("module %q is not deployed", name)
+	}
+	delete(e.modules, name)
+	e.stopping[name] = m
+	return m, nil
+}
+
+func (e *Engine) endStop(name string, m *module) {
+	e.mu.Lock()
+	if e.stopping[name] == m {
+		delete(e.stopping, name)
+	}
+	e.mu.Unlock()
+}
+
+// stop drains the module's tasks, or stops them hard when ctx ends first,
+// and waits for them to exit.
+func (m *module) stop(ctx context.Context) error {
+	m.startDrain()
+	var err error
+	select {
+	case <-m.stopped:
+	case <-ctx.Done():
+		err = fmt.Errorf("engine: undeploy module %q: stopped before draining (unfinished records are processed again by the next deploy): %w", m.name, ctx.Err())
+	}
+	m.cancel()
+	<-m.stopped
+	m.closeAcks(ErrClosed)
 	return err
 }
 
@@ -233,12 +329,16 @@ func (e *Engine) Deploy(ctx context.Context, spec ModuleSpec) error {
 	if _, ok := e.modules[name]; ok {
 		return invalid("deploy: module %q is already deployed on this engine", name)
 	}
+	if e.stopping[name] != nil {
+		return invalid("deploy: module %q is being undeployed on this engine; deploy it once that is done", name)
+	}
 	m, err := newModule(e, name, spec, tasks)
 	if err != nil {
 		return err
 	}
 	for _, t := range m.parts {
 		if err := t.load(); err != nil {
+			m.cancel()
 			return err
 		}
 	}

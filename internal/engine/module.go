@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -18,6 +19,11 @@ type module struct {
 	def     *abi.ModuleDef
 	tasks   uint32
 	newProc ProcessorFactory
+
+	// ctx is canceled by a hard stop of the module (Undeploy past its
+	// deadline) or of the engine.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	depots      []*depotInfo // by index in def.Depots
 	depotByName map[string]*depotInfo
@@ -84,6 +90,7 @@ func newModule(e *Engine, name string, spec ModuleSpec, tasks uint32) (*module, 
 		depotByName: map[string]*depotInfo{},
 		stopped:     make(chan struct{}),
 	}
+	m.ctx, m.cancel = context.WithCancel(e.ctx)
 	for i := range def.Depots {
 		dd := &def.Depots[i]
 		d, err := e.db.Depot(name, dd.Name, storage.DepotOptions{})

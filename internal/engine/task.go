@@ -310,7 +310,7 @@ func (t *task) run() {
 	t.timer = time.NewTimer(time.Hour)
 	t.timer.Stop()
 	defer t.shutdown()
-	ctx := t.e.ctx
+	ctx := t.m.ctx
 	for {
 		if ctx.Err() != nil || t.fatal != nil {
 			return
@@ -361,7 +361,7 @@ func (t *task) idle() {
 	select {
 	case <-t.wake:
 	case <-timerC:
-	case <-t.e.ctx.Done():
+	case <-t.m.ctx.Done():
 	}
 }
 
@@ -385,7 +385,7 @@ func (t *task) sleep(d time.Duration) bool {
 	select {
 	case <-t.timer.C:
 		return true
-	case <-t.e.ctx.Done():
+	case <-t.m.ctx.Done():
 		return false
 	}
 }
@@ -537,7 +537,7 @@ func (t *task) fail(err error) {
 	if t.fatal != nil {
 		return
 	}
-	if t.e.ctx.Err() != nil && errors.Is(err, storage.ErrClosed) {
+	if t.m.ctx.Err() != nil && errors.Is(err, storage.ErrClosed) {
 		t.fatal = err
 		return
 	}
@@ -574,7 +574,7 @@ func (e *startError) Unwrap() error { return e.err }
 // completed).
 func (t *task) process(frame *abi.BatchFrame, c *call) (err error) {
 	if t.proc == nil {
-		p, err := t.m.newProc(t.e.ctx, t.p)
+		p, err := t.m.newProc(t.m.ctx, t.p)
 		if err != nil {
 			return &startError{err}
 		}
@@ -582,7 +582,7 @@ func (t *task) process(frame *abi.BatchFrame, c *call) (err error) {
 	}
 	el, ok := t.proc.(EffectLogger)
 	c.logs = !ok || !el.LogsEffects()
-	ctx, cancel := context.WithTimeout(t.e.ctx, t.e.cfg.CallTimeout)
+	ctx, cancel := context.WithTimeout(t.m.ctx, t.e.cfg.CallTimeout)
 	defer cancel()
 	defer func() {
 		if r := recover(); r != nil {
@@ -617,7 +617,7 @@ func (t *task) runBatch(ts *topoState, items []*item) {
 	var dead []deadItem
 	failures, startFailures := 0, 0
 	for len(live) > 0 {
-		if t.e.ctx.Err() != nil {
+		if t.m.ctx.Err() != nil {
 			return // hard stop: the trees stay incomplete and are replayed after a restart
 		}
 		frame := buildFrame(&hdr, live)
@@ -626,7 +626,7 @@ func (t *task) runBatch(ts *topoState, items []*item) {
 		err := t.process(frame, c)
 		if err != nil {
 			sb.Close()
-			if t.e.ctx.Err() != nil {
+			if t.m.ctx.Err() != nil {
 				return
 			}
 			var se *startError
@@ -900,7 +900,7 @@ func (t *task) commit(ts *topoState, hdr *abi.BatchHeader, c *call, dead []deadI
 		}
 		l.tok = a.depot.acks.begin(a.part, floor)
 	}
-	res, err := sb.Commit(context.WithoutCancel(t.e.ctx))
+	res, err := sb.Commit(context.WithoutCancel(t.m.ctx))
 	if err != nil {
 		for _, l := range links {
 			c.appends[l.ai].depot.acks.abort(l.tok)
