@@ -188,6 +188,56 @@ func (c *Client) Deploy(ctx context.Context, wasm []byte, opts DeployOptions) (*
 	return res.Msg.GetModule(), nil
 }
 
+// UpdateOptions configures [Client.Update].
+type UpdateOptions struct {
+	// ValidateOnly checks the artifact and that the update is allowed,
+	// and returns the description the module would have, without updating
+	// it.
+	ValidateOnly bool
+	// Progress, when set, is called after each chunk is sent with the
+	// bytes sent so far and the total.
+	Progress func(sent, total int64)
+}
+
+// Update replaces the code of the deployed module with wasm, uploaded as
+// [Client.Deploy] does. The node drains the module (the records in flight
+// are finished), then runs the new code from where the old one stopped.
+// The new artifact's definition (depots, PStates, topologies) must be the
+// running one; otherwise the error is [ErrFailedPrecondition] and the
+// module keeps running its old code (changing the definition needs
+// [Client.Destroy] and a new deploy).
+func (c *Client) Update(ctx context.Context, module string, wasm []byte, opts UpdateOptions) (*squallv1.ModuleDescription, error) {
+	sum := sha256.Sum256(wasm)
+	st := c.modules.Update(ctx)
+	err := st.Send(&squallv1.UpdateRequest{Message: &squallv1.UpdateRequest_Header{Header: &squallv1.UpdateHeader{
+		Module: module, ValidateOnly: opts.ValidateOnly,
+		Artifact: &squallv1.ArtifactHeader{SizeBytes: uint64(len(wasm)), Sha256: sum[:]}}}})
+	for off := 0; err == nil && off < len(wasm); off += ChunkSize {
+		end := min(off+ChunkSize, len(wasm))
+		err = st.Send(&squallv1.UpdateRequest{Message: &squallv1.UpdateRequest_Chunk{Chunk: wasm[off:end]}})
+		if err == nil && opts.Progress != nil {
+			opts.Progress(int64(end), int64(len(wasm)))
+		}
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		_, _ = st.CloseAndReceive()
+		return nil, wrap(err)
+	}
+	res, err := st.CloseAndReceive()
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return res.Msg.GetModule(), nil
+}
+
+// Destroy stops the module and deletes it with all its data: depots,
+// PStates, progress and its artifact. It cannot be undone. Destroying a
+// module that is not deployed fails with [ErrNotFound].
+func (c *Client) Destroy(ctx context.Context, module string) error {
+	_, err := c.modules.Destroy(ctx, connect.NewRequest(&squallv1.DestroyRequest{Module: module}))
+	return wrap(err)
+}
+
 // Modules lists the deployed modules.
 func (c *Client) Modules(ctx context.Context) ([]*squallv1.ModuleSummary, error) {
 	res, err := c.modules.List(ctx, connect.NewRequest(&squallv1.ListRequest{}))

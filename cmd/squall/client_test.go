@@ -50,6 +50,15 @@ func TestClientCommands(t *testing.T) {
 		{[]string{"append", "wordcount", "sentences", `{"user": `}, 2, "RECORD"},
 		{[]string{"append", "wordcount", "sentences", `{}`, "--ack", "maybe"}, 2, "--ack \"maybe\""},
 		{[]string{"status"}, 0, "topology wordcount: lag 0"},
+		{[]string{"update", "wordcount", wasm, "--quiet"}, 0, `module "wordcount" updated (generation 2)`},
+		{[]string{"update", "wordcount", "../../examples/wordcount/go", "--quiet"}, 0, `module "wordcount" updated (generation 3)`},
+		{[]string{"select", "wordcount", "$$wordCounts", `key("the")`}, 0, "3\n"},
+		{[]string{"update", "nope", wasm}, 1, `not_found: module "nope" is not deployed`},
+		{[]string{"destroy", "wordcount"}, 2, "nothing was deleted; add --yes"},
+		{[]string{"select", "wordcount", "$$wordCounts", `key("the")`}, 0, "3\n"},
+		{[]string{"destroy", "wordcount", "--yes"}, 0, `module "wordcount" destroyed`},
+		{[]string{"destroy", "wordcount", "--yes"}, 1, "not_found"},
+		{[]string{"modules"}, 0, "no module is deployed"},
 	}
 	for _, tt := range tests {
 		code, out, errs := runCmd(t, append(tt.args, flags...)...)
@@ -60,6 +69,12 @@ func TestClientCommands(t *testing.T) {
 		if code != tt.code || !strings.Contains(got, tt.out) {
 			t.Errorf("squall %s: exit %d, stdout %q, stderr %q; want exit %d and %q", strings.Join(tt.args, " "), code, out, errs, tt.code, tt.out)
 		}
+	}
+	// destroy without --yes prints what it would delete, on stdout.
+	runCmd(t, append([]string{"deploy", wasm, "--quiet"}, flags...)...)
+	if code, out, _ := runCmd(t, append([]string{"destroy", "wordcount"}, flags...)...); code != 2 ||
+		!strings.Contains(out, "would delete") || !strings.Contains(out, "$$wordCounts") {
+		t.Errorf("destroy without --yes: exit %d, stdout %q", code, out)
 	}
 	code, _, errs := runCmd(t, "modules", "--addr", n.URL(), "--token", "wrong")
 	if code != 1 || !strings.Contains(errs, "unauthenticated: wrong bearer token") {

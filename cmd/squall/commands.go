@@ -79,6 +79,81 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	})
 }
 
+func runUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	const syn = "squall update MODULE FILE.wasm|DIR [--validate-only] [--quiet]"
+	var validate, quiet bool
+	return clientCommand(args, stdout, "update", syn, 2, func(fs *flag.FlagSet) {
+		fs.BoolVar(&validate, "validate-only", false, "check the artifact and that the update is allowed without updating")
+		fs.BoolVar(&quiet, "quiet", false, "do not report the upload's progress on stderr")
+	}, func(c *client.Client, cf *clientFlags, pos []string) error {
+		file := pos[1]
+		if st, err := os.Stat(file); err != nil {
+			return err
+		} else if st.IsDir() {
+			tmp, err := os.MkdirTemp("", "squall-update-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			out := filepath.Join(tmp, "module.wasm")
+			fmt.Fprintf(stderr, "building %s ...", file)
+			if _, err := build.Module(ctx, file, out); err != nil {
+				fmt.Fprintln(stderr, " failed")
+				return err
+			}
+			fmt.Fprintln(stderr, " done")
+			file = out
+		}
+		wasm, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		opts := client.UpdateOptions{ValidateOnly: validate}
+		if !quiet {
+			opts.Progress = progressLine(stderr, filepath.Base(pos[1]))
+		}
+		desc, err := c.Update(ctx, pos[0], wasm, opts)
+		if err != nil {
+			return err
+		}
+		if cf.json {
+			return printJSON(stdout, &squallv1.UpdateResponse{Module: desc})
+		}
+		verb := "updated"
+		if validate {
+			verb = "can be updated (not updated)"
+		}
+		fmt.Fprintf(stdout, "module %q %s (generation %d)\n", desc.GetName(), verb, desc.GetGeneration())
+		return nil
+	})
+}
+
+func runDestroy(ctx context.Context, args []string, stdout io.Writer) error {
+	const syn = "squall destroy MODULE [--yes]"
+	var yes bool
+	return clientCommand(args, stdout, "destroy", syn, 1, func(fs *flag.FlagSet) {
+		fs.BoolVar(&yes, "yes", false, "really destroy the module and delete all its data")
+	}, func(c *client.Client, cf *clientFlags, pos []string) error {
+		if !yes {
+			d, err := c.Describe(ctx, pos[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "destroying module %s would delete, for good, its artifact and all its data:\n", d.GetName())
+			printDescription(stdout, d)
+			return fmt.Errorf("%w: %s: nothing was deleted; add --yes to destroy module %q", errUsage, syn, pos[0])
+		}
+		if err := c.Destroy(ctx, pos[0]); err != nil {
+			return err
+		}
+		if cf.json {
+			return printJSON(stdout, &squallv1.DestroyResponse{})
+		}
+		fmt.Fprintf(stdout, "module %q destroyed\n", pos[0])
+		return nil
+	})
+}
+
 func runModules(ctx context.Context, args []string, stdout io.Writer) error {
 	const syn = "squall modules"
 	return clientCommand(args, stdout, "modules", syn, 0, nil, func(c *client.Client, cf *clientFlags, _ []string) error {

@@ -3,8 +3,8 @@
 //
 // Node commands: `squall dev` (a development node that builds, deploys and
 // redeploys a module) and `squall server` (a production node). Client
-// commands talk to a node over the public API: deploy, modules, describe,
-// append, select, status. `squall build` builds a Go module to
+// commands talk to a node over the public API: deploy, update, destroy,
+// modules, describe, append, select, status. `squall build` builds a Go module to
 // WebAssembly. See docs/cli.md and `squall help`.
 package main
 
@@ -51,6 +51,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBuild(ctx, rest, stdout, stderr)
 	case "deploy":
 		err = runDeploy(ctx, rest, stdout, stderr)
+	case "update":
+		err = runUpdate(ctx, rest, stdout, stderr)
+	case "destroy":
+		err = runDestroy(ctx, rest, stdout)
 	case "modules":
 		err = runModules(ctx, rest, stdout)
 	case "describe":
@@ -94,6 +98,8 @@ Usage:
                                            run a production node
   squall build DIR [-o OUT.wasm] [--json]  build a Go module folder to WebAssembly
   squall deploy FILE.wasm [--tasks N]      deploy a module
+  squall update MODULE FILE.wasm|DIR      replace a module's code (same definition; builds a DIR)
+  squall destroy MODULE [--yes]            delete a module and all its data (refused without --yes)
   squall modules                           list the deployed modules
   squall describe MODULE                   show a module's depots, PStates and topologies
   squall append MODULE DEPOT RECORD [--ack none|append|ack]

@@ -71,6 +71,31 @@ func (e *failedModuleError) Error() string {
 	return fmt.Sprintf("module %q failed to start on this node: %s", e.module, e.reason)
 }
 
+// busyError is an Update or Destroy of a module that is being deployed,
+// updated or destroyed.
+type busyError struct{ module string }
+
+func (e *busyError) Error() string {
+	return fmt.Sprintf("module %q is being deployed, updated or destroyed by another request; retry once it is done", e.module)
+}
+
+// definitionChangedError is an Update whose new artifact declares another
+// definition than the running one.
+type definitionChangedError struct {
+	module string
+	diff   []string // what differs, e.g. `PState "counts" changed`
+}
+
+func (e *definitionChangedError) Error() string {
+	what := "its definition differs"
+	if len(e.diff) > 0 {
+		what = strings.Join(e.diff, ", ")
+	}
+	return fmt.Sprintf("module %q: the new artifact's definition differs from the running one (%s); "+
+		"an update may only change code: changing depots, PStates or topologies needs `squall destroy %s --yes` "+
+		"(which deletes its data) and a new deploy, until migrations are supported", e.module, what, e.module)
+}
+
 // requestError is a request the handler refuses with a given code.
 type requestError struct {
 	code connect.Code
@@ -127,6 +152,8 @@ func toConnect(log *slog.Logger, procedure string, err error) *connect.Error {
 		nf  *notFoundError
 		ex  *existsError
 		fm  *failedModuleError
+		be  *busyError
+		dc  *definitionChangedError
 		fe  *apiconv.FieldError
 		ve  *protovalidate.ValidationError
 		pf  *processingFailure
@@ -143,6 +170,10 @@ func toConnect(log *slog.Logger, procedure string, err error) *connect.Error {
 		return connect.NewError(connect.CodeNotFound, errors.New(nf.Error()))
 	case errors.As(err, &ex):
 		return connect.NewError(connect.CodeAlreadyExists, errors.New(ex.Error()))
+	case errors.As(err, &be):
+		return connect.NewError(connect.CodeFailedPrecondition, errors.New(be.Error()))
+	case errors.As(err, &dc):
+		return connect.NewError(connect.CodeFailedPrecondition, errors.New(dc.Error()))
 	case errors.As(err, &fm):
 		return connect.NewError(connect.CodeFailedPrecondition, errors.New(fm.Error()))
 	case errors.As(err, &ve):

@@ -79,9 +79,30 @@ func (m *moduleService) Deploy(ctx context.Context, st *connect.ClientStream[squ
 }
 
 func (m *moduleService) Update(ctx context.Context, st *connect.ClientStream[squallv1.UpdateRequest]) (*connect.Response[squallv1.UpdateResponse], error) {
-	for st.Receive() {
+	if !st.Receive() {
+		if err := st.Err(); err != nil {
+			return nil, err
+		}
+		return nil, badRequest("the stream is empty: send a header message first, then the artifact in chunks")
 	}
-	return nil, unimplemented("module updates are not supported yet: the engine cannot replace a running module's code; deploy under a new name, or (in development) restart `squall dev` with a fresh data directory")
+	h := st.Msg().GetHeader()
+	if h == nil {
+		return nil, badRequest("header: the first message of the stream must carry the header")
+	}
+	wasm, err := m.s.receiveArtifact(ctx, h.GetArtifact(), func() ([]byte, bool, bool) {
+		if !st.Receive() {
+			return nil, false, false
+		}
+		return st.Msg().GetChunk(), st.Msg().GetHeader() != nil, true
+	}, st.Err)
+	if err != nil {
+		return nil, err
+	}
+	desc, err := m.s.cfg.Registry.Update(ctx, h.GetModule(), wasm, h.GetValidateOnly())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&squallv1.UpdateResponse{Module: desc}), nil
 }
 
 func (m *moduleService) List(ctx context.Context, req *connect.Request[squallv1.ListRequest]) (*connect.Response[squallv1.ListResponse], error) {
@@ -105,8 +126,8 @@ func (m *moduleService) Describe(ctx context.Context, req *connect.Request[squal
 }
 
 func (m *moduleService) Destroy(ctx context.Context, req *connect.Request[squallv1.DestroyRequest]) (*connect.Response[squallv1.DestroyResponse], error) {
-	if _, err := m.s.cfg.Registry.get(req.Msg.GetModule()); err != nil {
+	if err := m.s.cfg.Registry.Destroy(ctx, req.Msg.GetModule()); err != nil {
 		return nil, err
 	}
-	return nil, unimplemented("destroying a module is not supported yet: the engine cannot stop one module and delete its data; stop the node and start it with a fresh data directory")
+	return connect.NewResponse(&squallv1.DestroyResponse{}), nil
 }

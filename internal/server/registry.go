@@ -60,6 +60,20 @@ type manifest struct {
 	DeployedAt time.Time `json:"deployed_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
 	Generation uint64    `json:"generation"`
+	// Artifact is the artifact's file name in the module directory; empty
+	// means NAME.wasm. An update writes the new artifact under a new name,
+	// then the manifest: the manifest's rename is the update's commit
+	// point, so a crash leaves the old artifact or the new one, never a
+	// mix.
+	Artifact string `json:"artifact,omitempty"`
+}
+
+// artifactFile returns the artifact's file name.
+func (m *manifest) artifactFile() string {
+	if m.Artifact != "" {
+		return m.Artifact
+	}
+	return m.Name + ".wasm"
 }
 
 // NewRegistry returns a registry storing artifacts in dir (created if
@@ -116,7 +130,7 @@ func (r *Registry) restore(ctx context.Context, file string) error {
 		r.mu.Unlock()
 		return err
 	}
-	wasm, err := os.ReadFile(filepath.Join(r.dir, m.Name+".wasm"))
+	wasm, err := os.ReadFile(filepath.Join(r.dir, m.artifactFile()))
 	if err != nil {
 		return failed(err)
 	}
@@ -219,7 +233,7 @@ func (r *Registry) Deploy(ctx context.Context, name string, tasks uint32, wasm [
 		return nil, err
 	}
 	if err := r.eng.Deploy(ctx, engine.ModuleSpec{Name: name, Def: def, Tasks: tasks, NewProcessor: engine.WasmFactory(mod, tasks)}); err != nil {
-		r.unstore(name)
+		_ = r.unstore(name)
 		return nil, err
 	}
 	keep = true
@@ -236,9 +250,14 @@ func (r *Registry) describe(def *abi.ModuleDef, info apiconv.ModuleInfo) (*squal
 
 // store writes the artifact, then its manifest, each atomically.
 func (r *Registry) store(m manifest, wasm []byte) error {
-	if err := writeFileAtomic(filepath.Join(r.dir, m.Name+".wasm"), wasm); err != nil {
+	if err := writeFileAtomic(filepath.Join(r.dir, m.artifactFile()), wasm); err != nil {
 		return fmt.Errorf("server: store the artifact of %q: %w", m.Name, err)
 	}
+	return r.storeManifest(m)
+}
+
+// storeManifest writes the manifest atomically.
+func (r *Registry) storeManifest(m manifest) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
@@ -249,9 +268,227 @@ func (r *Registry) store(m manifest, wasm []byte) error {
 	return nil
 }
 
-func (r *Registry) unstore(name string) {
-	_ = os.Remove(filepath.Join(r.dir, name+".json"))
-	_ = os.Remove(filepath.Join(r.dir, name+".wasm"))
+// unstore removes the manifest of name (first: without it the module is
+// not stored), then every artifact file of name.
+func (r *Registry) unstore(name string) error {
+	if err := os.Remove(filepath.Join(r.dir, name+".json")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("server: remove the manifest of %q: %w", name, err)
+	}
+	r.removeArtifacts(name, "")
+	return nil
+}
+
+// artifactName is the file name of generation gen's artifact of name,
+// NAME~gGEN.wasm ('~' is not allowed in names, so no other module's file
+// has this form).
+func artifactName(name string, gen uint64) string {
+	return fmt.Sprintf("%s~g%d.wasm", name, gen)
+}
+
+// removeArtifacts removes the artifact files of name (NAME.wasm and
+// NAME~gN.wasm) except keep.
+func (r *Registry) removeArtifacts(name, keep string) {
+	files, _ := filepath.Glob(filepath.Join(r.dir, name+"~g*.wasm"))
+	files = append(files, filepath.Join(r.dir, name+".wasm"))
+	for _, f := range files {
+		if filepath.Base(f) != keep {
+			_ = os.Remove(f)
+		}
+	}
+}
+
+// readManifest reads the stored manifest of name.
+func (r *Registry) readManifest(name string) (manifest, error) {
+	var m manifest
+	b, err := os.ReadFile(filepath.Join(r.dir, name+".json"))
+	if err != nil {
+		return m, fmt.Errorf("server: read the manifest of %q: %w", name, err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("server: damaged manifest of %q: %w", name, err)
+	}
+	return m, nil
+}
+
+// claim marks a deployed module busy for an update or a destroy.
+func (r *Registry) claim(name string) (*deployed, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d := r.mods[name]
+	if d == nil {
+		return nil, &notFoundError{kind: "module", name: name, have: r.namesLocked()}
+	}
+	if r.busy[name] {
+		return nil, &busyError{module: name}
+	}
+	r.busy[name] = true
+	return d, nil
+}
+
+func (r *Registry) release(name string) {
+	r.mu.Lock()
+	delete(r.busy, name)
+	r.mu.Unlock()
+}
+
+// Update replaces the code of the deployed module name with wasm, whose
+// definition must be the running one: it compiles wasm, undeploys the
+// module (draining it), stores the new artifact and deploys it. If the new
+// code cannot be deployed, the old one is deployed again.
+func (r *Registry) Update(ctx context.Context, name string, wasm []byte, validateOnly bool) (*squallv1.ModuleDescription, error) {
+	d, err := r.claim(name)
+	if err != nil {
+		return nil, err
+	}
+	defer r.release(name)
+	if d.def == nil {
+		return nil, &failedModuleError{module: name, reason: d.fail}
+	}
+	tasks := d.info.Tasks
+	mod, def, err := r.compile(ctx, name, tasks, wasm)
+	if err != nil {
+		return nil, err
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			_ = mod.Close(ctx)
+		}
+	}()
+	if !abi.Equal(def.Value(), d.def.Value()) {
+		return nil, &definitionChangedError{module: name, diff: defDiff(d.def, def)}
+	}
+	sum := sha256.Sum256(wasm)
+	info := d.info
+	info.ArtifactSize, info.ArtifactSHA256 = uint64(len(wasm)), sum[:]
+	info.ABIVersion = fmt.Sprintf("1.%d", mod.ABIMinor())
+	info.UpdatedAt = r.now().UTC()
+	info.Generation++
+	if validateOnly {
+		return r.describe(def, info)
+	}
+
+	old, err := r.readManifest(name)
+	if err != nil {
+		return nil, err
+	}
+	m := manifest{Name: name, Tasks: tasks, Size: info.ArtifactSize, SHA256: hex.EncodeToString(sum[:]),
+		ABIVersion: info.ABIVersion, DeployedAt: info.DeployedAt, UpdatedAt: info.UpdatedAt, Generation: info.Generation,
+		Artifact: artifactName(name, info.Generation)}
+	if err := r.eng.Undeploy(ctx, name); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return nil, err
+	}
+	// Undeploy removed the module even when ctx ended (what was in flight
+	// is processed again by the next deploy); deploy without ctx's end.
+	dctx := context.WithoutCancel(ctx)
+	redeployOld := func(cause error) error {
+		if err := r.eng.Deploy(dctx, engine.ModuleSpec{Name: name, Def: d.def, Tasks: tasks, NewProcessor: engine.WasmFactory(d.mod, tasks)}); err != nil {
+			r.log.Error("the old code of a module could not be deployed again after a failed update", "module", name, "err", err)
+			info := d.info
+			info.State = squallv1.ModuleState_MODULE_STATE_FAILED
+			r.mu.Lock()
+			r.mods[name] = &deployed{info: info, fail: err.Error()}
+			r.mu.Unlock()
+			_ = d.mod.Close(dctx)
+		}
+		return cause
+	}
+	if err := r.store(m, wasm); err != nil {
+		r.removeArtifacts(name, old.artifactFile())
+		return nil, redeployOld(err)
+	}
+	if err := r.eng.Deploy(dctx, engine.ModuleSpec{Name: name, Def: def, Tasks: tasks, NewProcessor: engine.WasmFactory(mod, tasks)}); err != nil {
+		if serr := r.storeManifest(old); serr != nil { // the old artifact file is still there
+			r.log.Error("the old manifest of a module could not be restored after a failed update", "module", name, "err", serr)
+		}
+		r.removeArtifacts(name, old.artifactFile())
+		return nil, redeployOld(err)
+	}
+	keep = true
+	r.removeArtifacts(name, m.Artifact)
+	r.mu.Lock()
+	r.mods[name] = &deployed{info: info, def: def, mod: mod}
+	r.mu.Unlock()
+	_ = d.mod.Close(dctx)
+	r.log.Info("module updated", "module", name, "generation", info.Generation, "bytes", len(wasm))
+	return r.describe(def, info)
+}
+
+// Destroy undeploys the module name, deletes its data and removes its
+// artifact. A module that failed to restore is removed too.
+func (r *Registry) Destroy(ctx context.Context, name string) error {
+	d, err := r.claim(name)
+	if err != nil {
+		return err
+	}
+	defer r.release(name)
+	if d.def != nil {
+		if err := r.eng.Destroy(ctx, name); err != nil {
+			return err
+		}
+	}
+	if err := r.unstore(name); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	delete(r.mods, name)
+	r.mu.Unlock()
+	if d.mod != nil {
+		_ = d.mod.Close(context.WithoutCancel(ctx))
+	}
+	r.log.Info("module destroyed", "module", name)
+	return nil
+}
+
+// defDiff names what differs between two definitions: depots, PStates
+// and topologies added, removed or changed.
+func defDiff(old, cur *abi.ModuleDef) []string {
+	var out []string
+	diff := func(kind string, a, b map[string]abi.Value) {
+		for n, v := range a {
+			w, ok := b[n]
+			switch {
+			case !ok:
+				out = append(out, fmt.Sprintf("%s %q removed", kind, n))
+			case !abi.Equal(v, w):
+				out = append(out, fmt.Sprintf("%s %q changed", kind, n))
+			}
+		}
+		for n := range b {
+			if _, ok := a[n]; !ok {
+				out = append(out, fmt.Sprintf("%s %q added", kind, n))
+			}
+		}
+	}
+	depots := func(d *abi.ModuleDef) map[string]abi.Value {
+		m := map[string]abi.Value{}
+		for i := range d.Depots {
+			one := &abi.ModuleDef{Name: d.Name, Depots: []abi.DepotDef{d.Depots[i]}}
+			m[d.Depots[i].Name] = one.Value()
+		}
+		return m
+	}
+	pstates := func(d *abi.ModuleDef) map[string]abi.Value {
+		m := map[string]abi.Value{}
+		for i := range d.PStates {
+			one := &abi.ModuleDef{Name: d.Name, PStates: []abi.PStateDef{d.PStates[i]}}
+			m[d.PStates[i].Name] = one.Value()
+		}
+		return m
+	}
+	topos := func(d *abi.ModuleDef) map[string]abi.Value {
+		m := map[string]abi.Value{}
+		for i := range d.Topologies {
+			one := &abi.ModuleDef{Name: d.Name, Topologies: []abi.TopologyDef{d.Topologies[i]}}
+			m[d.Topologies[i].Name] = one.Value()
+		}
+		return m
+	}
+	diff("depot", depots(old), depots(cur))
+	diff("PState", pstates(old), pstates(cur))
+	diff("topology", topos(old), topos(cur))
+	slices.Sort(out)
+	return out
 }
 
 // writeFileAtomic writes b to a temporary file, syncs it and renames it
@@ -345,6 +582,11 @@ func ReplaceStored(dir, name string, wasm []byte) (bool, error) {
 	}
 	sum := sha256.Sum256(wasm)
 	m.Size, m.SHA256, m.UpdatedAt, m.Generation = uint64(len(wasm)), hex.EncodeToString(sum[:]), time.Now().UTC(), m.Generation+1
+	m.Artifact = artifactName(name, m.Generation)
 	r := &Registry{dir: dir}
-	return true, r.store(m, wasm)
+	if err := r.store(m, wasm); err != nil {
+		return true, err
+	}
+	r.removeArtifacts(name, m.Artifact)
+	return true, nil
 }
