@@ -21,7 +21,9 @@ setup: ## Install what the build and tests need (Go toolchain check, modules)
 
 .PHONY: run
 run: setup ## Run squall dev with the wordcount example (data in ./.squall; Ctrl-C stops)
-	go run ./cmd/squall dev examples/wordcount/go
+	@# Built, then executed, so that Ctrl-C reaches squall alone and a clean stop exits 0.
+	go build -o .tmp/bin/squall ./cmd/squall
+	exec .tmp/bin/squall dev examples/wordcount/go
 
 .PHONY: test
 test: setup lint test-go test-sdk-go test-sdk-rust test-examples fuzz-short ## Everything CI runs: lint, all tests, short fuzzing
