@@ -1,13 +1,13 @@
 package storage
 
 import (
-	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
 	"unicode"
 
 	"github.com/squall-run/squall/abi"
+	"github.com/squall-run/squall/internal/pathtext"
 )
 
 // Text forms used by the datadriven tests: values as abi.Value.String
@@ -66,102 +66,15 @@ func (p *textParser) ident() string {
 	return p.s[start:p.pos]
 }
 
-func parseValueText(s string) (abi.Value, error) {
-	p := &textParser{s: s}
-	v, err := p.value()
-	if err != nil {
-		return abi.Nil(), err
-	}
-	if p.peek() != 0 {
-		return abi.Nil(), p.errf("trailing text")
-	}
-	return v, nil
-}
+// parseValueText reads the form abi.Value.String writes (the CLI's value
+// text form).
+func parseValueText(s string) (abi.Value, error) { return pathtext.ParseValue(strings.TrimSpace(s)) }
 
-func (p *textParser) value() (abi.Value, error) {
-	c := p.peek()
-	switch {
-	case c == '"':
-		return p.quoted()
-	case c == '[':
-		p.pos++
-		items, err := p.seq(']')
-		return abi.List(items...), err
-	case c == '{':
-		p.pos++
-		var es []abi.MapEntry
-		for !p.eat('}') {
-			if len(es) > 0 {
-				if err := p.expect(','); err != nil {
-					return abi.Nil(), err
-				}
-			}
-			k, err := p.value()
-			if err != nil {
-				return abi.Nil(), err
-			}
-			if err := p.expect(':'); err != nil {
-				return abi.Nil(), err
-			}
-			v, err := p.value()
-			if err != nil {
-				return abi.Nil(), err
-			}
-			es = append(es, abi.MapEntry{Key: k, Val: v})
-		}
-		return abi.Map(es...), nil
-	case c == '#':
-		p.pos++
-		if err := p.expect('{'); err != nil {
-			return abi.Nil(), err
-		}
-		items, err := p.seq('}')
-		return abi.Set(items...), err
-	case c == '0' && strings.HasPrefix(p.s[p.pos:], `0x"`):
-		p.pos++
-		p.pos++
-		q, err := p.quoted()
-		if err != nil {
-			return abi.Nil(), err
-		}
-		hs, _ := q.AsString()
-		b, err := hex.DecodeString(hs)
-		if err != nil {
-			return abi.Nil(), p.errf("bad hex: %v", err)
-		}
-		return abi.Bytes(b), nil
-	case c == '-' || c == '+' || c >= '0' && c <= '9':
-		start := p.pos
-		p.pos++
-		for p.pos < len(p.s) && strings.IndexByte("0123456789.eE+-InfNa", p.s[p.pos]) >= 0 {
-			p.pos++
-		}
-		lit := p.s[start:p.pos]
-		if i, err := strconv.ParseInt(lit, 10, 64); err == nil {
-			return abi.Int(i), nil
-		}
-		f, err := strconv.ParseFloat(lit, 64)
-		if err != nil {
-			return abi.Nil(), p.errf("bad number %q", lit)
-		}
-		return abi.Float(f), nil
-	}
-	switch id := p.ident(); id {
-	case "nil":
-		return abi.Nil(), nil
-	case "true":
-		return abi.Bool(true), nil
-	case "false":
-		return abi.Bool(false), nil
-	case "NaN":
-		return abi.Float(nan()), nil
-	default:
-		return abi.Nil(), p.errf("unexpected %q", id)
-	}
-}
+// parsePathText reads the form abi.Path.String writes (the CLI's path
+// syntax).
+func parsePathText(s string) (abi.Path, error) { return pathtext.Parse(strings.TrimSpace(s)) }
 
-func nan() float64 { f, _ := strconv.ParseFloat("NaN", 64); return f }
-
+// quoted reads a Go-quoted string (a record field name in a schema).
 func (p *textParser) quoted() (abi.Value, error) {
 	p.skip()
 	start := p.pos
@@ -182,171 +95,6 @@ func (p *textParser) quoted() (abi.Value, error) {
 		p.pos++
 	}
 	return abi.Nil(), p.errf("unterminated string")
-}
-
-func (p *textParser) seq(end byte) ([]abi.Value, error) {
-	var out []abi.Value
-	for !p.eat(end) {
-		if len(out) > 0 {
-			if err := p.expect(','); err != nil {
-				return nil, err
-			}
-		}
-		v, err := p.value()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
-// parsePathText reads the form abi.Path.String writes.
-func parsePathText(s string) (abi.Path, error) {
-	p := &textParser{s: strings.TrimSpace(s)}
-	var path abi.Path
-	for p.peek() != 0 {
-		if len(path) > 0 {
-			if err := p.expect('.'); err != nil {
-				return nil, err
-			}
-		}
-		name := p.ident()
-		if err := p.expect('('); err != nil {
-			return nil, err
-		}
-		arg := func() (abi.Value, error) { return p.value() }
-		var err error
-		var v abi.Value
-		switch name {
-		case "key", "mustKey", "nilToVal", "set", "merge":
-			if v, err = arg(); err != nil {
-				return nil, err
-			}
-			switch name {
-			case "key":
-				path = path.Key(v)
-			case "mustKey":
-				path = path.MustKey(v)
-			case "nilToVal":
-				path = path.NilToVal(v)
-			case "set":
-				path = path.Set(v)
-			case "merge":
-				path = path.Merge(v)
-			}
-		case "incr":
-			if v, err = arg(); err != nil {
-				return nil, err
-			}
-			path = append(path, abi.Nav{Op: abi.OpIncr, Arg: v})
-		case "mapVals":
-			path = path.MapVals()
-		case "mapKeys":
-			path = path.MapKeys()
-		case "all":
-			path = path.All()
-		case "first":
-			path = path.First()
-		case "last":
-			path = path.Last()
-		case "remove":
-			path = path.Remove()
-		case "nth":
-			if v, err = arg(); err != nil {
-				return nil, err
-			}
-			i, _ := v.AsInt()
-			path = path.Nth(i)
-		case "append", "prepend":
-			items, err := p.seq(')')
-			if err != nil {
-				return nil, err
-			}
-			p.pos-- // seq ate ')'
-			if name == "append" {
-				path = path.Append(items...)
-			} else {
-				path = path.Prepend(items...)
-			}
-		case "sortedRange":
-			var bounds [2]abi.Value
-			for j := range bounds {
-				if j > 0 {
-					if err := p.expect(','); err != nil {
-						return nil, err
-					}
-				}
-				save := p.pos
-				if p.ident() != "open" {
-					p.pos = save
-					if bounds[j], err = arg(); err != nil {
-						return nil, err
-					}
-				}
-			}
-			var o abi.RangeOpts
-			for p.eat(',') {
-				switch id := p.ident(); id {
-				case "excludeFrom":
-					o.ExcludeFrom = true
-				case "includeTo":
-					o.IncludeTo = true
-				case "reverse":
-					o.Reverse = true
-				case "limit":
-					if err := p.expect('='); err != nil {
-						return nil, err
-					}
-					v, err := arg()
-					if err != nil {
-						return nil, err
-					}
-					l, _ := v.AsInt()
-					o.Limit = int(l)
-				default:
-					return nil, p.errf("unknown range option %q", id)
-				}
-			}
-			path = path.SortedRange(bounds[0], bounds[1], o)
-		case "filter":
-			op := p.ident()
-			var f abi.FilterOp
-			for c := abi.FilterEq; c <= abi.FilterExists; c++ {
-				if c.String() == op {
-					f = c
-				}
-			}
-			if f == 0 {
-				return nil, p.errf("unknown filter %q", op)
-			}
-			if f != abi.FilterExists {
-				if err := p.expect(','); err != nil {
-					return nil, err
-				}
-				if v, err = arg(); err != nil {
-					return nil, err
-				}
-			}
-			path = path.Filter(f, v)
-		case "view":
-			fn := p.ident()
-			switch fn {
-			case "size":
-				path = path.View(abi.ViewSize)
-			case "count":
-				path = path.View(abi.ViewCount)
-			default:
-				return nil, p.errf("unknown view %q", fn)
-			}
-		default:
-			return nil, p.errf("unknown navigator %q", name)
-		}
-		if err := p.expect(')'); err != nil {
-			return nil, err
-		}
-	}
-	return path, nil
 }
 
 // parseSchemaText reads the form Schema.String writes.
