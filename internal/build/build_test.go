@@ -3,6 +3,8 @@ package build
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,5 +77,52 @@ func TestCargoArtifact(t *testing.T) {
 	}
 	if _, err := cargoArtifact([]byte(`{"reason":"build-finished"}`)); err == nil || !strings.Contains(err.Error(), "crate-type = [\"cdylib\"]") {
 		t.Errorf("no artifact: %v", err)
+	}
+}
+
+// TestCacheKeyFollowsSources checks the key GoCached derives from the
+// sources: the same tree hashes the same, and a change to a module's
+// source or the SDK's changes it, while test files and testdata do not.
+func TestCacheKeyFollowsSources(t *testing.T) {
+	root := t.TempDir()
+	write := func(rel, body string) {
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := func() string {
+		h := sha256.New()
+		for _, d := range []string{"ex", "sdk"} {
+			if err := hashSources(h, filepath.Join(root, d)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return hex.EncodeToString(h.Sum(nil))
+	}
+	write("ex/go.mod", "module ex\n")
+	write("ex/main.go", "package main\n")
+	write("sdk/go.mod", "module sdk\n")
+	write("sdk/a.go", "package squall\n")
+	k0 := key()
+	if key() != k0 {
+		t.Fatal("the key is not deterministic")
+	}
+	write("ex/main_test.go", "package main\n")
+	write("sdk/testdata/x.go", "package x\n")
+	if key() != k0 {
+		t.Error("a test file or testdata changed the key")
+	}
+	write("ex/main.go", "package main // changed\n")
+	k1 := key()
+	if k1 == k0 {
+		t.Error("a change to the module's source kept the key")
+	}
+	write("sdk/internal/b.go", "package internal\n")
+	if key() == k1 {
+		t.Error("a new SDK source file kept the key")
 	}
 }
