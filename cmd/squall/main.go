@@ -65,6 +65,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runSelect(ctx, rest, stdout)
 	case "status":
 		err = runStatus(ctx, rest, stdout)
+	case "bench":
+		err = runBench(ctx, rest, stdout, stderr)
+	case "bench-peer": // started by squall bench; not in the usage
+		err = runBenchPeer(ctx, rest, stdout)
 	case "version", "--version", "-version":
 		err = runVersion(rest, stdout)
 	case "help", "-h", "--help", "-help":
@@ -107,6 +111,9 @@ Usage:
   squall select MODULE PSTATE PATH [--one] read a PState with a path, e.g. 'key("the")'
   squall status                            show the node, its modules and their lag
   squall demo [--data-dir DIR]             run the storage demo against DIR (default ./.squall)
+  squall bench [--short] [--scenarios LIST] [--out DIR]
+                                           compare Squall with JetStream, Redis and Pebble
+                                           (docs/benchmarks.md)
   squall version [--json]                  print the version and the on-disk format version
   squall help                              show this help
 
