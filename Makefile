@@ -73,6 +73,16 @@ fuzz-short: ## Run every fuzz target for FUZZTIME (default 10s) each
 bench-api: setup ## The API against redis-server (unary and batch appends, SelectOne vs GET)
 	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -count 1 ./internal/apibench | tee bench-api.out
 
+.PHONY: bench-short
+bench-short: setup ## squall bench --short: every scenario with small sizes, to prove the harness works (no timing checked)
+	go build -o .tmp/bin/squall ./cmd/squall
+	.tmp/bin/squall bench --short --out .tmp/bench-short
+
+.PHONY: bench-report
+bench-report: setup ## squall bench (full): the comparison report in docs/benchmarks/ (~15 minutes)
+	go build -o .tmp/bin/squall ./cmd/squall
+	.tmp/bin/squall bench --out docs/benchmarks
+
 .PHONY: bench
 bench: setup ## The benchmarks behind docs/benchmarks.md, each with its baseline, into bench.out
 	scripts/bench.sh

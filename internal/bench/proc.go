@@ -316,19 +316,6 @@ func FreePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// dialReady is a Ready function: the process accepts TCP connections on
-// addr.
-func dialReady(addr string) func(context.Context, *Proc) error {
-	return func(ctx context.Context, _ *Proc) error {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return err
-		}
-		return c.Close()
-	}
-}
-
 // startWithPort starts a process that listens on a port it is told,
 // choosing a free port and trying again (up to 3 times) when another
 // process took it first.

@@ -154,7 +154,8 @@ func (r *Report) WriteJSON(w io.Writer) error {
 }
 
 // WriteMarkdown writes the report's tables: per scenario, a table per
-// case and the ratios to the baselines.
+// case, the ratios to the baselines, and links to the charts in chartDir
+// (a path relative to where the Markdown goes; empty: the same folder).
 func (r *Report) WriteMarkdown(w io.Writer, chartDir string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "<!-- written by `squall bench`; do not edit: run it again -->\n\n")
@@ -231,11 +232,9 @@ func (r *Report) WriteMarkdown(w io.Writer, chartDir string) error {
 		for _, n := range s.Notes {
 			fmt.Fprintf(&b, "\n> %s\n", n)
 		}
-		if chartDir != "" {
-			fmt.Fprintf(&b, "\n![%s throughput](%s)\n", s.Name, filepath.ToSlash(filepath.Join(chartDir, s.Name+"-throughput.png")))
-			if lat {
-				fmt.Fprintf(&b, "![%s latency](%s)\n", s.Name, filepath.ToSlash(filepath.Join(chartDir, s.Name+"-latency.png")))
-			}
+		fmt.Fprintf(&b, "\n![%s throughput](%s)\n", s.Name, filepath.ToSlash(filepath.Join(chartDir, s.Name+"-throughput.png")))
+		if lat {
+			fmt.Fprintf(&b, "![%s latency](%s)\n", s.Name, filepath.ToSlash(filepath.Join(chartDir, s.Name+"-latency.png")))
 		}
 	}
 	_, err := io.WriteString(w, b.String())

@@ -1,0 +1,240 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testEnv is a harness environment whose "squall binary" is this test
+// binary (TestMain runs `bench-peer` itself), with tiny sizes.
+func testEnv(t *testing.T) *env {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{cfg: Config{Squall: self}, dir: t.TempDir(), log: io.Discard, sz: sizes{
+		appendFor: 200 * time.Millisecond, appendWorkers: 4,
+		wcEvents: 300, wcRate: 50, wcLatencyFor: 200 * time.Millisecond,
+		fanAuthors: 3, fanUsers: 200, fanPosts: map[int]int{10: 30},
+		queryKeys: 50, queryFor: 200 * time.Millisecond, queryWorkers: 2,
+		ingestWorkers: 2,
+	}}
+}
+
+// needRedis fails the test without redis-server: the pipeline is what
+// the tests are about (scripts/setup.sh installs it).
+func needRedis(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatal("redis-server is not installed: run scripts/install-redis.sh")
+	}
+}
+
+func checkRow(t *testing.T, row *Row, procs int, latency bool) {
+	t.Helper()
+	if row.Ops <= 0 || row.Throughput <= 0 || row.Seconds <= 0 || len(row.Procs) != procs || row.PeakRSSBytes <= 0 {
+		t.Errorf("implausible row %+v", row)
+	}
+	if latency && (row.P50Ms <= 0 || row.P99Ms < row.P50Ms || row.LatencyOps <= 0) {
+		t.Errorf("implausible latency in row %+v", row)
+	}
+	for _, p := range row.Procs {
+		if p.CPUSeconds < 0 || p.PeakRSSBytes <= 0 {
+			t.Errorf("implausible usage %+v", p)
+		}
+	}
+}
+
+func approx(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(math.Abs(a), math.Abs(b)) }
+
+func TestRunPeerRejectsBadArguments(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		kind string
+		args []string
+		want string
+	}{
+		{"kafka", nil, `unknown kind "kafka"`},
+		{"nats", nil, "--store-dir is required"},
+		{"nats", []string{"--store-dir", "x", "--listen", "nope"}, "--listen"},
+		{"pebble", []string{"--workers", "0"}, "--dir is required"},
+		{"consumer", []string{"--job", "sort"}, `--job "sort"`},
+		{"consumer", []string{"--job", "fanout"}, "--nats and --redis are required"},
+		{"pebble", []string{"--bogus"}, "flag provided but not defined"},
+	} {
+		err := RunPeer(ctx, c.kind, c.args, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("RunPeer(%s %v) = %v, want %q", c.kind, c.args, err, c.want)
+		}
+	}
+}
+
+func TestAppendBaselines(t *testing.T) {
+	e := testEnv(t)
+	ctx := context.Background()
+	row, err := e.appendPebble(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRow(t, row, 1, true)
+	for _, sync := range []bool{true, false} {
+		row, err := e.appendJetStream(ctx, sync)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkRow(t, row, 1, true)
+	}
+}
+
+func TestWordcountPipeline(t *testing.T) {
+	needRedis(t)
+	e := testEnv(t)
+	row, err := e.wordcountPipeline(context.Background(), sentences(e.sz.wcEvents, 1), sentences(20, 2))
+	if err != nil {
+		t.Fatal(err) // it checks the counts in Redis itself
+	}
+	checkRow(t, row, 3, true)
+	if !row.Baseline || !approx(metric(row.Extra, "words/s"), row.Throughput*wcWords) {
+		t.Errorf("row %+v", row)
+	}
+}
+
+func TestFanoutPipeline(t *testing.T) {
+	needRedis(t)
+	e := testEnv(t)
+	w := e.fanoutWork(10, 30)
+	row, err := e.fanoutPipeline(context.Background(), w)
+	if err != nil {
+		t.Fatal(err) // it checks post counts and timeline lengths itself
+	}
+	checkRow(t, row, 3, false)
+	if !approx(metric(row.Extra, "timeline writes/s"), row.Throughput*10) {
+		t.Errorf("row %+v", row)
+	}
+}
+
+func TestQueryRedis(t *testing.T) {
+	needRedis(t)
+	e := testEnv(t)
+	row, err := e.queryRedis(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRow(t, row, 1, true)
+}
+
+func TestFanoutWork(t *testing.T) {
+	e := testEnv(t)
+	w := e.fanoutWork(10, 30)
+	if len(w.authors) != 3 || len(w.posts) != 30 {
+		t.Fatalf("%d authors, %d posts", len(w.authors), len(w.posts))
+	}
+	for _, a := range w.authors {
+		fs := w.follows[a]
+		seen := map[string]bool{}
+		for _, f := range fs {
+			seen[f] = true
+		}
+		if len(fs) != 10 || len(seen) != 10 {
+			t.Errorf("%s has followers %v, want 10 distinct", a, fs)
+		}
+	}
+}
+
+func TestSentencesAndWords(t *testing.T) {
+	a, b := sentences(50, 1), sentences(50, 1)
+	for i := range a {
+		if a[i] != b[i] || len(Words(a[i].Text)) != wcWords {
+			t.Fatalf("sentence %d: %+v vs %+v", i, a[i], b[i])
+		}
+	}
+	if got := strings.Join(Words("Don't stop, DON'T! 42x"), " "); got != "don t stop don t 42x" {
+		t.Errorf("Words = %q (must split as examples/wordcount does)", got)
+	}
+}
+
+// fakeRedis answers each command line it reads with the next canned
+// reply, then closes.
+func fakeRedis(t *testing.T, replies ...string) (addr string, got *bytes.Buffer, done chan struct{}) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, done = &bytes.Buffer{}, make(chan struct{})
+	go func() {
+		defer close(done)
+		defer ln.Close()
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		r := bufio.NewReader(c)
+		for _, rep := range replies {
+			// A command: *N, then N pairs of $len and the argument.
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			got.WriteString(line)
+			var n int
+			for _, ch := range strings.TrimSpace(line[1:]) {
+				n = n*10 + int(ch-'0')
+			}
+			for range 2 * n {
+				l, _ := r.ReadString('\n')
+				got.WriteString(l)
+			}
+			io.WriteString(c, rep)
+		}
+	}()
+	return ln.Addr().String(), got, done
+}
+
+func TestRedisClient(t *testing.T) {
+	addr, got, done := fakeRedis(t,
+		"+OK\r\n", ":42\r\n", "$5\r\nhello\r\n", "$-1\r\n", "*2\r\n$1\r\na\r\n$2\r\nbc\r\n", "-ERR wrong type\r\n", "+PONG\r\n")
+	c, err := DialRedis(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	reps, err := c.Pipeline([][]string{{"SET", "k", "v\r\nx"}, {"INCR", "n"}, {"GET", "k"}, {"GET", "none"}, {"SMEMBERS", "s"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(reps[0].Str) != "OK" || reps[1].Int != 42 || string(reps[2].Str) != "hello" || !reps[3].Null ||
+		len(reps[4].Array) != 2 || string(reps[4].Array[1].Str) != "bc" {
+		t.Errorf("replies = %+v", reps)
+	}
+	// An error reply is an error, and the connection stays in step.
+	if _, err := c.Do("INCR", "s"); err == nil || !strings.Contains(err.Error(), "ERR wrong type") {
+		t.Errorf("error reply: %v", err)
+	}
+	if r, err := c.Do("PING"); err != nil || string(r.Str) != "PONG" {
+		t.Errorf("after an error: %+v %v", r, err)
+	}
+	<-done
+	if !strings.Contains(got.String(), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4\r\nv\r\nx\r\n") {
+		t.Errorf("SET was sent as %q", got.String())
+	}
+}
+
+func TestReadReplyRejectsMalformed(t *testing.T) {
+	for _, bad := range []string{"?what\r\n", ":x\r\n", "$abc\r\n", "$3\r\nab\r\n", "$2\r\nabXY", "*x\r\n", "+no crlf\n"} {
+		if _, err := readReply(bufio.NewReader(strings.NewReader(bad))); err == nil {
+			t.Errorf("readReply(%q) accepted", bad)
+		}
+	}
+}
