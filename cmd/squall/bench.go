@@ -15,18 +15,33 @@ import (
 // runBench runs the benchmark harness (internal/bench) and writes its
 // report.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const syn = "squall bench [--short] [--out DIR] [--scenarios append,wordcount,fanout,query] [--repo DIR]"
+	const syn = "squall bench [--short] [--out DIR] [--scenarios append,wordcount,fanout,query] [--repo DIR] [--render RESULTS.json]"
 	fs := newFlagSet("bench", stdout, syn)
 	short := fs.Bool("short", false, "small sizes (under 2 minutes): checks the harness works; its numbers are not the report's")
 	out := fs.String("out", "", "where to write results.md, results.json and the charts (default docs/benchmarks, or a temporary directory with --short)")
 	scen := fs.String("scenarios", "", "comma-separated scenarios to run (default: all: "+strings.Join(bench.Scenarios, ",")+")")
 	repo := fs.String("repo", "", "the repository's root, where the examples are (default: found from the current directory)")
+	render := fs.String("render", "", "run nothing: render this results.json again into --out (tables and charts)")
 	pos, err := parseInterspersed(fs, args, syn)
 	if err != nil {
 		return err
 	}
 	if err := wantArgs(pos, 0, syn); err != nil {
 		return err
+	}
+	if *render != "" {
+		rep, err := bench.ReadReport(*render)
+		if err != nil {
+			return err
+		}
+		if *out == "" {
+			*out = filepath.Dir(*render)
+		}
+		if err := rep.Write(*out, ""); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "squall bench: rendered %s into %s\n", *render, *out)
+		return nil
 	}
 	self, err := os.Executable()
 	if err != nil {

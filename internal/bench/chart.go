@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"math"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -53,18 +54,20 @@ func (s *ScenarioResult) throughputChart(w io.Writer) error {
 		}
 		return []float64{r.Throughput}
 	})
-	return hbarChart(w, s.Title+": throughput", unit+" (higher is better)", rows, []string{unit}, fmtNum)
+	return hbarChart(w, s.Title+": throughput", unit+" (higher is better)", rows, []string{unit}, fmtNum, false)
 }
 
 func (s *ScenarioResult) latencyChart(w io.Writer) error {
 	rows := s.chartRows(func(r *Row) []float64 { return []float64{r.P50Ms, r.P99Ms} })
-	return hbarChart(w, s.Title+": latency", "milliseconds (lower is better)", rows, []string{"p50", "p99"}, fmtMs)
+	return hbarChart(w, s.Title+": latency", "milliseconds, log scale (lower is better)", rows, []string{"p50", "p99"}, fmtMs, true)
 }
 
 // hbarChart draws horizontal bars, one group per row (the first row at
 // the top), one bar per series in a group, each labelled with its value,
-// and writes the chart as a PNG.
-func hbarChart(w io.Writer, title, xlabel string, rows []chartRow, series []string, format func(float64) string) error {
+// and writes the chart as a PNG. With logScale the value axis is
+// logarithmic: latencies span orders of magnitude, and on a linear axis a
+// slow system's p99 flattens every other bar.
+func hbarChart(w io.Writer, title, xlabel string, rows []chartRow, series []string, format func(float64) string, logScale bool) error {
 	p := plot.New()
 	p.Title.Text = title
 	p.Title.TextStyle.Font.Size = vg.Points(14)
@@ -80,17 +83,20 @@ func hbarChart(w io.Writer, title, xlabel string, rows []chartRow, series []stri
 	unit := float64(rowHeight)
 	barW := vg.Points(28 / float64(len(series)))
 	var maxVal float64
+	minVal := math.Inf(1)
 	labels := make([]string, n)
 	var lxy plotter.XYs
 	var ltext []string
 	for i, r := range rows {
 		y := float64(n - 1 - i) // first row on top
-		labels[n-1-i] = r.label
+		// A leading space: gonum measures the labels a little narrower
+		// than it draws them, which cut their first letter.
+		labels[n-1-i] = " " + r.label
 		for k, v := range r.vals {
 			if v == 0 {
 				continue
 			}
-			maxVal = max(maxVal, v)
+			maxVal, minVal = max(maxVal, v), min(minVal, v)
 			bars, err := plotter.NewBarChart(plotter.Values{v}, barW)
 			if err != nil {
 				return fmt.Errorf("bench: chart %q: %w", title, err)
@@ -139,7 +145,14 @@ func hbarChart(w io.Writer, title, xlabel string, rows []chartRow, series []stri
 	if maxVal == 0 {
 		p.X.Max = 1
 	}
-	p.X.Tick.Marker = valueTicks{format: format}
+	p.X.Tick.Marker = valueTicks{format: format, inner: plot.DefaultTicks{}}
+	if logScale && maxVal > 0 {
+		// From the power of ten below the smallest bar; bars start there.
+		p.X.Min = math.Pow(10, math.Floor(math.Log10(minVal)))
+		p.X.Max = maxVal * 4
+		p.X.Scale = clampedLog{}
+		p.X.Tick.Marker = valueTicks{format: format, inner: plot.LogTicks{Prec: -1}}
+	}
 	p.Y.Min, p.Y.Max = -0.5, float64(n)-0.5
 	height := chromeHeight + vg.Length(n)*rowHeight
 	wt, err := p.WriterTo(9*vg.Inch, height, "png")
@@ -157,12 +170,15 @@ const (
 	chromeHeight = vg.Length(80)
 )
 
-// valueTicks labels an axis with a few round values formatted as the
-// bars' labels are.
-type valueTicks struct{ format func(float64) string }
+// valueTicks labels an axis with inner's ticks, formatted as the bars'
+// labels are.
+type valueTicks struct {
+	format func(float64) string
+	inner  plot.Ticker
+}
 
 func (t valueTicks) Ticks(lo, hi float64) []plot.Tick {
-	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+	ticks := t.inner.Ticks(lo, hi)
 	for i := range ticks {
 		if ticks[i].Label != "" {
 			ticks[i].Label = t.format(ticks[i].Value)
@@ -172,6 +188,15 @@ func (t valueTicks) Ticks(lo, hi float64) []plot.Tick {
 		}
 	}
 	return ticks
+}
+
+// clampedLog is a logarithmic scale on which values below the axis'
+// minimum (a bar's base, 0) sit at the minimum instead of being undefined.
+type clampedLog struct{}
+
+func (clampedLog) Normalize(lo, hi, x float64) float64 {
+	x = max(x, lo)
+	return (math.Log(x) - math.Log(lo)) / (math.Log(hi) - math.Log(lo))
 }
 
 func barColor(baseline bool, series, nseries int) color.Color {

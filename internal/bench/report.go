@@ -146,6 +146,23 @@ func (s *ScenarioResult) computeRatios() {
 	}
 }
 
+// ReadReport reads a report [Report.WriteJSON] wrote, to render it again
+// (after a change to the tables or charts) without running anything.
+func ReadReport(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("bench: %s is not a report of squall bench: %w", path, err)
+	}
+	if len(r.Scenarios) == 0 {
+		return nil, fmt.Errorf("bench: %s holds no scenario", path)
+	}
+	return &r, nil
+}
+
 // WriteJSON writes the report as indented JSON.
 func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)

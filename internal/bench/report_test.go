@@ -168,3 +168,42 @@ func TestFormatting(t *testing.T) {
 		}
 	}
 }
+
+func TestReadReport(t *testing.T) {
+	dir := t.TempDir()
+	if err := sampleReport().Write(dir, ""); err != nil {
+		t.Fatal(err)
+	}
+	r, err := ReadReport(filepath.Join(dir, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b bytes.Buffer
+	if err := r.WriteMarkdown(&a, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := sampleReport().WriteMarkdown(&b, ""); err != nil {
+		t.Fatal(err)
+	}
+	if a.String() != b.String() {
+		t.Errorf("a report read back renders differently:\n%s\nvs\n%s", a.String(), b.String())
+	}
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"mode": "full"}`), 0o644)
+	if _, err := ReadReport(bad); err == nil || !strings.Contains(err.Error(), "no scenario") {
+		t.Errorf("empty report: %v", err)
+	}
+	os.WriteFile(bad, []byte(`not json`), 0o644)
+	if _, err := ReadReport(bad); err == nil || !strings.Contains(err.Error(), "not a report") {
+		t.Errorf("not JSON: %v", err)
+	}
+}
+
+func TestClampedLogScale(t *testing.T) {
+	s := clampedLog{}
+	for _, c := range []struct{ x, want float64 }{{0, 0}, {0.1, 0}, {1, 0.5}, {10, 1}} {
+		if got := s.Normalize(0.1, 10, c.x); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("Normalize(%v) = %v, want %v", c.x, got, c.want)
+		}
+	}
+}
