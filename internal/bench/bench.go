@@ -105,17 +105,21 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 		e.logf("scenario %s", n)
+		// A bound on each scenario, so a peer that hangs fails the run
+		// (with its output) instead of hanging it.
+		sctx, cancel := context.WithTimeout(ctx, e.sz.scenarioTimeout)
 		var s *ScenarioResult
 		switch n {
 		case "append":
-			s, err = e.appendScenario(ctx)
+			s, err = e.appendScenario(sctx)
 		case "wordcount":
-			s, err = e.wordcountScenario(ctx)
+			s, err = e.wordcountScenario(sctx)
 		case "fanout":
-			s, err = e.fanoutScenario(ctx)
+			s, err = e.fanoutScenario(sctx)
 		case "query":
-			s, err = e.queryScenario(ctx)
+			s, err = e.queryScenario(sctx)
 		}
+		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("scenario %s: %w", n, err)
 		}
@@ -141,6 +145,8 @@ type sizes struct {
 	queryFor      time.Duration
 	queryWorkers  int
 	ingestWorkers int // concurrent AppendBatch or publishing clients
+	// scenarioTimeout bounds one scenario, builds included.
+	scenarioTimeout time.Duration
 }
 
 var fullSizes = sizes{
@@ -148,7 +154,7 @@ var fullSizes = sizes{
 	wcEvents: 100_000, wcRate: 200, wcLatencyFor: 10 * time.Second,
 	fanAuthors: 64, fanUsers: 5000, fanPosts: map[int]int{100: 5000, 1000: 1000},
 	queryKeys: 10_000, queryFor: 10 * time.Second, queryWorkers: 32,
-	ingestWorkers: 4,
+	ingestWorkers: 4, scenarioTimeout: 30 * time.Minute,
 }
 
 var shortSizes = sizes{
@@ -156,7 +162,7 @@ var shortSizes = sizes{
 	wcEvents: 2000, wcRate: 100, wcLatencyFor: time.Second,
 	fanAuthors: 8, fanUsers: 2000, fanPosts: map[int]int{100: 200, 1000: 20},
 	queryKeys: 1000, queryFor: time.Second, queryWorkers: 8,
-	ingestWorkers: 2,
+	ingestWorkers: 2, scenarioTimeout: 5 * time.Minute,
 }
 
 // guestModule is one language's build of an example.

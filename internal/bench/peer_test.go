@@ -238,3 +238,62 @@ func TestReadReplyRejectsMalformed(t *testing.T) {
 		}
 	}
 }
+
+// A consumer that dies fails the wait for the pipeline to drain, instead
+// of hanging it.
+func TestPipelineConsumerDeath(t *testing.T) {
+	needRedis(t)
+	e := testEnv(t)
+	ctx := context.Background()
+	p, err := e.startPipeline(ctx, "wordcount", wordcountStream, wordcountSubject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.stop()
+	if err := p.cons.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := publishAll(ctx, p.nats.js, wordcountSubject, [][]byte{[]byte(`{"user":"u","text":"a b"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	err = p.nats.waitDrained(ctx, wordcountStream, p.cons)
+	if err == nil || !strings.Contains(err.Error(), "exited with 1 messages pending") {
+		t.Errorf("waitDrained = %v, want the consumer's exit", err)
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	ctx := context.Background()
+	if _, err := Run(ctx, Config{}); err == nil || !strings.Contains(err.Error(), "required") {
+		t.Errorf("empty config: %v", err)
+	}
+	if _, err := Run(ctx, Config{Squall: "squall", RepoRoot: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "not the repository's root") {
+		t.Errorf("bad root: %v", err)
+	}
+	if _, err := Run(ctx, Config{Squall: "squall", RepoRoot: "../..", Scenarios: []string{"sort"}}); err == nil || !strings.Contains(err.Error(), `unknown scenario "sort"`) {
+		t.Errorf("bad scenario: %v", err)
+	}
+}
+
+func TestExamplesSkipsWhatCannotBuild(t *testing.T) {
+	e := testEnv(t)
+	root := t.TempDir()
+	e.cfg.RepoRoot = root
+	e.cfg.CacheDir = t.TempDir()
+	// A language internal/build does not know: skipped with a note.
+	if err := os.MkdirAll(root+"/examples/demo/cobol", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := e.examples(context.Background(), "demo")
+	if err == nil || !strings.Contains(err.Error(), "no language's examples/demo builds here") || !strings.Contains(err.Error(), "Squall (cobol) not measured") {
+		t.Errorf("err = %v", err)
+	}
+	// A Go module that does not compile is a failure, not a skip.
+	dir := root + "/examples/demo/go"
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(dir+"/go.mod", []byte("module demo\n\ngo 1.24\n"), 0o644)
+	os.WriteFile(dir+"/main.go", []byte("package main\n\nfunc main() { undefined() }\n"), 0o644)
+	if _, _, err := e.examples(context.Background(), "demo"); err == nil || !strings.Contains(err.Error(), "undefined") {
+		t.Errorf("a broken module: %v", err)
+	}
+}

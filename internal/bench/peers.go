@@ -241,8 +241,8 @@ func (n *natsPeer) createStream(ctx context.Context, name, subject string, withC
 }
 
 // waitDrained waits until the pipeline's consumer has acknowledged every
-// message of the stream.
-func (n *natsPeer) waitDrained(ctx context.Context, stream string) error {
+// message of the stream, or fails if the consumer process exits.
+func (n *natsPeer) waitDrained(ctx context.Context, stream string, consumer *Proc) error {
 	cons, err := n.js.Consumer(ctx, stream, consumerName)
 	if err != nil {
 		return fmt.Errorf("bench: consumer of %s: %w", stream, err)
@@ -258,6 +258,8 @@ func (n *natsPeer) waitDrained(ctx context.Context, stream string) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("bench: the consumer of %s still has %d messages pending and %d unacknowledged: %w", stream, info.NumPending, info.NumAckPending, ctx.Err())
+		case <-consumer.Exited():
+			return fmt.Errorf("bench: the consumer of %s exited with %d messages pending: %w", stream, info.NumPending, consumer.Stop())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}

@@ -190,7 +190,7 @@ func (e *env) fanoutPipeline(ctx context.Context, w *fanoutWork) (row *Row, err 
 			return publishAll(ctx, p.nats.js, fanoutSubject, payloads[lo:hi])
 		})
 		if err == nil {
-			err = p.nats.waitDrained(ctx, fanoutStream)
+			err = p.nats.waitDrained(ctx, fanoutStream, p.cons)
 		}
 		elapsed = time.Since(t0)
 		return err

@@ -258,7 +258,7 @@ func (e *env) wordcountPipeline(ctx context.Context, sents, lats []Sentence) (ro
 			return publishAll(ctx, p.nats.js, wordcountSubject, payloads[lo:hi])
 		})
 		if err == nil {
-			err = p.nats.waitDrained(ctx, wordcountStream)
+			err = p.nats.waitDrained(ctx, wordcountStream, p.cons)
 		}
 		elapsed = time.Since(t0)
 		return err
