@@ -140,7 +140,9 @@ type sizes struct {
 	wcLatencyFor  time.Duration // how long the latency run lasts
 	fanAuthors    int
 	fanUsers      int
-	fanPosts      map[int]int // followers per author → posts
+	fanPosts      map[int]int     // followers per author → posts
+	fanRate       map[int]float64 // followers per author → posts per second for the latency
+	fanLatencyFor time.Duration
 	queryKeys     int
 	queryFor      time.Duration
 	queryWorkers  int
@@ -153,6 +155,7 @@ var fullSizes = sizes{
 	appendFor: 10 * time.Second, appendWorkers: 64,
 	wcEvents: 100_000, wcRate: 200, wcLatencyFor: 10 * time.Second,
 	fanAuthors: 64, fanUsers: 5000, fanPosts: map[int]int{100: 5000, 1000: 1000},
+	fanRate: map[int]float64{100: 30, 1000: 3}, fanLatencyFor: 10 * time.Second,
 	queryKeys: 10_000, queryFor: 10 * time.Second, queryWorkers: 32,
 	ingestWorkers: 4, scenarioTimeout: 30 * time.Minute,
 }
@@ -161,6 +164,7 @@ var shortSizes = sizes{
 	appendFor: 1500 * time.Millisecond, appendWorkers: 16,
 	wcEvents: 2000, wcRate: 100, wcLatencyFor: time.Second,
 	fanAuthors: 8, fanUsers: 2000, fanPosts: map[int]int{100: 200, 1000: 20},
+	fanRate: map[int]float64{100: 20, 1000: 3}, fanLatencyFor: time.Second,
 	queryKeys: 1000, queryFor: time.Second, queryWorkers: 8,
 	ingestWorkers: 2, scenarioTimeout: 5 * time.Minute,
 }

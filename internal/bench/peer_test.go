@@ -25,7 +25,7 @@ func testEnv(t *testing.T) *env {
 	return &env{cfg: Config{Squall: self}, dir: t.TempDir(), log: io.Discard, sz: sizes{
 		appendFor: 200 * time.Millisecond, appendWorkers: 4,
 		wcEvents: 300, wcRate: 50, wcLatencyFor: 200 * time.Millisecond,
-		fanAuthors: 3, fanUsers: 200, fanPosts: map[int]int{10: 30},
+		fanAuthors: 3, fanUsers: 200, fanPosts: map[int]int{10: 30}, fanRate: map[int]float64{10: 50}, fanLatencyFor: 200 * time.Millisecond,
 		queryKeys: 50, queryFor: 200 * time.Millisecond, queryWorkers: 2,
 		ingestWorkers: 2,
 	}}
@@ -112,12 +112,12 @@ func TestWordcountPipeline(t *testing.T) {
 func TestFanoutPipeline(t *testing.T) {
 	needRedis(t)
 	e := testEnv(t)
-	w := e.fanoutWork(10, 30)
+	w := e.fanoutWork(10, 30, 50)
 	row, err := e.fanoutPipeline(context.Background(), w)
 	if err != nil {
 		t.Fatal(err) // it checks post counts and timeline lengths itself
 	}
-	checkRow(t, row, 3, false)
+	checkRow(t, row, 3, true)
 	if !approx(metric(row.Extra, "timeline writes/s"), row.Throughput*10) {
 		t.Errorf("row %+v", row)
 	}
@@ -135,8 +135,8 @@ func TestQueryRedis(t *testing.T) {
 
 func TestFanoutWork(t *testing.T) {
 	e := testEnv(t)
-	w := e.fanoutWork(10, 30)
-	if len(w.authors) != 3 || len(w.posts) != 30 {
+	w := e.fanoutWork(10, 30, 50)
+	if len(w.authors) != 3 || len(w.posts) != 30 || len(w.latPosts) != 11 || w.latPosts[0].ID != 30 {
 		t.Fatalf("%d authors, %d posts", len(w.authors), len(w.posts))
 	}
 	for _, a := range w.authors {

@@ -68,6 +68,11 @@ func sampleRow(system string, baseline bool, smp Sample) *Row {
 		P50Ms: ms(smp.Lat.P50), P99Ms: ms(smp.Lat.P99), LatencyOps: smp.Lat.Count}
 }
 
+// setLatency sets the row's latency columns from a latency run.
+func (r *Row) setLatency(s Sample) {
+	r.P50Ms, r.P99Ms, r.LatencyOps = ms(s.Lat.P50), ms(s.Lat.P99), s.Lat.Count
+}
+
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 
 func (e *env) appendSquall(ctx context.Context, wasm []byte) (row *Row, err error) {

@@ -21,11 +21,14 @@ type fanoutWork struct {
 	authors   []string
 	follows   map[string][]string // author → followers
 	posts     []Post
+	// rate and latPosts are the latency run's posts per second and posts.
+	rate     float64
+	latPosts []Post
 }
 
-func (e *env) fanoutWork(followers, posts int) *fanoutWork {
+func (e *env) fanoutWork(followers, posts int, rate float64) *fanoutWork {
 	r := rand.New(rand.NewPCG(3, uint64(followers)))
-	w := &fanoutWork{followers: followers, follows: map[string][]string{}}
+	w := &fanoutWork{followers: followers, follows: map[string][]string{}, rate: rate}
 	for a := range e.sz.fanAuthors {
 		author := fmt.Sprintf("author%03d", a)
 		w.authors = append(w.authors, author)
@@ -36,6 +39,11 @@ func (e *env) fanoutWork(followers, posts int) *fanoutWork {
 	for i := range posts {
 		a := w.authors[i%len(w.authors)]
 		w.posts = append(w.posts, Post{Author: a, ID: int64(i), Text: fmt.Sprintf("post %d of %s: some words of text", i, a)})
+	}
+	for i := range int(rate*e.sz.fanLatencyFor.Seconds()) + 1 {
+		a := w.authors[i%len(w.authors)]
+		id := len(w.posts) + i
+		w.latPosts = append(w.latPosts, Post{Author: a, ID: int64(id), Text: fmt.Sprintf("post %d of %s: some words of text", id, a)})
 	}
 	return w
 }
@@ -58,8 +66,11 @@ func (e *env) fanoutScenario(ctx context.Context) (*ScenarioResult, error) {
 			"clock starts). Posts are ingested by %d clients in batches of %d and timed until every post is on every follower's "+
 			"timeline (Squall: lag 0; pipeline: all acknowledged); post counts and timeline lengths are checked after. "+
 			"The pipeline's consumer reads each author's followers from a Redis set (SMEMBERS) and RPUSHes the post to each "+
-			"follower's Redis list, in pipelines, then acknowledges. A timeline write is one post on one follower's timeline.",
-			sz.fanAuthors, sz.fanUsers, sz.ingestWorkers, batchSize),
+			"follower's Redis list, in pipelines, then acknowledges. A timeline write is one post on one follower's timeline. "+
+			"Latency: post-to-every-timeline, open loop at %.0f posts/s (100 followers) and %.0f posts/s (1,000 followers) for %v "+
+			"(Squall: `Append` with ACK, whose ack return is the number of timelines written; pipeline: the consumer's notification "+
+			"after its writes returned).",
+			sz.fanAuthors, sz.fanUsers, sz.ingestWorkers, batchSize, sz.fanRate[100], sz.fanRate[1000], sz.fanLatencyFor),
 	}
 	counts := make([]int, 0, len(sz.fanPosts))
 	for f := range sz.fanPosts {
@@ -67,7 +78,7 @@ func (e *env) fanoutScenario(ctx context.Context) (*ScenarioResult, error) {
 	}
 	slices.Sort(counts)
 	for _, f := range counts {
-		w := e.fanoutWork(f, sz.fanPosts[f])
+		w := e.fanoutWork(f, sz.fanPosts[f], sz.fanRate[f])
 		c := &Case{Name: fmt.Sprintf("%d followers", f)}
 		for _, m := range mods {
 			row, err := e.fanoutSquall(ctx, m, w)
@@ -155,7 +166,21 @@ func (e *env) fanoutSquall(ctx context.Context, m guestModule, w *fanoutWork) (r
 	if got, _ := n.AsInt(); got < int64(len(w.posts)/len(w.authors)) {
 		return nil, fmt.Errorf("bench: %s's timeline has %d posts, want at least %d", f, got, len(w.posts)/len(w.authors))
 	}
+	lat, err := OpenLoop(ctx, w.rate, e.sz.fanLatencyFor, 256, func(ctx context.Context, _, i int) error {
+		res, err := sq.c.Append(ctx, "social", "posts", w.latPosts[i].value(), client.Ack)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.AckReturns["social"].AsInt(); n != int64(w.followers) {
+			return fmt.Errorf("ack return %v, want %d timelines", res.AckReturns, w.followers)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	row = fanoutRow("Squall ("+m.lang+")", false, w, elapsed)
+	row.setLatency(lat)
 	row.setUsage(us)
 	return row, nil
 }
@@ -227,7 +252,15 @@ func (e *env) fanoutPipeline(ctx context.Context, w *fanoutWork) (row *Row, err 
 	if posts != int64(len(w.posts)) || entries != int64(len(w.posts)*w.followers) {
 		return nil, fmt.Errorf("bench: the pipeline counted %d posts and %d timeline entries, want %d and %d", posts, entries, len(w.posts), len(w.posts)*w.followers)
 	}
+	lat, err := pipelineLatency(ctx, p.nats, fanoutSubject, w.rate, e.sz.fanLatencyFor, func(i int) []byte {
+		b, _ := json.Marshal(w.latPosts[i])
+		return b
+	})
+	if err != nil {
+		return nil, err
+	}
 	row = fanoutRow("JetStream + Go consumer + Redis", true, w, elapsed)
+	row.setLatency(lat)
 	row.setUsage(us)
 	return row, nil
 }
