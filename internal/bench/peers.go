@@ -39,6 +39,9 @@ func (e *env) startSquall(ctx context.Context) (*squallPeer, error) {
 	var c *client.Client
 	proc, _, err := startWithPort(ctx, func(port int) ProcSpec {
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		if c != nil {
+			_ = c.Close() // the client of an earlier try, on another port
+		}
 		c, _ = client.New("http://" + addr)
 		return ProcSpec{
 			Name: "squall server", Path: e.cfg.Squall,
@@ -50,6 +53,9 @@ func (e *env) startSquall(ctx context.Context) (*squallPeer, error) {
 		}
 	})
 	if err != nil {
+		if c != nil {
+			_ = c.Close()
+		}
 		return nil, err
 	}
 	return &squallPeer{proc: proc, c: c}, nil
@@ -333,5 +339,5 @@ func (r *Row) setUsage(us []ProcUsage) {
 	}
 }
 
-// path is where a file's source is, relative to the repository.
+// path returns the path of rel, a path relative to the repository's root.
 func (e *env) path(rel string) string { return filepath.Join(e.cfg.RepoRoot, rel) }
