@@ -333,8 +333,10 @@ func fmtMs(ms float64) string {
 		return fmt.Sprintf("%.2f ms", ms)
 	case ms < 100:
 		return fmt.Sprintf("%.1f ms", ms)
+	case ms < 1000:
+		return fmt.Sprintf("%.0f ms", ms)
 	}
-	return fmt.Sprintf("%.0f ms", ms)
+	return fmt.Sprintf("%.2f s", ms/1000)
 }
 
 func fmtRatio(r float64) string {

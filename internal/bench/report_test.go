@@ -159,7 +159,7 @@ func TestFormatting(t *testing.T) {
 		got, want string
 	}{
 		{fmtNum(0), "—"}, {fmtNum(1234567), "1,234,567"}, {fmtNum(999.6), "1,000"}, {fmtNum(42.31), "42.3"}, {fmtNum(0.125), "0.12"},
-		{fmtMs(0.25), "250 µs"}, {fmtMs(2.5), "2.50 ms"}, {fmtMs(31.96), "32.0 ms"}, {fmtMs(250), "250 ms"},
+		{fmtMs(0.25), "250 µs"}, {fmtMs(2.5), "2.50 ms"}, {fmtMs(31.96), "32.0 ms"}, {fmtMs(250), "250 ms"}, {fmtMs(3763), "3.76 s"},
 		{fmtRatio(0.05), "0.050×"}, {fmtRatio(1.5), "1.50×"}, {fmtRatio(12.4), "12×"},
 		{fmtBytes(5 << 20), "5.0 MiB"}, {fmtBytes(300 << 20), "300 MiB"}, {fmtBytes(3 << 30), "3.00 GiB"},
 	} {
