@@ -324,7 +324,7 @@ def _input_converter(fn: Any) -> Callable[[Any], Any] | None:
         except Exception:  # unresolvable forward references: no conversion
             return None
     if isinstance(ann, type) and dataclasses.is_dataclass(ann):
-        return lambda v: from_value(ann, v)
+        return _converter(ann)
     return None
 
 
@@ -333,31 +333,47 @@ _SIMPLE = {str: "string", int: "int", float: "float", bool: "bool", bytes: "byte
 
 def from_value(cls: type, v: Any) -> Any:
     """Build the dataclass ``cls`` from a map: each field from the entry of
-    its name (missing: its default). Fields annotated str, int, float,
-    bool or bytes must hold that kind (an int is accepted for a float)."""
+    its name (missing or None: its default). Fields annotated str, int,
+    float, bool or bytes must hold that kind (an int is accepted for a
+    float); an input that does not fit raises :class:`~squall.InputError`."""
+    return _converter(cls)(v)
+
+
+_converters: dict = {}
+
+
+def _converter(cls: type) -> Callable[[Any], Any]:
+    conv = _converters.get(cls)
+    if conv is not None:
+        return conv
     from ._errors import InputError
     from ._frames import type_name
 
-    if not hasattr(v, "items"):
-        raise InputError(f"squall: input: want a map for {cls.__name__}, got {type_name(v)}")
     hints = typing.get_type_hints(cls)
-    kw = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in v or v[f.name] is None:
-            continue
-        x = v[f.name]
-        t = hints.get(f.name)
-        if t in _SIMPLE:
-            ok = type(x) is t or (t is float and type(x) is int)
-            if not ok:
-                raise InputError(f"squall: input: field {f.name!r} of {cls.__name__} must be {_SIMPLE[t]}, not {type_name(x)}")
-            if t is float:
-                x = float(x)
-        kw[f.name] = x
-    try:
-        return cls(**kw)
-    except TypeError as e:
-        raise InputError(f"squall: input: cannot build {cls.__name__}: {e}") from None
+    fields = [(f.name, hints.get(f.name)) for f in dataclasses.fields(cls) if f.init]
+    name = cls.__name__
+
+    def convert(v: Any) -> Any:
+        if not hasattr(v, "items"):
+            raise InputError(f"squall: input: want a map for {name}, got {type_name(v)}")
+        kw = {}
+        for fname, t in fields:
+            x = v.get(fname)
+            if x is None:
+                continue
+            if t in _SIMPLE and type(x) is not t:
+                if t is float and type(x) is int:
+                    x = float(x)
+                else:
+                    raise InputError(f"squall: input: field {fname!r} of {name} must be {_SIMPLE[t]}, not {type_name(x)}")
+            kw[fname] = x
+        try:
+            return cls(**kw)
+        except TypeError as e:
+            raise InputError(f"squall: input: cannot build {name}: {e}") from None
+
+    _converters[cls] = convert
+    return convert
 
 
 _ = (PathError, SELECT, DefinitionError)

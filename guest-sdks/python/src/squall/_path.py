@@ -41,6 +41,7 @@ class PathError(ValueError):
         super().__init__(f"{s}: {msg}")
         self.step = step
         self.msg = msg
+        self.nav = nav
 
 
 def _step_text(s: list) -> str:

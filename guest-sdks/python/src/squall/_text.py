@@ -64,21 +64,46 @@ def quote_rune(ch: str) -> str:
 
 
 def format_float(f: float) -> str:
-    """The Go SDK's rendering of a float: shortest round trip, always with a
-    decimal point or exponent, NaN, +Inf, -Inf, -0.0."""
+    """The Go SDK's rendering of a float (strconv.FormatFloat(f, 'g', -1,
+    64), then ".0" when it reads like an int): shortest round-trip digits,
+    an exponent below 1e-4 and from 1e6, as Go's %g does; NaN, +Inf,
+    -Inf, -0.0."""
     if math.isnan(f):
         return "NaN"
     if math.isinf(f):
         return "+Inf" if f > 0 else "-Inf"
-    r = repr(f)
+    neg = math.copysign(1.0, f) < 0
+    if f == 0:
+        return "-0.0" if neg else "0.0"
+    r = repr(abs(f))
+    exp10 = 0
     if "e" in r:
-        mant, exp = r.split("e")
-        sign = "-" if exp.startswith("-") else "+"
-        exp = exp.lstrip("+-").rjust(2, "0")
-        return f"{mant}e{sign}{exp}"
-    if "." not in r:
-        r += ".0"
-    return r
+        r, e = r.split("e")
+        exp10 = int(e)
+    ip, _, fp = r.partition(".")
+    digits = ip + fp
+    stripped = digits.lstrip("0")
+    dp = len(ip) + exp10 - (len(digits) - len(stripped))
+    ds = stripped.rstrip("0") or "0"
+    nd = len(ds)
+    exp = dp - 1
+    if exp < -4 or exp >= _EPREC:
+        m = ds[0] + ("." + ds[1:] if nd > 1 else "")
+        s = f"{m}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    elif dp <= 0:
+        s = "0." + "0" * (-dp) + ds
+    elif dp >= nd:
+        s = ds + "0" * (dp - nd)
+    else:
+        s = ds[:dp] + "." + ds[dp:]
+    if not any(c in s for c in ".eIN"):
+        s += ".0"
+    return ("-" if neg else "") + s
+
+
+# Go's %g with the shortest precision uses an exponent from 1e6 (and
+# below 1e-4).
+_EPREC = 6
 
 
 def value_text(v: Any) -> str:
