@@ -55,6 +55,7 @@ from ._module import (
 from ._partition import hash_key, key_partition
 from ._path import SELECT, TRANSFORM, Path, PathError, key, parse_path, path
 from ._runtime import ACK, APPEND_ACK, NO_ACK, Ctx
+from ._text import quote
 from ._schema import ANY, BOOL, BYTES, FLOAT, INT, STRING, Schema, list_of, map_of, record_of, set_of
 
 __version__ = "0.1.0"
@@ -67,5 +68,5 @@ __all__ = [
     "Poison", "QueryError", "RejectedError", "Retry", "SELECT", "STRING", "Schema",
     "SquallError", "Stage", "TRANSFORM", "Topology", "ValueSet", "check_definition", "disallow",
     "hash_by", "hash_key", "hash_record", "key", "key_partition", "list_of", "map_of", "packb",
-    "parse_path", "path", "random_partition", "record_of", "set_of", "unpackb",
+    "parse_path", "path", "quote", "random_partition", "record_of", "set_of", "unpackb",
 ]

@@ -10,8 +10,10 @@ from typing import Any
 
 
 def quote(s: str) -> str:
-    """Go's strconv.Quote: a double-quoted string with Go escapes;
-    printable Unicode is kept as is."""
+    """Quote ``s`` as every Squall SDK quotes names and values in messages
+    (Go's strconv.Quote): double quotes, backslash escapes for quotes,
+    backslashes and non-printable characters; printable Unicode as is.
+    Dead-letter messages built with it read the same in every language."""
     out = ['"']
     for ch in s:
         o = ord(ch)
