@@ -117,12 +117,14 @@ class Stage(Generic[T]):
 
     __slots__ = ("name", "index", "topology", "fn", "convert", "__wrapped__")
 
-    def __init__(self, name: str, index: int, topology: "Topology", fn: StageFn) -> None:
+    def __init__(self, name: str, index: int, topology: "Topology", fn: StageFn, input: Any = None) -> None:
         self.name = name
         self.index = index
         self.topology = topology
         self.fn = fn
-        self.convert = _input_converter(fn)
+        self.convert, problem = _input_converter(fn, input) if callable(fn) else (None, "")
+        if problem:
+            topology.module._misused(f"topologies[{topology.index}].stages[{index}]", problem)
         self.__wrapped__ = fn
 
     def __call__(self, ctx: Any, input: Any) -> Any:
@@ -146,7 +148,7 @@ class Topology:
         self.stages: list = []
         self.sources: list = []
 
-    def stage(self, name: "str | StageFn | None" = None, *, source: "Depot | None" = None) -> Any:
+    def stage(self, name: "str | StageFn | None" = None, *, source: "Depot | None" = None, input: Any = None) -> Any:
         """Declare a stage; use it as a decorator::
 
             @topology.stage()            # named after the function
@@ -160,9 +162,10 @@ class Topology:
         names are looked up when the stage runs. ``source`` also makes the
         depot's records start at this stage (:meth:`source`).
 
-        If the function's input parameter is annotated with a dataclass,
-        the input map is converted to it (missing fields take their
-        defaults; an input that does not fit poisons the item).
+        If the function's input parameter is annotated with a dataclass (or
+        ``input`` names one), the input map is converted to it (missing
+        fields take their defaults; an input that does not fit poisons the
+        item).
         """
         if callable(name) and not isinstance(name, str):
             return self.stage()(name)
@@ -172,7 +175,7 @@ class Topology:
                 self.module._misused(f"topologies[{self.index}].stages[{len(self.stages)}]",
                                      f"stage {quote(str(name))} has no function")
             n = name if isinstance(name, str) else getattr(fn, "__name__", "")
-            s = Stage(n, len(self.stages), self, fn)
+            s = Stage(n, len(self.stages), self, fn, input)
             self.stages.append(s)
             if source is not None:
                 self.source(source, s)
@@ -308,24 +311,33 @@ class Module:
 # ---------------------------------------------------------------- inputs
 
 
-def _input_converter(fn: Any) -> Callable[[Any], Any] | None:
-    """A converter from the decoded input to the dataclass the stage's
-    input parameter is annotated with, or None."""
-    try:
-        params = list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):
-        return None
-    if len(params) < 2:
-        return None
-    ann = params[1].annotation
-    if isinstance(ann, str):
+def _input_converter(fn: Any, explicit: Any = None) -> tuple[Callable[[Any], Any] | None, str]:
+    """A converter from the decoded input to the dataclass the stage's input
+    parameter is annotated with (or ``explicit``), or None; and a problem,
+    or "", when the annotation names something that cannot be found."""
+    ann = explicit
+    if ann is None:
         try:
-            ann = typing.get_type_hints(fn).get(params[1].name, ann)
-        except Exception:  # unresolvable forward references: no conversion
-            return None
+            params = list(inspect.signature(fn).parameters.values())
+        except (TypeError, ValueError):
+            return None, ""
+        if len(params) < 2:
+            return None, ""
+        ann = params[1].annotation
+        if isinstance(ann, str):
+            # With "from __future__ import annotations" annotations are
+            # strings: resolve this one in the function's globals.
+            try:
+                ann = eval(ann, getattr(fn, "__globals__", {}))  # noqa: S307 - the user's own annotation
+            except Exception:
+                return None, (f"the input annotation {ann!r} of {getattr(fn, '__qualname__', fn)!r} cannot be resolved "
+                              "(a class defined inside a function?); declare it at module level or pass "
+                              "input=<dataclass> to stage()")
     if isinstance(ann, type) and dataclasses.is_dataclass(ann):
-        return _converter(ann)
-    return None
+        return _converter(ann), ""
+    if explicit is not None:
+        return None, f"input={explicit!r} is not a dataclass"
+    return None, ""
 
 
 _SIMPLE = {str: "string", int: "int", float: "float", bool: "bool", bytes: "bytes"}

@@ -573,9 +573,7 @@ class Instance:
                 stage.fn(ctx, inp)
             except _Failing:
                 err = None
-            except Exception as e:  # a stage's failure ends its item, not the call
-                err = e
-            except RecursionError as e:  # pragma: no cover - subclass of Exception, kept for clarity
+            except BaseException as e:  # a stage's failure (even sys.exit) ends its item, not the call
                 err = e
             ctx._done = True
             self.cur = None

@@ -104,9 +104,9 @@ def _use_c_codec(c: Any) -> None:
     unpackb = getattr(c, "unpackb", None)
     if packb is None or unpackb is None:
         return
-    from . import _codec, _frames, _path, _runtime, _partition
+    from . import _codec, _frames, _module, _partition, _path, _runtime
 
-    for m in (_codec, _frames, _path, _runtime, _partition):
+    for m in (_codec, _frames, _module, _path, _runtime, _partition):
         if hasattr(m, "packb"):
             m.packb = packb
         if hasattr(m, "unpackb"):
