@@ -354,10 +354,24 @@ def _enc(v: Any, out: list, depth: int, where: str) -> None:
         )
 
 
+_FIXSTR = [bytes([0xA0 | n]) for n in range(32)]
+_FIXINT = [bytes([n]) for n in range(128)]
+
+
 def packb(value: Any) -> bytes:
     """Return the canonical MessagePack encoding of ``value``.
 
     Raises :class:`EncodeError` for values with no canonical encoding."""
+    t = type(value)
+    if t is str:  # the common cases first: short strings and small ints
+        try:
+            b = value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise EncodeError("the string is not valid Unicode (it has a lone surrogate)") from None
+        if len(b) <= 31:
+            return _FIXSTR[len(b)] + b
+    elif t is int and 0 <= value <= 127:
+        return _FIXINT[value]
     out: list = []
     _enc(value, out, 0, "$")
     return b"".join(out)
@@ -564,7 +578,16 @@ def unpackb(data: bytes | bytearray | memoryview) -> Any:
 
     Raises :class:`DecodeError` for input that is not one well-formed
     value."""
-    b = bytes(data)
+    b = data if type(data) is bytes else bytes(data)
+    if b:
+        c = b[0]
+        if 0xA0 <= c <= 0xBF and len(b) == 1 + (c & 0x1F):  # a short string alone: the common payload
+            try:
+                return b[1:].decode("utf-8")
+            except UnicodeDecodeError:
+                raise DecodeError(0, "invalid_utf8", "string is not valid UTF-8") from None
+        if c <= 0x7F and len(b) == 1:
+            return c
     d = _Decoder(b)
     v, pos = d.value(0, 0, False)
     if pos != len(b):

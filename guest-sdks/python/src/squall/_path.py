@@ -81,15 +81,37 @@ class Path:
     dicts, sets). Paths run in the host, next to the data.
     """
 
-    __slots__ = ("_steps", "_err", "_enc")
+    __slots__ = ("_steps", "_err", "_enc", "_encs", "_terms", "_views")
 
     def __init__(self, steps: tuple = (), err: PathError | None = None) -> None:
         self._steps = steps
         self._err = err
         self._enc: bytes | None = None
+        # The encoding of each step, computed as the path is built (None
+        # when a step's arguments do not encode), and how many terminals
+        # and views it has: what Ctx.transform and Ctx.select check on
+        # every call without walking the steps.
+        self._encs: tuple = tuple(_step_enc(s) for s in steps)
+        self._terms = sum(1 for s in steps if s[0] >= 32)
+        self._views = sum(1 for s in steps if s[0] == VIEW)
 
     def _with(self, step: list, err: PathError | None = None) -> "Path":
-        return Path(self._steps + (step,), self._err or err)
+        p = Path.__new__(Path)
+        p._steps = self._steps + (step,)
+        p._err = self._err or err
+        p._enc = None
+        p._encs = self._encs + (_step_enc(step),)
+        op = step[0]
+        p._terms = self._terms + (op >= 32)
+        p._views = self._views + (op == VIEW)
+        return p
+
+    def _transform_ok(self) -> bool:
+        """Valid for a transform: one terminal, last, no view, no error."""
+        return self._err is None and self._terms == 1 and self._steps[-1][0] >= 32 and not self._views
+
+    def _select_ok(self) -> bool:
+        return self._err is None and not self._terms
 
     def _arg(self, x: Any, what: str) -> tuple[Any, PathError | None]:
         t = type(x)
@@ -260,10 +282,15 @@ class Path:
         if self._enc is None:
             if self._err is not None:
                 raise self._err
-            try:
-                self._enc = packb(self._steps)
-            except EncodeError as e:
-                raise PathError(-1, str(e).removeprefix("squall: ")) from None
+            encs = self._encs
+            if None in encs:
+                try:
+                    packb(self._steps)
+                except EncodeError as e:
+                    raise PathError(-1, str(e).removeprefix("squall: ")) from None
+            n = len(encs)
+            head = bytes([0x90 | n]) if n <= 15 else b"\xdc" + n.to_bytes(2, "big")
+            self._enc = head + b"".join(encs)
         return self._enc
 
     def validate(self, mode: str) -> None:
@@ -301,6 +328,24 @@ class Path:
     def __hash__(self) -> int:
         return hash(packb(self._steps))
 
+
+def _step_enc(step: list) -> bytes | None:
+    """The canonical encoding of one step, or None when an argument has
+    none (the error surfaces when the path is used)."""
+    n = len(step)
+    if n == 2:
+        try:
+            return _STEP2[step[0]] + packb(step[1])
+        except (EncodeError, TypeError, KeyError):
+            return None
+    try:
+        return packb(step)
+    except (EncodeError, TypeError):
+        return None
+
+
+# [op, arg] headers: fixarray of 2, then the opcode (a positive fixint).
+_STEP2 = {op: bytes([0x92, op]) for op in OP_NAMES}
 
 _EMPTY = Path()
 

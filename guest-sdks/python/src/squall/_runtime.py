@@ -137,7 +137,8 @@ class Ctx:
         that owns ``key``, after the batch commits: the continuation of this
         item's work where the key's data lives. Hops from one partition to
         another arrive in order."""
-        if stage.__class__ is not Stage or stage.topology is not self._inst.topology:
+        inst = self._inst
+        if stage.__class__ is not Stage or stage.topology is not inst.topology:
             self._check_stage(stage)
         if self.rejected is not None or self._done:
             self._usable()
@@ -145,14 +146,16 @@ class Ctx:
             kb = packb(key)
         except EncodeError as e:
             raise Poison(f"squall: hop key: {str(e).removeprefix('squall: ')}") from None
-        try:
-            pb = packb(payload)
-        except EncodeError as e:
-            raise Poison(f"squall: hop payload: {str(e).removeprefix('squall: ')}") from None
-        inst = self._inst
-        body = kb + pb
-        inst.eff.append(_eff_hdr(len(body), F.OP_HOP, F.HOP_HASH, stage.index, self._item) + body)
-        inst.size += 12 + len(body)
+        if payload is key:  # ctx.hop(count, word, word): encoded once
+            pb = kb
+        else:
+            try:
+                pb = packb(payload)
+            except EncodeError as e:
+                raise Poison(f"squall: hop payload: {str(e).removeprefix('squall: ')}") from None
+        n = len(kb) + len(pb)
+        inst.eff.append(_eff_hdr(n, 2, 1, stage.index, self._item) + kb + pb)  # HOP, HASH
+        inst.size += 12 + n
         if inst.size >= FLUSH_AT:
             self._added()
 
@@ -207,14 +210,13 @@ class Ctx:
         if self.rejected is not None or self._done:
             self._usable()
         try:
-            steps = path._steps
-            if not steps or steps[-1][0] < 32 or path._err is not None or len(steps) > 1 and any(s[0] >= 32 or s[0] == 11 for s in steps[:-1]):
+            if not path._transform_ok():
                 path.validate(TRANSFORM)
-            body = path.encoded()
-        except (PathError, AttributeError) as e:
-            if isinstance(e, AttributeError):
-                raise Poison(f"squall: transform takes a Path, not {type(path).__name__}") from None
+            body = path._enc or path.encoded()
+        except PathError as e:
             raise Poison(str(e)) from None
+        except AttributeError:
+            raise Poison(f"squall: transform takes a Path, not {type(path).__name__}") from None
         inst = self._inst
         inst.eff.append(_eff_hdr(len(body), F.OP_TRANSFORM, 0, pstate.index, self._item) + body)
         inst.size += 12 + len(body)
@@ -273,8 +275,9 @@ class Ctx:
     def _query(self, op: int, pstate: PState, path: Path) -> Any:
         self._check_pstate(pstate)
         try:
-            path.validate(SELECT)
-            body = path.encoded()
+            if not path._select_ok():
+                path.validate(SELECT)
+            body = path._enc or path.encoded()
         except PathError as e:
             raise Poison(str(e)) from None
         except AttributeError:
