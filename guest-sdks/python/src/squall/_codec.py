@@ -6,33 +6,38 @@ PState contents, the module definition) is encoded as canonical MessagePack
 same in every SDK, because partitions are computed from these bytes.
 
 Value mapping (the C codec of the wasm runtime, ``_squall.packb`` /
-``_squall.unpackb``, must match it object for object):
+``_squall.unpackb``, must match it object for object; README.md "Value
+mapping" says the same):
 
-=========== =============================== ====================================
-MessagePack encoded from                    decoded as
-=========== =============================== ====================================
-nil         ``None``                        ``None``
-bool        ``bool``                        ``bool``
-int         ``int`` in [-2**63, 2**63-1]    ``int``
-            (others: :class:`EncodeError`)
-float       ``float`` (always float64; every ``float``
-            NaN becomes the one quiet NaN)
-str         ``str`` (no lone surrogates)    ``str``
-bin         ``bytes``, ``bytearray``,       ``bytes``
+=========== ================================= ==================================
+MessagePack encoded from                      decoded as
+=========== ================================= ==================================
+nil         ``None``                          ``None``
+bool        ``bool`` (tested before ``int``)  ``bool``
+int         ``int`` in [-2**63, 2**63-1],     ``int``
+            shortest form, non-negative never
+            signed (others: :class:`EncodeError`)
+float       ``float``, always float64; every  ``float`` (float32 widened)
+            NaN as 7ff8000000000000; -0.0 kept
+str         ``str`` (no lone surrogates)      ``str``
+bin         ``bytes``, ``bytearray``,         ``bytes``
             ``memoryview``
-array       ``list``, ``tuple``             ``list``; ``tuple`` where a hashable
-                                            value is needed (map keys, set
-                                            elements, and inside those)
-map         ``dict``, :class:`FrozenMap`,   ``dict``; :class:`FrozenMap` where a
-            any ``collections.abc.Mapping`` hashable value is needed, and when
-                                            two keys are equal in Python but
-                                            distinct values (``1``, ``1.0``,
-                                            ``True``; ``0.0`` and ``-0.0``)
-set (ext 1) ``set``, ``frozenset``,         ``set``; ``frozenset`` where a hashable
-            :class:`ValueSet`               value is needed; :class:`ValueSet`
-                                            when two elements are equal in Python
-                                            but distinct values
-=========== =============================== ====================================
+array       ``list``, ``tuple``               ``list``; ``tuple`` where a hashable
+                                              value is needed (inside map keys
+                                              and set elements)
+map         ``dict``, any                     ``dict``; :class:`FrozenMap` where a
+            ``collections.abc.Mapping``       hashable value is needed, and when
+                                              two keys are equal in Python but
+                                              distinct values (``1``, ``1.0``,
+                                              ``True``; ``0.0`` and ``-0.0``)
+set (ext 1) ``set``, ``frozenset``,           ``set``; ``frozenset`` where a
+            :class:`ValueSet`                 hashable value is needed;
+                                              :class:`ValueSet` when two elements
+                                              are equal in Python but distinct
+—           a dataclass instance (the map of  —
+            its fields), an object with
+            ``__squall__()`` (what it returns)
+=========== ================================= ==================================
 
 Maps are written with their entries sorted by the encoding of their keys and
 sets with their elements sorted the same way, whatever the Python order. Two
