@@ -504,7 +504,8 @@ class _Decoder:
         return v, end
 
     def string(self, hpos: int, start: int, n: int, huge: bool) -> tuple[str, int]:
-        self.length(start, n, hpos, "str", 1, huge)
+        if n > self.n - start:
+            self.length(start, n, hpos, "str", 1, huge)
         try:
             s = self.b[start : start + n].decode("utf-8")
         except UnicodeDecodeError:
@@ -527,19 +528,29 @@ class _Decoder:
             raise DecodeError(hpos, "too_deep", f"nesting deeper than {MAX_DEPTH}")
         self.length(pos, n, hpos, "map", 2)
         b = self.b
+        val = self.value
         pairs = []
-        seen: set = set()
+        kposs = []
+        all_str = True
         for _ in range(n):
-            kpos = pos
-            k, pos = self.value(pos, depth + 1, True)
-            kb = b[kpos:pos]
-            if b[kpos] > 0x7F and not (0xA0 <= b[kpos] <= 0xBF):
-                kb = packb(k)  # canonical bytes decide uniqueness
-            if kb in seen:
-                raise DecodeError(kpos, "duplicate_map_key", f"duplicate map key {k!r}")
-            seen.add(kb)
-            v, pos = self.value(pos, depth + 1, hashable)
+            kposs.append(pos)
+            k, pos = val(pos, depth + 1, True)
+            if type(k) is not str:
+                all_str = False
+            v, pos = val(pos, depth + 1, hashable)
             pairs.append((k, v))
+        if all_str and not hashable:
+            # Strings are equal in Python exactly when their encodings are:
+            # the dict has fewer entries only for a duplicate key.
+            d = dict(pairs)
+            if len(d) == n:
+                return d, pos
+        seen: dict = {}
+        for i, (k, _) in enumerate(pairs):
+            kb = packb(k)  # canonical bytes decide uniqueness (01 and cc01 are one key)
+            if kb in seen:
+                raise DecodeError(kposs[i], "duplicate_map_key", f"duplicate map key {k!r}")
+            seen[kb] = i
         if hashable:
             return FrozenMap(sorted(pairs, key=lambda kv: packb(kv[0]))), pos
         d = dict(pairs)

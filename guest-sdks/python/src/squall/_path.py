@@ -81,37 +81,38 @@ class Path:
     dicts, sets). Paths run in the host, next to the data.
     """
 
-    __slots__ = ("_steps", "_err", "_enc", "_encs", "_terms", "_views")
+    __slots__ = ("_steps", "_err", "_enc", "_encs", "_state")
 
     def __init__(self, steps: tuple = (), err: PathError | None = None) -> None:
         self._steps = steps
         self._err = err
         self._enc: bytes | None = None
         # The encoding of each step, computed as the path is built (None
-        # when a step's arguments do not encode), and how many terminals
-        # and views it has: what Ctx.transform and Ctx.select check on
-        # every call without walking the steps.
+        # when a step's arguments do not encode), and what the steps allow
+        # (_NEXT): what Ctx.transform and Ctx.select check on every call
+        # without walking the steps.
         self._encs: tuple = tuple(_step_enc(s) for s in steps)
-        self._terms = sum(1 for s in steps if s[0] >= 32)
-        self._views = sum(1 for s in steps if s[0] == VIEW)
+        state = _SELECTABLE
+        for s in steps:
+            state = _NEXT[state][_step_class(s[0])]
+        self._state = state
 
     def _with(self, step: list, err: PathError | None = None) -> "Path":
-        p = Path.__new__(Path)
+        p = _new_path(Path)
         p._steps = self._steps + (step,)
         p._err = self._err or err
         p._enc = None
         p._encs = self._encs + (_step_enc(step),)
         op = step[0]
-        p._terms = self._terms + (op >= 32)
-        p._views = self._views + (op == VIEW)
+        p._state = _NEXT[self._state][2 if op >= 32 else 1 if op == VIEW else 0]
         return p
 
     def _transform_ok(self) -> bool:
         """Valid for a transform: one terminal, last, no view, no error."""
-        return self._err is None and self._terms == 1 and self._steps[-1][0] >= 32 and not self._views
+        return self._state == _TRANSFORMABLE and self._err is None
 
     def _select_ok(self) -> bool:
-        return self._err is None and not self._terms
+        return self._state <= _SELECTABLE_VIEW and self._err is None
 
     def _arg(self, x: Any, what: str) -> tuple[Any, PathError | None]:
         t = type(x)
@@ -327,6 +328,24 @@ class Path:
 
     def __hash__(self) -> int:
         return hash(packb(self._steps))
+
+
+# What a path's steps allow, updated step by step: navigators only (a
+# select path), navigators with a view (select only), navigators then one
+# terminal (a transform path), or neither.
+_SELECTABLE, _SELECTABLE_VIEW, _TRANSFORMABLE, _NEITHER = 0, 1, 2, 3
+# _NEXT[state][class]: class 0 a navigator, 1 a view, 2 a terminal.
+_NEXT = (
+    (_SELECTABLE, _SELECTABLE_VIEW, _TRANSFORMABLE),
+    (_SELECTABLE_VIEW, _SELECTABLE_VIEW, _NEITHER),
+    (_NEITHER, _NEITHER, _NEITHER),
+    (_NEITHER, _NEITHER, _NEITHER),
+)
+_new_path = object.__new__
+
+
+def _step_class(op: int) -> int:
+    return 2 if op >= 32 else 1 if op == VIEW else 0
 
 
 def _step_enc(step: list) -> bytes | None:
