@@ -5,7 +5,6 @@ problems."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ._frames import type_name
@@ -33,7 +32,21 @@ class DefinitionError(Exception):
 
 
 def _sort_key(where: str) -> str:
-    return re.sub(r"\[(\d+)\]", lambda m: "[" + m.group(1).rjust(10, "0") + "]", where)
+    """Pad list indexes to ten digits so that [10] sorts after [9]."""
+    out = []
+    i = 0
+    while i < len(where):
+        c = where[i]
+        out.append(c)
+        i += 1
+        if c == "[":
+            j = i
+            while j < len(where) and where[j].isdigit() and where[j].isascii():
+                j += 1
+            if j > i and j < len(where) and where[j] == "]":
+                out.append(where[i:j].rjust(10, "0"))
+                i = j
+    return "".join(out)
 
 
 class Problems:

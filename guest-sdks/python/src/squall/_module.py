@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
-import typing
 from typing import Any, Callable, Generic, TypeVar
 
 from ._codec import packb
@@ -317,13 +314,14 @@ def _input_converter(fn: Any, explicit: Any = None) -> tuple[Callable[[Any], Any
     or "", when the annotation names something that cannot be found."""
     ann = explicit
     if ann is None:
-        try:
-            params = list(inspect.signature(fn).parameters.values())
-        except (TypeError, ValueError):
+        # The second positional parameter's annotation, read from the code
+        # object (inspect is a heavy import for every instance start).
+        code = getattr(fn, "__code__", None)
+        if code is None or code.co_argcount < 2:
             return None, ""
-        if len(params) < 2:
+        ann = getattr(fn, "__annotations__", {}).get(code.co_varnames[1])
+        if ann is None:
             return None, ""
-        ann = params[1].annotation
         if isinstance(ann, str):
             # With "from __future__ import annotations" annotations are
             # strings: resolve this one in the function's globals.
@@ -333,7 +331,7 @@ def _input_converter(fn: Any, explicit: Any = None) -> tuple[Callable[[Any], Any
                 return None, (f"the input annotation {ann!r} of {getattr(fn, '__qualname__', fn)!r} cannot be resolved "
                               "(a class defined inside a function?); declare it at module level or pass "
                               "input=<dataclass> to stage()")
-    if isinstance(ann, type) and dataclasses.is_dataclass(ann):
+    if isinstance(ann, type) and hasattr(ann, "__dataclass_fields__"):
         return _converter(ann), ""
     if explicit is not None:
         return None, f"input={explicit!r} is not a dataclass"
@@ -358,6 +356,9 @@ def _converter(cls: type) -> Callable[[Any], Any]:
     conv = _converters.get(cls)
     if conv is not None:
         return conv
+    import dataclasses
+    import typing
+
     from ._errors import InputError
     from ._frames import type_name
 

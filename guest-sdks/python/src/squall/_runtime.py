@@ -14,11 +14,8 @@ same code runs behind the wasm exports (``squall._wasm``, over the built-in
 
 from __future__ import annotations
 
-import datetime
-import random as _random
 import struct
-import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _frames as F
 from ._codec import DecodeError, EncodeError, packb, unpackb
@@ -28,6 +25,10 @@ from ._errors import (
 from ._module import Depot, Module, PState, Stage
 from ._path import Path, PathError, SELECT, TRANSFORM
 from ._text import quote
+
+if TYPE_CHECKING:  # imported when used: every instance start imports this module
+    import datetime
+    import random as _random
 
 FLUSH_AT = 64 << 10
 
@@ -69,6 +70,8 @@ def _detail(kind: str, message: str, stack: str = "") -> bytes:
 
 
 def _stack(exc: BaseException) -> str:
+    import traceback
+
     try:
         return "".join(traceback.format_exception(exc))
     except Exception:  # a broken exception object
@@ -368,6 +371,8 @@ class Ctx:
         """A random generator for this item, seeded from the batch's seed and
         the item's position: the same on every attempt of the batch."""
         if self._rng is None:
+            import random as _random
+
             self._rng = _random.Random((self._batch.seed << 32) ^ self._item ^ 0x9E3779B97F4A7C15)
         return self._rng
 
@@ -398,7 +403,9 @@ class Ctx:
         return self._it.source_partition
 
 
-def _utc(ns: int) -> datetime.datetime:
+def _utc(ns: int) -> "datetime.datetime":
+    import datetime
+
     return datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(microseconds=ns // 1000)
 
 

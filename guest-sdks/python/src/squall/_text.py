@@ -5,7 +5,6 @@ compares dead-letter messages byte for byte)."""
 from __future__ import annotations
 
 import math
-import unicodedata
 from typing import Any
 
 
@@ -52,6 +51,8 @@ def quote(s: str) -> str:
 def _printable(ch: str) -> bool:
     # Go's unicode.IsPrint: letters, marks, numbers, punctuation, symbols
     # and the ASCII space.
+    import unicodedata
+
     return unicodedata.category(ch)[0] in "LMNPS"
 
 

@@ -26,9 +26,7 @@ formatted traceback, not a trap.
 from __future__ import annotations
 
 import importlib
-import json
 import sys
-import traceback
 from typing import Any
 
 from . import _module
@@ -56,10 +54,12 @@ def _no_take() -> bytes:
 def _entry() -> str:
     try:
         with open(META, encoding="utf-8") as f:
-            meta = json.load(f)
+            text = f.read()
     except FileNotFoundError:
         return "main"
-    entry = meta.get("entry") or "main"
+    import json  # only here: json imports re, which a module may not need
+
+    entry = json.loads(text).get("entry") or "main"
     return entry[:-3] if entry.endswith(".py") else entry
 
 
@@ -88,6 +88,8 @@ def load_with(entry: str, host: Any) -> Instance:
     try:
         mod = importlib.import_module(entry)
     except BaseException as e:  # SyntaxError, ImportError, SystemExit: reported, never a trap
+        import traceback
+
         tb = "".join(traceback.format_exception(e))
         kind = type(e).__name__
         msg = f"squall: importing the module {entry!r} failed: {traceback.format_exception_only(e)[-1].strip()}"
@@ -122,6 +124,8 @@ def init(frame: Any) -> int:
             _instance = load(_entry())
         return _instance.init(data)
     except BaseException:  # never let an exception reach the shim
+        import traceback
+
         traceback.print_exc(file=sys.stderr)
         return 1
 
@@ -135,5 +139,7 @@ def process(frame: Any) -> int:
             return 1
         return _instance.process(data)
     except BaseException:
+        import traceback
+
         traceback.print_exc(file=sys.stderr)
         return 1
