@@ -440,3 +440,38 @@ def test_unresolvable_input_annotation():
 
     Harness(app2, 1, quiet=True).append("d", {"a": 4})
     assert got == [Local(4)]
+
+
+def test_async_stage_is_a_definition_error():
+    app = make()
+    d = app.depot("d")
+    t = app.stream("t")
+
+    @t.stage(source=d)
+    async def run(ctx, v) -> None:
+        pass
+
+    with pytest.raises(squall.DefinitionError, match="async function or a generator"):
+        app.check()
+
+
+def test_build_follows_later_declarations():
+    app = make()
+    app.depot("d")
+    first = app.build()
+    app.depot("e")
+    assert app.build() != first
+
+
+def test_unknown_log_level():
+    app = make()
+    d = app.depot("d")
+    t = app.stream("t")
+
+    @t.stage(source=d)
+    def run(ctx, v) -> None:
+        ctx.log("x", "loud")
+
+    h = Harness(app, 1, quiet=True, max_attempts=1)
+    h.append("d", 1)
+    assert "unknown level 'loud'" in h.dead_letters[0].error.message

@@ -106,6 +106,9 @@ class PState(Generic[T]):
 
 StageFn = Callable[..., Any]
 
+# Code flags of functions that do not run when called (inspect's values).
+_CO_GENERATOR, _CO_COROUTINE, _CO_ASYNC_GENERATOR = 0x20, 0x80, 0x200
+
 
 class Stage(Generic[T]):
     """A named step of a topology: a function ``fn(ctx, input)`` run for
@@ -120,6 +123,10 @@ class Stage(Generic[T]):
         self.topology = topology
         self.fn = fn
         self.convert, problem = _input_converter(fn, input) if callable(fn) else (None, "")
+        flags = getattr(getattr(fn, "__code__", None), "co_flags", 0)
+        if flags & (_CO_COROUTINE | _CO_ASYNC_GENERATOR | _CO_GENERATOR):
+            problem = (f"stage {quote(name)} is an async function or a generator; a stage is an ordinary "
+                       "function that returns when its item is done")
         if problem:
             topology.module._misused(f"topologies[{topology.index}].stages[{index}]", problem)
         self.__wrapped__ = fn
@@ -174,6 +181,7 @@ class Topology:
             n = name if isinstance(name, str) else getattr(fn, "__name__", "")
             s = Stage(n, len(self.stages), self, fn, input)
             self.stages.append(s)
+            self.module._changed()
             if source is not None:
                 self.source(source, s)
             return s
@@ -193,6 +201,7 @@ class Topology:
             self.module._misused(w + ".stage", f"stage {quote(stage.name)} belongs to topology {quote(stage.topology.name)}; "
                                  "a source starts a stage of its own topology")
         self.sources.append((depot, stage))
+        self.module._changed()
 
     def __repr__(self) -> str:
         return f"Topology({self.name!r})"
@@ -228,6 +237,9 @@ class Module:
     def _misused(self, where: str, msg: str) -> None:
         self._misuse.append((where, msg))
 
+    def _changed(self) -> None:
+        self._built = None
+
     def depot(self, name: str, partitioner: Partitioner | None = None) -> Depot:
         """Declare a depot; ``partitioner`` defaults to :func:`hash_record`."""
         p = partitioner if partitioner is not None else hash_record()
@@ -238,6 +250,7 @@ class Module:
         elif p.key is not None and p.key.error is not None:
             self._misused(f"depots[{d.index}].partitioner.key", str(p.key.error).removeprefix("squall: "))
         self.depots.append(d)
+        self._changed()
         return d
 
     def pstate(self, name: str, schema: Schema, *, is_global: bool = False) -> PState:
@@ -248,6 +261,7 @@ class Module:
         if not isinstance(schema, Schema):
             self._misused(f"pstates[{p.index}].schema", f"use a Schema (squall.map_of(...), squall.INT, ...), not {type(schema).__name__}")
         self.pstates.append(p)
+        self._changed()
         return p
 
     def stream(self, name: str) -> Topology:
@@ -255,6 +269,7 @@ class Module:
         least once, their effects committed atomically with the progress."""
         t = Topology(name, len(self.topologies), self)
         self.topologies.append(t)
+        self._changed()
         return t
 
     def definition(self) -> dict:

@@ -244,7 +244,9 @@ class Ctx:
         item. Logs are kept even when the item fails."""
         if self._done:
             return
-        lv = LOG_LEVELS.get(level, F.LOG_INFO)
+        lv = LOG_LEVELS.get(level)
+        if lv is None:
+            raise ValueError(f"squall: log: unknown level {level!r}; use \"debug\", \"info\", \"warn\" or \"error\"")
         text = str(message).encode("utf-8", "replace")[: 8 << 10].decode("utf-8", "ignore").encode("utf-8")
         self._inst.add(F.OP_LOG, lv, 0, self._item, text)
         self._added()
