@@ -4,6 +4,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -387,4 +389,101 @@ func TestPythonShimReportsErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// goldenHex returns every "hex" and "input" encoding of the jsonl files of
+// abi/testdata (canonical, non-canonical and invalid values).
+func goldenHex(t *testing.T) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, name := range []string{"values.jsonl", "noncanonical.jsonl", "invalid.jsonl"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "abi", "testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if !strings.HasPrefix(line, "{") {
+				continue
+			}
+			var v struct{ Hex, Input *string }
+			if err := json.Unmarshal([]byte(line), &v); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			for _, h := range []*string{v.Hex, v.Input} {
+				if h == nil {
+					continue
+				}
+				enc, err := hex.DecodeString(*h)
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				out = append(out, enc)
+			}
+		}
+	}
+	return out
+}
+
+// The runtime's C codec gives exactly what the SDK's pure-Python codec
+// gives, values and errors, on the golden vectors and on random values and
+// corrupted encodings (testdata/python/codec compares them in the wasm).
+func TestPythonCodec(t *testing.T) {
+	needPython(t)
+	ctx := context.Background()
+	r := newRuntime(t)
+	m, err := r.Compile(ctx, "codec", buildPython(t, "testdata/python/codec"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctx)
+	in, err := m.Instantiate(ctx, host.InitParams{Tasks: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close(ctx)
+	var items []abi.Value
+	for _, enc := range goldenHex(t) {
+		items = append(items, abi.Bytes(enc))
+	}
+	for seed := range 8 {
+		items = append(items, abi.Int(int64(seed)))
+	}
+	// One batch for the vectors, one per seed: each within the deadline.
+	golden := len(items) - 8
+	h := &memHandler{}
+	for start := 0; start < len(items); {
+		end := start + 1
+		if start == 0 {
+			end = golden
+		}
+		batch := &abi.BatchFrame{Header: abi.BatchHeader{BatchID: uint64(start + 1), TimeUnixNano: 1e18}}
+		for i, v := range items[start:end] {
+			enc, err := abi.Encode(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			batch.Items = append(batch.Items, abi.BatchItem{Kind: abi.ItemRecord, Offset: uint64(i), Payload: enc})
+		}
+		res, err := in.Process(ctx, batch, h)
+		if err != nil {
+			t.Fatalf("items %d to %d: %v", start, end, err)
+		}
+		for i, o := range res.Outcomes {
+			if o.Outcome != abi.OutcomeOK {
+				t.Errorf("item %d (%s): %s", start+i, items[start+i], o.Detail.Message)
+			}
+		}
+		start = end
+	}
+	checks := int64(0)
+	for _, e := range h.effects {
+		if e.Op == abi.EffectEmit {
+			n, _ := e.Value.AsInt()
+			checks += n
+		}
+	}
+	if checks < 8*60 {
+		t.Errorf("%d comparisons, want at least %d", checks, 8*60)
+	}
+	t.Logf("%d comparisons of the C and pure-Python codecs", checks)
 }

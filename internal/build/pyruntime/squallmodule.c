@@ -9,6 +9,9 @@
  *   take() -> bytes          fetch the parked result (the rejection list
  *                            after a flush that returned n > 0)
  *   HostError(errno, message)  a negative host result; .errno, .message
+ *   packb(value) -> bytes, unpackb(data) -> value
+ *                            the SDK's canonical MessagePack codec in C
+ *                            (codec.c), falling back to squall._codec
  */
 #include "shim.h"
 
@@ -120,10 +123,17 @@ static PyObject *squall_take(PyObject *self, PyObject *unused) {
 }
 
 
+/* codec.c */
+PyObject *squall_packb(PyObject *self, PyObject *arg);
+PyObject *squall_unpackb(PyObject *self, PyObject *arg);
+int squall_codec_init(PyObject *module);
+
 static PyMethodDef methods[] = {
     {"flush", squall_flush, METH_O, "flush(frame) -> int: submit an effects frame (ABI flush)."},
     {"query", squall_query, METH_O, "query(frame) -> bytes: run a query frame, return the response frame."},
     {"take", squall_take, METH_NOARGS, "take() -> bytes: fetch the parked result (ABI take)."},
+    {"packb", squall_packb, METH_O, "packb(value) -> bytes: canonical MessagePack, as squall._codec.packb."},
+    {"unpackb", squall_unpackb, METH_O, "unpackb(data) -> value: as squall._codec.unpackb."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -140,6 +150,10 @@ PyObject *PyInit__squall(void) {
                                         "args are (errno, message); also .errno and .message.",
                                         PyExc_Exception, NULL);
   if (HostError == NULL || PyModule_AddObjectRef(m, "HostError", HostError) < 0) {
+    Py_DECREF(m);
+    return NULL;
+  }
+  if (squall_codec_init(m) < 0) {
     Py_DECREF(m);
     return NULL;
   }
