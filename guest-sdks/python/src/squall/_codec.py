@@ -51,7 +51,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping
-from typing import Any, Iterable, Iterator
+# typing is imported by type checkers only: annotations are strings here
+# (PEP 563), and every instance start imports this module.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Iterator
 
 __all__ = [
     "DecodeError",

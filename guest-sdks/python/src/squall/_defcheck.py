@@ -5,7 +5,11 @@ problems."""
 
 from __future__ import annotations
 
-from typing import Any
+# typing is imported by type checkers only: annotations are strings here
+# (PEP 563), and every instance start imports this module.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 from ._frames import type_name
 from ._path import PathError, SELECT, parse_path

@@ -12,7 +12,11 @@ anything but :class:`FrameError`.
 from __future__ import annotations
 
 import struct
-from typing import Any, NamedTuple
+from collections import namedtuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing only for type checkers: every instance start imports this module
+    from typing import Any
 
 from ._codec import DecodeError, packb, unpack_prefix, unpackb
 
@@ -89,41 +93,20 @@ class FrameError(ValueError):
         self.offset = offset
 
 
-class InitFrame(NamedTuple):
-    flags: int
-    host_major: int
-    host_minor: int
-    tasks: int
-    time_unix_nano: int
-    seed: int
+InitFrame = namedtuple("InitFrame", "flags host_major host_minor tasks time_unix_nano seed")
+InitFrame.__doc__ = "The fields of an init frame (ABI.md §6.1)."
 
 
-class Item(NamedTuple):
-    kind: int
-    stage: int
-    depot: int
-    attempt: int
-    source_partition: int
-    offset: int
-    event_time_unix_nano: int
-    payload: bytes
+Item = namedtuple("Item", "kind stage depot attempt source_partition offset event_time_unix_nano payload")
+Item.__doc__ = "One item of a batch frame (ABI.md §6.2); the payload stays encoded."
 
 
-class Batch(NamedTuple):
-    flags: int
-    batch_id: int
-    partition: int
-    attempt: int
-    topology: int
-    time_unix_nano: int
-    seed: int
-    items: list
+Batch = namedtuple("Batch", "flags batch_id partition attempt topology time_unix_nano seed items")
+Batch.__doc__ = "A batch frame (ABI.md §6.2): its header fields and its Items."
 
 
-class Result(NamedTuple):
-    status: int
-    value: Any  # the value for OK, else None
-    message: str  # the message of an errno
+Result = namedtuple("Result", "status value message")
+Result.__doc__ = "One result of a response frame: the status, the value for OK, the message of an errno."
 
 
 def _check_header(b: bytes, kind: int, size: int, what: str) -> None:
@@ -279,12 +262,8 @@ def query_frame(queries: list) -> bytes:
     return b"".join(out)
 
 
-class Effect(NamedTuple):
-    op: int
-    flags: int
-    target: int
-    item: int
-    body: bytes
+Effect = namedtuple("Effect", "op flags target item body")
+Effect.__doc__ = "One effect of an effects frame, its body encoded."
 
 
 def effects_frame(effects: list) -> bytes:

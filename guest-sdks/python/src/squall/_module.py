@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Generic, TypeVar
+import types
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing only for type checkers: every instance start imports this module
+    from typing import Any, Callable
 
 from ._codec import packb
 from ._defcheck import DefinitionError, definition_problems
@@ -15,7 +19,6 @@ __all__ = [
     "hash_by", "hash_record", "random_partition", "disallow", "modules",
 ]
 
-T = TypeVar("T")
 
 # Every Module created, in order: the wasm runtime and the test harness find
 # the module of an entry file here when it has no obvious name.
@@ -69,12 +72,14 @@ def disallow() -> Partitioner:
     return Partitioner("disallow")
 
 
-class Depot(Generic[T]):
+class Depot:
     """A declared depot: a durable, partitioned, append-only log of records
     of type ``T``. Topologies read it through :meth:`Topology.source`;
     stages append to it with ``ctx.append``."""
 
     __slots__ = ("name", "index", "partitioner", "module")
+    # Depot[Record] in annotations, like a generic class.
+    __class_getitem__ = classmethod(types.GenericAlias)
 
     def __init__(self, name: str, index: int, partitioner: Partitioner, module: "Module") -> None:
         self.name = name
@@ -86,12 +91,13 @@ class Depot(Generic[T]):
         return f"Depot({self.name!r})"
 
 
-class PState(Generic[T]):
+class PState:
     """A declared PState: a durable, partitioned index with a schema, read
     with ``ctx.select`` / ``ctx.select_one`` and written with
     ``ctx.transform``."""
 
     __slots__ = ("name", "index", "schema", "is_global", "module")
+    __class_getitem__ = classmethod(types.GenericAlias)
 
     def __init__(self, name: str, index: int, schema: Schema, is_global: bool, module: "Module") -> None:
         self.name = name
@@ -104,18 +110,19 @@ class PState(Generic[T]):
         return f"PState({self.name!r}, {self.schema})"
 
 
-StageFn = Callable[..., Any]
+StageFn = "Callable[..., Any]"  # a stage: fn(ctx, input)
 
 # Code flags of functions that do not run when called (inspect's values).
 _CO_GENERATOR, _CO_COROUTINE, _CO_ASYNC_GENERATOR = 0x20, 0x80, 0x200
 
 
-class Stage(Generic[T]):
+class Stage:
     """A named step of a topology: a function ``fn(ctx, input)`` run for
     each depot record of its sources and each hop sent to it. Calling the
     Stage calls the function (handy in unit tests)."""
 
     __slots__ = ("name", "index", "topology", "fn", "convert", "__wrapped__")
+    __class_getitem__ = classmethod(types.GenericAlias)
 
     def __init__(self, name: str, index: int, topology: "Topology", fn: StageFn, input: Any = None) -> None:
         self.name = name
@@ -372,13 +379,22 @@ def _converter(cls: type) -> Callable[[Any], Any]:
     if conv is not None:
         return conv
     import dataclasses
-    import typing
+    import sys
 
     from ._errors import InputError
     from ._frames import type_name
 
-    hints = typing.get_type_hints(cls)
-    fields = [(f.name, hints.get(f.name)) for f in dataclasses.fields(cls) if f.init]
+    scope = dict(vars(sys.modules[cls.__module__])) if cls.__module__ in sys.modules else {}
+
+    def field_type(t: Any) -> Any:
+        if isinstance(t, str):  # "from __future__ import annotations"
+            try:
+                return eval(t, scope)  # noqa: S307 - the user's own annotation
+            except Exception:
+                return None
+        return t
+
+    fields = [(f.name, field_type(f.type)) for f in dataclasses.fields(cls) if f.init]
     name = cls.__name__
 
     def convert(v: Any) -> Any:

@@ -15,7 +15,6 @@ same code runs behind the wasm exports (``squall._wasm``, over the built-in
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, Any
 
 from . import _frames as F
 from ._codec import DecodeError, EncodeError, packb, unpackb
@@ -26,9 +25,13 @@ from ._module import Depot, Module, PState, Stage
 from ._path import Path, PathError, SELECT, TRANSFORM
 from ._text import quote
 
-if TYPE_CHECKING:  # imported when used: every instance start imports this module
+# typing, datetime and random are imported by type checkers, or when used:
+# every instance start imports this module.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
     import datetime
     import random as _random
+    from typing import Any
 
 FLUSH_AT = 64 << 10
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+# typing is imported by type checkers only: annotations are strings here
+# (PEP 563), and every instance start imports this module.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 from ._text import quote
 

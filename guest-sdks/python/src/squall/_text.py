@@ -5,7 +5,11 @@ compares dead-letter messages byte for byte)."""
 from __future__ import annotations
 
 import math
-from typing import Any
+# typing is imported by type checkers only: annotations are strings here
+# (PEP 563), and every instance start imports this module.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def quote(s: str) -> str:
