@@ -487,3 +487,18 @@ func TestPythonCodec(t *testing.T) {
 	}
 	t.Logf("%d comparisons of the C and pure-Python codecs", checks)
 }
+
+// Every module the runtime keeps of the standard library imports.
+func TestPythonStdlibImports(t *testing.T) {
+	needPython(t)
+	ctx := context.Background()
+	r := newRuntime(t)
+	m, err := r.Compile(ctx, "stdlib", buildPython(t, "testdata/python/stdlib"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctx)
+	if _, err := m.Describe(ctx, host.InitParams{Tasks: 1}); err != nil {
+		t.Fatal(err)
+	}
+}
