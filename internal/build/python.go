@@ -109,7 +109,9 @@ func pythonTool() (string, error) {
 // PythonSDKDir returns the directory of the Python SDK package (the
 // folder of squall/__init__.py): $SQUALL_PYTHON_SDK (that folder, or the
 // SDK's project folder with src/squall), else guest-sdks/python/src/squall
-// of the Squall repository that holds dir or the working directory.
+// of the Squall repository that holds dir or the working directory, else
+// the squall package installed for python3.11 (pip install
+// guest-sdks/python).
 func PythonSDKDir(dir string) (string, error) {
 	if d := os.Getenv("SQUALL_PYTHON_SDK"); d != "" {
 		for _, c := range []string{d, filepath.Join(d, "src", "squall")} {
@@ -137,7 +139,14 @@ func PythonSDKDir(dir string) (string, error) {
 			}
 		}
 	}
-	return "", fmt.Errorf("build: the Squall Python SDK was not found: build from inside the Squall repository (it has guest-sdks/python), or set SQUALL_PYTHON_SDK to the SDK's folder")
+	if py, err := pythonTool(); err == nil {
+		// -E: no PYTHON* variables; -P: not the working directory's squall.
+		out, err := exec.Command(py, "-E", "-P", "-c", "import os, squall; print(os.path.dirname(squall.__file__))").Output()
+		if c := strings.TrimSpace(string(out)); err == nil && exists(filepath.Join(c, "_wasm.py")) {
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("build: the Squall Python SDK was not found: build from inside the Squall repository (it has guest-sdks/python), install it for python3.11 (pip install guest-sdks/python), or set SQUALL_PYTHON_SDK to the SDK's folder")
 }
 
 // IsPythonProject reports whether dir holds a Python module: a

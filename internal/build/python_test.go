@@ -502,3 +502,48 @@ func TestPythonStdlibImports(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Outside the repository, the SDK is the squall package installed for the
+// python3.11 that builds (here a virtual environment's).
+func TestPythonSDKInstalled(t *testing.T) {
+	needPython(t)
+	py, err := pythonTool()
+	if err != nil {
+		t.Fatal(err)
+	}
+	venv := t.TempDir()
+	if out, err := exec.Command(py, "-m", "venv", "--without-pip", venv).CombinedOutput(); err != nil {
+		t.Fatalf("python3.11 -m venv: %v\n%s", err, out)
+	}
+	site, err := filepath.Glob(filepath.Join(venv, "lib", "python3.11", "site-packages"))
+	if err != nil || len(site) != 1 {
+		t.Fatalf("no site-packages in the venv: %v", err)
+	}
+	pkg := filepath.Join(site[0], "squall")
+	if err := os.MkdirAll(pkg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"__init__.py", "_wasm.py"} {
+		if err := os.WriteFile(filepath.Join(pkg, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("SQUALL_PYTHON_SDK", "")
+	t.Setenv("SQUALL_PYTHON", filepath.Join(venv, "bin", "python"))
+	t.Chdir(t.TempDir()) // not inside the repository
+	got, err := PythonSDKDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := filepath.EvalSymlinks(pkg); got != pkg && got != want {
+		t.Errorf("PythonSDKDir = %s, want the installed package %s", got, pkg)
+	}
+	bare := t.TempDir() // a venv without the SDK
+	if out, err := exec.Command(py, "-m", "venv", "--without-pip", bare).CombinedOutput(); err != nil {
+		t.Fatalf("python3.11 -m venv: %v\n%s", err, out)
+	}
+	t.Setenv("SQUALL_PYTHON", filepath.Join(bare, "bin", "python"))
+	if _, err := PythonSDKDir(t.TempDir()); err == nil || !strings.Contains(err.Error(), "pip install guest-sdks/python") {
+		t.Errorf("without an installed SDK: %v", err)
+	}
+}
