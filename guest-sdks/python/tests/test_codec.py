@@ -87,10 +87,11 @@ def test_hashable_containers():
         (-(1 << 63) - 1, "out of the 64-bit signed range"),
         ("\ud800", "lone surrogate"),
         (object(), "is not a Squall value"),
-        ({"a": [object()]}, 'at $[\'a\']'),
+        ({"a": [object()]}, "at $['a'][0]"),
+        ([1, {"k": {2: "\ud800"}}], "at $[1]['k'][2]"),
     ],
 )
-def test_encode_errors(bad, msg):
+def test_encode_errors(bad, msg):  # noqa: D103
     with pytest.raises(EncodeError) as e:
         packb(bad)
     assert msg in str(e.value)

@@ -284,8 +284,13 @@ def _enc(v: Any, out: list, depth: int, where: str) -> None:
         if depth >= MAX_DEPTH:
             raise EncodeError(f"nesting deeper than {MAX_DEPTH}", where)
         out.append(_len_header(len(v), 0x90, 15, b"\xdc", b"\xdd"))
-        for i, x in enumerate(v):
-            _enc(x, out, depth + 1, where)
+        i = 0
+        try:
+            for x in v:
+                _enc(x, out, depth + 1, where)
+                i += 1
+        except EncodeError as e:
+            raise _inside(e, where, f"[{i}]") from None
     elif t is dict or isinstance(v, Mapping):
         if depth >= MAX_DEPTH:
             raise EncodeError(f"nesting deeper than {MAX_DEPTH}", where)
@@ -298,7 +303,10 @@ def _enc(v: Any, out: list, depth: int, where: str) -> None:
         out.append(_len_header(len(items), 0x80, 15, b"\xde", b"\xdf"))
         for kb, x, k in items:
             out.append(kb)
-            _enc(x, out, depth + 1, f"{where}[{k!r}]")
+            try:
+                _enc(x, out, depth + 1, where)
+            except EncodeError as e:
+                raise _inside(e, where, f"[{k!r}]") from None
     elif t is bytes or t is bytearray or t is memoryview:
         b = bytes(v)
         n = len(b)
@@ -365,6 +373,12 @@ def _enc(v: Any, out: list, depth: int, where: str) -> None:
 
 _FIXSTR = [bytes([0xA0 | n]) for n in range(32)]
 _FIXINT = [bytes([n]) for n in range(128)]
+
+
+def _inside(e: EncodeError, where: str, step: str) -> EncodeError:
+    """e, located one step further inside the value (locations are built
+    only when encoding fails, off the hot path)."""
+    return EncodeError(e.reason, where + step + e.where[len(where):])
 
 
 def packb(value: Any) -> bytes:
@@ -531,7 +545,6 @@ class _Decoder:
         if depth >= MAX_DEPTH:
             raise DecodeError(hpos, "too_deep", f"nesting deeper than {MAX_DEPTH}")
         self.length(pos, n, hpos, "map", 2)
-        b = self.b
         val = self.value
         pairs = []
         kposs = []

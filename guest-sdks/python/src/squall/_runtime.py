@@ -520,9 +520,8 @@ class Instance:
             fatal = self.fatal
             self.fatal = None
             self.cur = None
-            self.eff.append(_eff_hdr(0, F.OP_ERROR, 0, 0, item))  # placeholder replaced below
             body = _detail(kind, message, stack)
-            self.eff[-1] = _eff_hdr(len(body), F.OP_ERROR, 0, 0, item) + body
+            self.eff.append(_eff_hdr(len(body), F.OP_ERROR, 0, 0, item) + body)
             self.size += 12 + len(body)
             self.flush()
             if self.fatal is None:
