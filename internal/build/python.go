@@ -94,6 +94,19 @@ func PythonRuntimeDir() (string, error) {
 	return dir, nil
 }
 
+// PythonBuildID identifies what a Python build depends on besides the
+// module's and the SDK's sources: the runtime build (its directory names
+// the CPython version and the shim's hash) and the staging code of this
+// package. Caches of built modules put it in their key.
+func PythonBuildID() (string, error) {
+	rt, err := PythonRuntimeDir()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256(pythonStage)
+	return filepath.Base(rt) + " stage " + hex.EncodeToString(h[:8]), nil
+}
+
 // pythonTool returns $SQUALL_PYTHON, else python3.11 from PATH.
 func pythonTool() (string, error) {
 	if p := os.Getenv("SQUALL_PYTHON"); p != "" {

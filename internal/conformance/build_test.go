@@ -281,11 +281,11 @@ func crateName(manifest string) (string, error) {
 	return "", fmt.Errorf("%s: no package name", manifest)
 }
 
-// pythonVersion names the Python runtime build (its directory carries the
-// CPython version and the hash of its recipe and shim) and the CPython that
-// compiles the modules' code.
+// pythonVersion names the Python runtime build (the CPython version and
+// the hash of its recipe and shim), the build's staging code and the
+// CPython that compiles the modules' code.
 func pythonVersion() (string, error) {
-	rt, err := build.PythonRuntimeDir()
+	id, err := build.PythonBuildID()
 	if err != nil {
 		return "", err
 	}
@@ -293,7 +293,7 @@ func pythonVersion() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("python3.11 --version: %v\n%s\n%w", err, out, build.ErrNoPython)
 	}
-	return "python " + filepath.Base(rt) + " " + string(bytes.TrimSpace(out)), nil
+	return "python " + id + " " + string(bytes.TrimSpace(out)), nil
 }
 
 // buildPython builds a Python module with internal/build, as squall build
