@@ -258,6 +258,10 @@ static int start_python(void) {
   config.install_signal_handlers = 0;
   config.pathconfig_warnings = 0;
   config.parse_argv = 0;
+  /* A fixed string hash: set iteration order is then the same in every
+   * instance, so a retried batch replays the same effects (ABI.md §8). */
+  config.use_hash_seed = 1;
+  config.hash_seed = 0;
   status = PyConfig_SetString(&config, &config.program_name, L"squall-python");
   if (PyStatus_Exception(status)) goto config_failed;
   status = PyConfig_SetString(&config, &config.home, L"/squall");
