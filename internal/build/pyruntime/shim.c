@@ -306,6 +306,27 @@ failed:
   return -1;
 }
 
+/* reseed_random reseeds the random module, if the module imported it, from
+ * random_get, which the host seeds with the frame's seed at every call: the
+ * same batch sees the same random numbers on every attempt and instance,
+ * whatever the instance ran before (ABI.md §8). */
+static void reseed_random(void) {
+  static PyObject *name;
+  if (name == NULL && (name = PyUnicode_InternFromString("random")) == NULL) {
+    PyErr_Clear();
+    return;
+  }
+  PyObject *random = PyImport_GetModule(name); /* NULL: not imported */
+  if (random == NULL) {
+    PyErr_Clear();
+    return;
+  }
+  PyObject *r = PyObject_CallMethod(random, "seed", NULL); /* from os.urandom */
+  Py_XDECREF(r);
+  PyErr_Clear();
+  Py_DECREF(random);
+}
+
 /* call runs fn(memoryview of inbox[0:len]) and returns its int result as the
  * call status. */
 static int32_t call(PyObject **fn, const char *name, int32_t len) {
@@ -316,6 +337,7 @@ static int32_t call(PyObject **fn, const char *name, int32_t len) {
     snprintf(message, sizeof message, "%s: frame length %d does not fit the inbox of %zu bytes", name, (int)len, inbox_cap);
     return report_error("AbiError", message, NULL);
   }
+  reseed_random();
   PyObject *view = PyMemoryView_FromMemory((char *)inbox, len, PyBUF_READ);
   if (view == NULL) return report_exception(name);
   PyObject *result = PyObject_CallOneArg(*fn, view);

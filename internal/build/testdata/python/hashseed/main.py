@@ -1,5 +1,8 @@
-"""Emits a set's iteration order and a string hash (TestPythonDeterministic):
-every instance must give the same, whatever its seed."""
+"""Emits a set's iteration order, a string hash and a random number
+(TestPythonDeterministic): every instance must give the same for a batch,
+whatever its own seed and the batches it ran before."""
+
+import random
 
 import squall
 
@@ -10,7 +13,8 @@ s = app.stream("s")
 
 @s.stage()
 def run(ctx: squall.Ctx, x: str) -> None:
-    ctx.emit(",".join({"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta"}) + " " + str(hash(x)))
+    ctx.emit(",".join({"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta"}) + " " + str(hash(x))
+             + " " + str(random.random()))
 
 
 s.source(d, run)
