@@ -205,6 +205,16 @@ PY
 
 main() {
   mkdir -p "$CACHE_ROOT"
+  # One build at a time per machine (they share the CPython build).
+  exec 9>"$CACHE_ROOT/.lock"
+  if ! flock -n 9; then
+    log "another build of the runtime is running; waiting for it"
+    flock 9
+  fi
+  if [ -f "$OUT/runtime.json" ]; then
+    log "up to date: $OUT"
+    exit 0
+  fi
   ensure_tools
   ensure_source
   ensure_cpython
