@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -594,5 +595,85 @@ func TestPythonDeterministic(t *testing.T) {
 	}
 	if len(got) != 3 || got[0] != got[1] || got[1] != got[2] {
 		t.Errorf("instances with different seeds emitted %q; want the same set order, hash and random number", got)
+	}
+}
+
+// queryHandler answers every query with a bytes value of the size the
+// path's key names, and rejects every TRANSFORM.
+type queryHandler struct{ memHandler }
+
+func (h *queryHandler) Effects(ctx context.Context, effects []abi.Effect) []abi.Rejection {
+	h.memHandler.Effects(ctx, effects)
+	var rs []abi.Rejection
+	for i, e := range effects {
+		if e.Op == abi.EffectTransform {
+			rs = append(rs, abi.Rejection{Effect: i, Item: e.Item, Code: abi.EPATH, Message: "the test host rejects every transform"})
+		}
+	}
+	return rs
+}
+
+func (h *queryHandler) Query(_ context.Context, q *abi.QueryFrame) *abi.QueryResponse {
+	resp := &abi.QueryResponse{}
+	for _, qu := range q.Queries {
+		p, err := abi.ParsePath(qu.Path)
+		size := 0
+		if err == nil && len(p) > 0 && p[0].Op == abi.OpKey {
+			s, _ := p[0].Arg.AsString()
+			size, _ = strconv.Atoi(s)
+		}
+		resp.Results = append(resp.Results, abi.Result{Value: abi.Bytes(make([]byte, size))})
+	}
+	return resp
+}
+
+// The shim's host calls: query answers of any size (the shim fetches one
+// larger than its buffer with take) and rejections (fetched with take) that
+// poison the item with the host's message.
+func TestPythonHostCalls(t *testing.T) {
+	needPython(t)
+	ctx := context.Background()
+	r := newRuntime(t)
+	m, err := r.Compile(ctx, "query", buildPython(t, "testdata/python/query"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctx)
+	in, err := m.Instantiate(ctx, host.InitParams{Tasks: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close(ctx)
+	keys := []string{"0", "100", "65000", "70000", "5000000", "write"}
+	batch := &abi.BatchFrame{Header: abi.BatchHeader{BatchID: 1, TimeUnixNano: 1e18}}
+	for i, k := range keys {
+		enc, err := abi.Encode(abi.String(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch.Items = append(batch.Items, abi.BatchItem{Kind: abi.ItemRecord, Offset: uint64(i), Payload: enc})
+	}
+	h := &queryHandler{}
+	res, err := in.Process(ctx, batch, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var emits []string
+	for _, e := range h.effects {
+		if e.Op == abi.EffectEmit {
+			emits = append(emits, e.Value.String())
+		}
+	}
+	// Emits of the rejected item are passed to the Handler too (its
+	// effects are discarded by the outcome).
+	if want := "0 100 65000 70000 5000000"; !strings.HasPrefix(strings.Join(emits, " "), want) {
+		t.Errorf("emitted %v, want the sizes %s", emits, want)
+	}
+	last := res.Outcomes[len(keys)-1]
+	if last.Outcome != abi.OutcomePoison || !last.Rejected || !strings.Contains(last.Detail.Message, "the test host rejects every transform") {
+		t.Errorf("the rejected item ended %v %+v", last.Outcome, last.Detail)
+	}
+	if res.Queries != 5 {
+		t.Errorf("%d queries, want 5", res.Queries)
 	}
 }
