@@ -75,3 +75,35 @@ func TestBinaryPython(t *testing.T) {
 		t.Errorf("deploy with an import error: exit %d, stderr %q; want 1 and the traceback", code, errs)
 	}
 }
+
+// squall dev notices edits of a Python project's sources, and not the
+// bytecode caches that running its tests writes.
+func TestDevWatchesPythonSources(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("main.py", "import squall\n")
+	write("pyproject.toml", "[project]\nname = \"x\"\n")
+	s := &devSource{path: dir, isDir: true}
+	before := s.stamp()
+	write("__pycache__/main.cpython-311.pyc", "bytecode")
+	if s.stamp() != before {
+		t.Error("a __pycache__ file changed the stamp")
+	}
+	for _, name := range []string{"pkg/util.py", "pyproject.toml"} {
+		write(name, "# changed "+name+"\n")
+		if now := s.stamp(); now == before {
+			t.Errorf("writing %s did not change the stamp", name)
+		} else {
+			before = now
+		}
+	}
+}
