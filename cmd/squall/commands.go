@@ -364,7 +364,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // "wordcount", not "go".
 func moduleBaseName(abs string) string {
 	base := filepath.Base(abs)
-	if base == "go" {
+	if base == "go" || base == "rust" || base == "python" {
 		base = filepath.Base(filepath.Dir(abs))
 	}
 	return base
