@@ -51,10 +51,10 @@ test-sdk-rust: ## Test the Rust guest SDK and its example crates natively (cargo
 
 .PHONY: test-sdk-python
 test-sdk-python: ## Test the Python guest SDK and the Python modules natively (pytest on CPython 3.11)
-	cd guest-sdks/python && python3.11 -m pytest -q
-	cd examples/wordcount/python && python3.11 -m pytest -q
-	cd examples/social/python && python3.11 -m pytest -q
-	cd internal/conformance/modules/conformance/python && python3.11 -m pytest -q
+	cd guest-sdks/python && python3.11 -m pytest -q -p no:cacheprovider
+	cd examples/wordcount/python && python3.11 -m pytest -q -p no:cacheprovider
+	cd examples/social/python && python3.11 -m pytest -q -p no:cacheprovider
+	cd internal/conformance/modules/conformance/python && python3.11 -m pytest -q -p no:cacheprovider
 
 .PHONY: python-runtime
 python-runtime: ## Build the CPython 3.11 WASI runtime of Python modules (cached in ~/.cache/squall/python)
