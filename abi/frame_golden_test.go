@@ -230,7 +230,7 @@ func frEffectsVectors() []frEffectsVector {
 			NewAggregate(0, 2, AggSum, []Value{String("alice"), String("total")}, Int(-25)),
 			NewAggregate(0, 3, AggSum, nil, Float(0.5)),
 			NewAggregate(0, 4, AggMin, []Value{Int(7)}, String("b")),
-			NewAggregate(0, 4, AggMax, []Value{Int(7)}, Int(1 << 40)),
+			NewAggregate(0, 4, AggMax, []Value{Int(7)}, Int(1<<40)),
 			NewAggregate(0, 5, AggSet, []Value{String("tags")}, String("go")),
 			NewAggregate(0, 5, AggList, []Value{String("log"), Int(2026)}, Map(entry("amount", Int(5)))),
 			NewAggregate(0, 6, AggMap, []Value{String("alice")}, List(String("bob"), Int(3))),
