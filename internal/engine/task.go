@@ -225,6 +225,11 @@ func newTask(m *module, p uint32) *task {
 	}
 	for _, ti := range m.topos {
 		ts := &topoState{info: ti, trees: map[treeKey]*tree{}}
+		if ti.micro {
+			// Run by its mbRunner: the task never reads its sources.
+			t.topos = append(t.topos, ts)
+			continue
+		}
 		for i := range ti.sources {
 			ts.sources = append(ts.sources, &srcState{info: &ti.sources[i]})
 		}
@@ -924,6 +929,7 @@ func (t *task) commit(ts *topoState, hdr *abi.BatchHeader, c *call, dead []deadI
 	if c != nil {
 		for _, a := range c.appends {
 			t.kicks[a.part] = true
+			a.depot.kickMBs()
 		}
 	}
 	for p := range t.m.tasks {
