@@ -639,7 +639,7 @@ impl Harness {
             let batch_id = *id;
             st.clock += 1_000_000;
             let seed = st.rnd.next_u64();
-            BatchHeaderOut { batch_id, partition: p as u32, attempt: 0, topology: ti as u16, time_unix_nano: st.clock, seed }
+            BatchHeaderOut { flags: 0, batch_id, partition: p as u32, attempt: 0, topology: ti as u16, time_unix_nano: st.clock, seed }
         };
         let mut live = items;
         let mut failures = 0;
