@@ -173,7 +173,7 @@ func (h *Harness) start() {
 func (h *Harness) runInit(inst rt.Instance, flags uint16) []byte {
 	c := &call{init: true, check: callCheck{init: true}}
 	h.call = c
-	frame := appendInit(nil, flags, h.tasks, h.clock, h.rnd.Uint64())
+	frame := appendInit(nil, flags, 1, h.tasks, h.clock, h.rnd.Uint64())
 	inbox := inst.Inbox(64 << 10)
 	if len(inbox) < len(frame) {
 		h.fatalf("squall_inbox(65536) returned %d bytes", len(inbox))
@@ -270,6 +270,9 @@ func (h *Harness) Append(depot string, record any) *Appended {
 	d := h.def.depots[di]
 	if d.kind == "disallow" {
 		h.fatalf("Append: depot %q is Disallow: only its topologies append to it (with squall.Local)", depot)
+	}
+	if d.kind == "tick" {
+		h.fatalf("Append: depot %q is a tick depot: the host appends to it; use Tick", depot)
 	}
 	p := h.route(d, v, h.rnd)
 	r := &root{ackReturns: map[string]squall.Value{}}
@@ -399,7 +402,7 @@ func (h *Harness) process(ti, p int, items []*pending) {
 
 // commit applies the outcome of every item of a successful call.
 func (h *Harness) commit(c *call) {
-	t := h.def.topos[c.topology]
+	t := c.topo(h)
 	for i, it := range c.items {
 		st := &c.state[i]
 		out, d := st.outcome, st.detail
@@ -655,6 +658,7 @@ type definition struct {
 	depots  []depotDef
 	pstates []pstateDef
 	topos   []topoDef
+	queries []topoDef // query topologies (ABI 1.1)
 }
 
 type depotDef struct {
@@ -667,12 +671,15 @@ type pstateDef struct {
 	name   string
 	schema *schema
 	global bool
+	owner  string
 }
 
 type topoDef struct {
 	name    string
+	kind    string // stream, microbatch or query
 	stages  []string
 	sources []sourceDef
+	args    []string // queries
 }
 
 type sourceDef struct{ depot, stage int }
@@ -692,10 +699,22 @@ func parseDefinition(v squall.Value) *definition {
 	}
 	for _, pv := range v.Field("pstates").Items() {
 		g, _ := pv.Field("global").AsBool()
-		d.pstates = append(d.pstates, pstateDef{name: str(pv, "name"), schema: parseSchema(pv.Field("schema")), global: g})
+		d.pstates = append(d.pstates, pstateDef{name: str(pv, "name"), schema: parseSchema(pv.Field("schema")), global: g, owner: str(pv, "owner")})
+	}
+	for _, qv := range v.Field("queries").Items() {
+		q := topoDef{name: str(qv, "name"), kind: "query"}
+		for _, s := range qv.Field("stages").Items() {
+			name, _ := s.AsString()
+			q.stages = append(q.stages, name)
+		}
+		for _, a := range qv.Field("args").Items() {
+			name, _ := a.AsString()
+			q.args = append(q.args, name)
+		}
+		d.queries = append(d.queries, q)
 	}
 	for _, tv := range v.Field("topologies").Items() {
-		t := topoDef{name: str(tv, "name")}
+		t := topoDef{name: str(tv, "name"), kind: str(tv, "kind")}
 		for _, s := range tv.Field("stages").Items() {
 			name, _ := s.AsString()
 			t.stages = append(t.stages, name)
