@@ -16,7 +16,7 @@ import (
 type call struct {
 	init      bool
 	inv       *invocation // the query invocation of a QUERY batch (ABI 1.1)
-	define    []byte // the DEFINE of an init call
+	define    []byte      // the DEFINE of an init call
 	topology  int
 	partition int
 	items     []*pending
