@@ -54,9 +54,11 @@
 //! panic — fails the test: it is a bug of the SDK, not of the module.
 //! Methods that fail a test panic with the reason.
 
+mod aggregate;
 mod engine;
 pub(crate) mod frames;
 mod host;
+mod run;
 mod schema;
 
 #[cfg(test)]
@@ -80,8 +82,9 @@ use crate::wire::*;
 pub use crate::frames::ErrorDetail;
 
 use engine::{first_key, host_path_error, path_steps, select_value, PStore, Steps};
-use frames::{append_batch, append_init, BatchHeaderOut, BatchItemOut};
+use frames::{append_batch, BatchHeaderOut, BatchItemOut};
 use host::{undo_all, Call, FakeHost};
+use run::{init_instance, run_invocation, run_microbatch, Paused};
 
 /// The options of a [`Harness`].
 ///
@@ -178,6 +181,8 @@ pub struct Stats {
     pub failed_calls: usize,
     /// Items dead-lettered.
     pub dead_letters: usize,
+    /// Microbatches committed.
+    pub microbatches: usize,
 }
 
 /// An item that was poisoned, or failed too many times.
@@ -262,6 +267,9 @@ pub(crate) struct Pending {
     payload: Vec<u8>,
     root: Root,
     pub origin: usize,
+    /// In a microbatch: the index of the source record the item descends
+    /// from.
+    pub src: usize,
     /// Delivered alone: it was in a call that failed twice.
     isolate: bool,
     /// The error of its last failed call.
@@ -272,18 +280,25 @@ pub(crate) struct DepotDef {
     pub name: String,
     pub kind: String,
     key: Option<Steps>,
+    /// The period of a tick depot, in milliseconds.
+    pub tick: Option<i64>,
 }
 
 pub(crate) struct PStateDef {
     pub name: String,
     pub schema: SNode,
     pub global: bool,
+    pub owner: Option<String>,
 }
 
 pub(crate) struct TopoDef {
     pub name: String,
     pub stages: Vec<String>,
     sources: Vec<(usize, usize)>,
+    pub microbatch: bool,
+    pub max_records: usize,
+    /// The argument names of a query.
+    pub args: Vec<String>,
 }
 
 /// The module definition, as the host reads it.
@@ -292,6 +307,18 @@ pub(crate) struct Definition {
     pub depots: Vec<DepotDef>,
     pub pstates: Vec<PStateDef>,
     pub topos: Vec<TopoDef>,
+    pub queries: Vec<TopoDef>,
+}
+
+impl Definition {
+    /// A topology, or with query a query topology.
+    pub(crate) fn topo(&self, query: bool, i: usize) -> &TopoDef {
+        if query {
+            &self.queries[i]
+        } else {
+            &self.topos[i]
+        }
+    }
 }
 
 fn s(v: &Value, k: &str) -> String {
@@ -306,13 +333,14 @@ fn parse_definition(v: &Value) -> Definition {
             Value::Nil => None,
             kv => path_steps(kv, PathMode::Select).ok(),
         };
-        d.depots.push(DepotDef { name: s(dv, "name"), kind: s(part, "kind"), key });
+        d.depots.push(DepotDef { name: s(dv, "name"), kind: s(part, "kind"), key, tick: part.field("millis").as_int() });
     }
     for pv in v.field("pstates").items() {
         d.pstates.push(PStateDef {
             name: s(pv, "name"),
             schema: schema::parse_schema(pv.field("schema")),
             global: pv.field("global").as_bool().unwrap_or(false),
+            owner: pv.field("owner").as_str().map(|o| o.to_string()),
         });
     }
     for tv in v.field("topologies").items() {
@@ -327,7 +355,25 @@ fn parse_definition(v: &Value) -> Definition {
                 (depot, stage)
             })
             .collect();
-        d.topos.push(TopoDef { name: s(tv, "name"), stages, sources });
+        d.topos.push(TopoDef {
+            name: s(tv, "name"),
+            stages,
+            sources,
+            microbatch: s(tv, "kind") == "microbatch",
+            max_records: tv.field("max_records").as_int().unwrap_or(1000).max(1) as usize,
+            args: vec![],
+        });
+    }
+    for qv in v.field("queries").items() {
+        let strs = |k: &str| -> Vec<String> { qv.field(k).items().iter().map(|x| x.as_str().unwrap_or("").to_string()).collect() };
+        d.queries.push(TopoDef {
+            name: s(qv, "name"),
+            stages: strs("stages"),
+            sources: vec![],
+            microbatch: false,
+            max_records: 0,
+            args: strs("args"),
+        });
     }
     d
 }
@@ -356,6 +402,18 @@ pub(crate) struct State {
     dead: Vec<DeadLetter>,
     pub logs: Vec<Log>,
     stats: Stats,
+    /// The definition function, for the instances of nested queries.
+    pub define: Option<DefineFn>,
+    /// How deep query invocations nest now.
+    pub depth: usize,
+    /// Query invocations so far (their batch ids; origins go round-robin).
+    pub invocations: u64,
+    /// The next microbatch number of each microbatch topology.
+    microbatch_ids: HashMap<usize, u64>,
+    /// Paused microbatch topologies.
+    paused: HashMap<usize, Paused>,
+    /// The next due time of each tick depot, in Unix milliseconds.
+    next_tick: HashMap<usize, i64>,
 }
 
 impl State {
@@ -400,6 +458,7 @@ impl State {
                     payload: payload.clone(),
                     root: root.clone(),
                     origin: partition,
+                    src: 0,
                     isolate: false,
                     last_err: None,
                 });
@@ -474,8 +533,15 @@ impl Harness {
             dead: vec![],
             logs: vec![],
             stats: Stats::default(),
+            define: None,
+            depth: 0,
+            invocations: 0,
+            microbatch_ids: HashMap::new(),
+            paused: HashMap::new(),
+            next_tick: HashMap::new(),
         }));
         let define: DefineFn = Rc::new(define);
+        state.borrow_mut().define = Some(define.clone());
         let describe = Instance::new(define.clone(), Box::new(FakeHost { state: state.clone() }));
         let mut h = Harness {
             inst: Instance::new(define.clone(), Box::new(FakeHost { state: state.clone() })),
@@ -497,6 +563,10 @@ impl Harness {
             st.depots = (0..st.def.depots.len()).map(|_| vec![vec![]; tasks]).collect();
             st.pstates = st.def.pstates.iter().map(|p| (0..tasks).map(|_| PStore::new(p.schema.clone())).collect()).collect();
             st.queues = (0..st.def.topos.len()).map(|_| (0..tasks).map(|_| VecDeque::new()).collect()).collect();
+            let now_ms = st.clock / 1_000_000;
+            let ticks: Vec<(usize, i64)> =
+                st.def.depots.iter().enumerate().filter_map(|(i, d)| d.tick.map(|ms| (i, now_ms + ms))).collect();
+            st.next_tick = ticks.into_iter().collect();
         }
         let mut inst = std::mem::replace(&mut h.inst, Instance::new(h.define.clone(), Box::new(FakeHost { state: h.state.clone() })));
         h.start_instance(&mut inst);
@@ -517,21 +587,7 @@ impl Harness {
 
     /// Calls squall_init and returns the definition flushed.
     fn run_init(&mut self, inst: &mut Instance, flags: u16) -> Vec<u8> {
-        let mut frame = Vec::new();
-        {
-            let mut st = self.state.borrow_mut();
-            let seed = st.rnd.next_u64();
-            append_init(&mut frame, flags, st.tasks, st.clock, seed);
-            st.call = Some(Call::new_init());
-        }
-        match inst.inbox(64 << 10) {
-            Some(inbox) if inbox.len() >= frame.len() => inbox[..frame.len()].copy_from_slice(&frame),
-            _ => panic!("squall::testing: squall_inbox(65536) returned no buffer"),
-        }
-        let status = inst.init(frame.len());
-        let c = self.state.borrow_mut().call.take().unwrap();
-        end_call(&c, "squall_init", status);
-        c.define
+        init_instance(&self.state, inst, flags)
     }
 
     /// The number of partitions.
@@ -567,6 +623,12 @@ impl Harness {
             if let Err(e) = msgpack::encode(&v) {
                 panic!("squall::testing: append to {}: {}", depot, e);
             }
+            if st.def.depots[di].tick.is_some() {
+                panic!(
+                    "squall::testing: append: depot {} is a tick depot: only the host appends to it; use Harness::advance",
+                    quote(depot)
+                );
+            }
             if st.def.depots[di].kind == "disallow" {
                 panic!(
                     "squall::testing: append: depot {} is Disallow: only its topologies append to it (with local)",
@@ -598,6 +660,9 @@ impl Harness {
             };
             for p in 0..tasks {
                 for ti in 0..topos {
+                    if self.state.borrow().def.topos[ti].microbatch {
+                        continue;
+                    }
                     let items = {
                         let mut st = self.state.borrow_mut();
                         let bs = st.opts.batch_size;
@@ -622,6 +687,12 @@ impl Harness {
                     if n > max {
                         panic!("squall::testing: the topologies did not settle after {} batches; does a stage hop in a loop?", max);
                     }
+                }
+            }
+            for ti in 0..topos {
+                if self.state.borrow().def.topos[ti].microbatch && run_microbatch(&self.state, &mut self.inst, ti) {
+                    progressed = true;
+                    n += 1;
                 }
             }
             if !progressed {
@@ -753,6 +824,7 @@ impl Harness {
                                 payload: payload.clone(),
                                 root: it.root.clone(),
                                 origin: it.origin,
+                                src: 0,
                                 isolate: false,
                                 last_err: None,
                             });
@@ -776,6 +848,109 @@ impl Harness {
                     st.queues[c.topology][c.partition].push_back(next);
                 }
             }
+        }
+    }
+
+    /// Invokes a query topology as a client does (`squall query`), with
+    /// its argument list (`list![..]`, a `Vec` or a tuple), and returns its
+    /// result. Queued work does not run first: with
+    /// [`Options::manual`], a query sees only what [`Harness::run`]
+    /// committed. Errors carry the host's code and message: EBADID (no
+    /// such query), EINVAL (wrong arguments), EFAILED (a stage failed),
+    /// ETIMEDOUT (its hops never settled).
+    pub fn try_query<A: Into<Value>>(&mut self, query: &str, args: A) -> Result<Value, QueryError> {
+        let qi = {
+            let st = self.state.borrow();
+            match st.def.queries.iter().position(|q| q.name == query) {
+                Some(i) => i,
+                None => {
+                    return Err(QueryError {
+                        code: crate::Errno(EBADID),
+                        message: format!(
+                            "no query {}; the module declares {}",
+                            quote(query),
+                            names(st.def.queries.iter().map(|q| q.name.as_str()))
+                        ),
+                    })
+                }
+            }
+        };
+        run_invocation(&self.state, &mut self.inst, qi, args.into()).map_err(|(code, message)| QueryError { code: crate::Errno(code), message })
+    }
+
+    /// [`Harness::try_query`] that panics on error.
+    ///
+    /// ```ignore
+    /// assert_eq!(h.query("balance", ("alice",)), Value::Int(100));
+    /// ```
+    pub fn query<A: Into<Value>>(&mut self, query: &str, args: A) -> Value {
+        match self.try_query(query, args) {
+            Ok(v) => v,
+            Err(e) => panic!("squall::testing: query {}: {}", query, e),
+        }
+    }
+
+    /// Moves the harness's clock forward by `d`: every tick depot gets one
+    /// record per period that came due (the due time, in Unix
+    /// milliseconds, on partition 0), then the topologies run (unless
+    /// [`Options::manual`]). Ticks only happen through `advance`; the
+    /// clock otherwise moves 1 ms per batch.
+    pub fn advance(&mut self, d: std::time::Duration) {
+        {
+            let mut st = self.state.borrow_mut();
+            st.clock += i64::try_from(d.as_nanos()).unwrap_or(i64::MAX / 2);
+            let now_ms = st.clock / 1_000_000;
+            let mut due: Vec<(i64, usize)> = vec![];
+            let ticks: Vec<(usize, i64)> = st.next_tick.iter().map(|(k, v)| (*k, *v)).collect();
+            for (di, mut next) in ticks {
+                let period = st.def.depots[di].tick.unwrap_or(1).max(1);
+                while next <= now_ms {
+                    due.push((next, di));
+                    next += period;
+                }
+                st.next_tick.insert(di, next);
+            }
+            due.sort();
+            for (t, di) in due {
+                let root: Root = Rc::new(RefCell::new(BTreeMap::new()));
+                st.append_record(di, 0, &Value::Int(t), &root);
+            }
+        }
+        if !self.state.borrow().opts.manual {
+            self.run();
+        }
+    }
+
+    /// Why a microbatch topology is paused (its microbatch failed the
+    /// maximum number of attempts; nothing of it was applied), or `None`.
+    pub fn paused(&self, topology: &str) -> Option<String> {
+        let st = self.state.borrow();
+        let ti = st.def.topos.iter().position(|t| t.name == topology)?;
+        st.paused.get(&ti).map(|p| {
+            format!("microbatch {} failed {} times: {}", p.microbatch, p.attempts, p.error.message)
+        })
+    }
+
+    /// Resumes a paused microbatch topology at the microbatch that failed
+    /// (as a host restart or a module update does), and runs.
+    pub fn resume(&mut self, topology: &str) {
+        {
+            let mut st = self.state.borrow_mut();
+            let ti = match st.def.topos.iter().position(|t| t.name == topology) {
+                Some(ti) => ti,
+                None => panic!("squall::testing: resume: no topology {}", quote(topology)),
+            };
+            if let Some(p) = st.paused.remove(&ti) {
+                let mut recs = p.records;
+                for r in recs.iter_mut().rev() {
+                    r.attempt = 0;
+                    let part = r.source_partition as usize;
+                    st.queues[ti][part].push_front(r.clone());
+                }
+            }
+        }
+        if !self.state.borrow().opts.manual {
+            self.run();
         }
     }
 
@@ -917,8 +1092,31 @@ impl Harness {
     }
 }
 
+/// The harness's aggregators, for the golden vectors.
+#[cfg(test)]
+pub(crate) fn aggregate_for_tests(acc: &Value, keys: &[Value], agg: u8, v: &Value, n: i64) -> Result<Value, String> {
+    aggregate::aggregate_at(acc, keys, agg, v, n)
+}
+
+/// A query invocation that failed ([`Harness::try_query`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryError {
+    /// EBADID, EINVAL, EFAILED or ETIMEDOUT.
+    pub code: crate::Errno,
+    /// What happened, as the host says it.
+    pub message: String,
+}
+
+impl std::fmt::Display for QueryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for QueryError {}
+
 /// Panics when a call failed or broke the protocol.
-fn end_call(c: &Call, what: &str, status: i32) {
+pub(crate) fn end_call(c: &Call, what: &str, status: i32) {
     if let Some(v) = &c.violation {
         panic!("squall::testing: {} broke the ABI (an SDK bug): {}", what, v);
     }

@@ -394,3 +394,23 @@ fn rand_matches_go() {
     assert_eq!(r.next_u64(), 17476590373802727932);
     assert_eq!(r.below(4), 1);
 }
+
+#[test]
+fn golden_aggregate() {
+    let lines = frames("aggregate.jsonl");
+    assert!(lines.len() > 30);
+    for l in &lines {
+        let name = l.str("name");
+        let agg = l.int("code") as u8;
+        assert_eq!(AGG_NAMES[agg as usize], l.str("aggregator"), "{}", name);
+        let keys = l.val("keys");
+        let n = if l.has("n") { l.int("n") } else { 0 };
+        let got = crate::testing::aggregate_for_tests(&l.val("current"), keys.items(), agg, &l.val("value"), n);
+        if l.has("error") {
+            assert!(got.is_err(), "{}: combined into {:?}", name, got);
+        } else {
+            let got = got.unwrap_or_else(|e| panic!("{}: {}", name, e));
+            assert_eq!(got, l.val("result"), "{}", name);
+        }
+    }
+}
