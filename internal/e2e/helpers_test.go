@@ -154,7 +154,10 @@ func (n *node) compile(name string, wasm []byte) (*host.Module, *abi.ModuleDef) 
 func (n *node) deployWasm(name string, wasm []byte) *abi.ModuleDef {
 	n.t.Helper()
 	m, def := n.compile(name, wasm)
-	n.deploy(def, engine.WasmFactory(m, tasks))
+	if err := n.e.Deploy(context.Background(), engine.ModuleSpec{Def: def, Tasks: tasks, NewProcessor: engine.WasmFactory(m, tasks),
+		ABIMinor: m.ABIMinor()}); err != nil {
+		n.t.Fatalf("deploy %s: %v", def.Name, err)
+	}
 	return def
 }
 
