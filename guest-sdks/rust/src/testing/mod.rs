@@ -690,7 +690,8 @@ impl Harness {
                 }
             }
             for ti in 0..topos {
-                if self.state.borrow().def.topos[ti].microbatch && run_microbatch(&self.state, &mut self.inst, ti) {
+                let micro = self.state.borrow().def.topos[ti].microbatch;
+                if micro && run_microbatch(&self.state, &mut self.inst, ti) {
                     progressed = true;
                     n += 1;
                 }
