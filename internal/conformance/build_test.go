@@ -33,6 +33,10 @@ type sdk struct {
 	// is a build input; dirs reports whether a directory is skipped.
 	sources func(name string) bool
 	skipDir func(name string) bool
+	// features are the optional behaviours the SDK implements; tests of a
+	// feature run only for the SDKs that list it ("abi-1.1": microbatch
+	// and query topologies, aggregation, tick depots).
+	features []string
 }
 
 // sdks are the SDKs under test. A new SDK joins the suite here (and with
@@ -44,7 +48,8 @@ var sdks = []sdk{
 		sources: func(n string) bool {
 			return (strings.HasSuffix(n, ".go") && !strings.HasSuffix(n, "_test.go")) || n == "go.mod" || n == "go.sum"
 		},
-		skipDir: func(n string) bool { return n == "testdata" },
+		skipDir:  func(n string) bool { return n == "testdata" },
+		features: []string{"abi-1.1"},
 	},
 	{
 		name: "rust", src: "guest-sdks/rust",
@@ -271,3 +276,6 @@ func crateName(manifest string) (string, error) {
 	}
 	return "", fmt.Errorf("%s: no package name", manifest)
 }
+
+// supports reports whether the SDK implements a feature (sdk.features).
+func (s sdk) supports(feature string) bool { return slices.Contains(s.features, feature) }
