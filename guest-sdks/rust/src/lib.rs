@@ -2,8 +2,9 @@
 //! stream topologies whose stages are ordinary Rust functions — compiled to
 //! one WebAssembly file that a Squall server runs.
 //!
-//! It targets the Squall guest ABI 1.0 (`abi/ABI.md` in the Squall
-//! repository); users never see the ABI. It needs Rust 1.63 or later and
+//! It targets the Squall guest ABI 1.0, and 1.1 for microbatch and query
+//! topologies, aggregation and tick depots (`abi/ABI.md` in the Squall
+//! repository, §15; see [`module!`]); users never see the ABI. It needs Rust 1.63 or later and
 //! has no dependencies.
 //!
 //! # A module
@@ -55,6 +56,18 @@
 //! ...)`, `ctx.hop(&stage, ...)`, `ctx.transform(&pstate, ...)`. The SDK
 //! checks the definition as the host does and reports every problem at
 //! once, in tests too.
+//!
+//! # Microbatch and query topologies (ABI 1.1)
+//!
+//! [`Module::microbatch`] declares a topology processed exactly once, in
+//! microbatches that commit atomically on every partition;
+//! [`Topology::owns`] names the PStates it writes; [`Ctx::aggregate`]
+//! combines values into PStates with an [`Agg`]regator. [`Module::query`]
+//! declares a query topology, invoked on demand ([`Ctx::invoke`] from a
+//! stage); its stages set the result ([`Ctx::set_result`],
+//! [`Ctx::aggregate_result`]). [`Module::tick_depot`] declares a depot the
+//! host appends to periodically. A module that uses them registers with
+//! `squall::module!(define, abi = "1.1")`.
 //!
 //! # Stages
 //!
