@@ -163,7 +163,9 @@ func (n *node) deployWasm(name string, wasm []byte) *abi.ModuleDef {
 
 func (n *node) deploy(def *abi.ModuleDef, f engine.ProcessorFactory) {
 	n.t.Helper()
-	if err := n.e.Deploy(context.Background(), engine.ModuleSpec{Def: def, Tasks: tasks, NewProcessor: f}); err != nil {
+	// Native modules and the modules built here from the SDKs speak this
+	// engine's ABI minor.
+	if err := n.e.Deploy(context.Background(), engine.ModuleSpec{Def: def, Tasks: tasks, NewProcessor: f, ABIMinor: abi.Minor}); err != nil {
 		n.t.Fatalf("deploy %s: %v", def.Name, err)
 	}
 }
