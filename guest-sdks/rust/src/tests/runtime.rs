@@ -287,3 +287,30 @@ fn inbox() {
     assert!(inst.inbox(-1).is_none());
     assert!(inst.inbox((MAX_BATCH_FRAME + 1) as i64).is_none());
 }
+
+/// A module that uses ABI 1.1 features but registers for 1.0 fails
+/// squall_init with a message that says how to fix it; one that uses none
+/// starts with either marker.
+#[test]
+fn marker_minor() {
+    let uses_1_1 = |m: &mut Module| {
+        m.tick_depot("minute", std::time::Duration::from_secs(60));
+    };
+    let plain = |m: &mut Module| {
+        m.depot("events", Partitioner::Random);
+    };
+    let init = [1u8, 1, 0, 0, 1, 0, 1, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let run = |define: Rc<dyn Fn(&mut Module)>, minor: u16| -> (i32, String) {
+        let s = Rc::new(RefCell::new(Script::default()));
+        let mut inst = Instance::new(define, Box::new(ScriptHost(s.clone()))).with_minor(minor);
+        inst.inbox(32).unwrap()[..32].copy_from_slice(&init);
+        let status = inst.init(32);
+        let f = s.borrow().frames.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect::<Vec<_>>().join(" ");
+        (status, f)
+    };
+    let (status, f) = run(Rc::new(uses_1_1), 0);
+    assert_eq!(status, STATUS_FAILED);
+    assert!(f.contains("tick depot \"minute\"") && f.contains("squall::module!(define, abi = \"1.1\")"), "{}", f);
+    assert_eq!(run(Rc::new(uses_1_1), 1).0, STATUS_OK);
+    assert_eq!(run(Rc::new(plain), 0).0, STATUS_OK);
+}

@@ -1,0 +1,83 @@
+//! ABI 1.1 in the harness through the public API: microbatches that fail
+//! are all or nothing and pause, poison removes one source record, queries
+//! fail with the host's codes.
+
+use squall::testing::{Harness, Options};
+use squall::{key, list, Agg, Ctx, Errno, Error, Module, Partitioner, Schema, Value};
+
+fn define(m: &mut Module) {
+    let events = m.depot("events", Partitioner::HashBy(key("k")));
+    let sums = m.pstate("$$sums", Schema::map_of(Schema::String, Schema::Any));
+    let free = m.pstate("$$free", Schema::map_of(Schema::String, Schema::Int));
+    let mut t = m.microbatch("mb");
+    t.owns(&sums);
+    let add = t.declare_stage::<Value>("add");
+    let apply = t.stage("apply", move |ctx: &mut Ctx, r: Value| {
+        let n = r.field("n").as_int().unwrap_or(0);
+        if n == 13 {
+            return Err(Error::new("unlucky")); // retried, then the topology pauses
+        }
+        if n < 0 {
+            return Err(squall::poison!("negative"));
+        }
+        if n == 99 {
+            // Not owned: the host rejects it, which poisons the record.
+            return ctx.transform(&free, key("x").set(1));
+        }
+        ctx.aggregate(&sums, list![r.field("g").clone(), "sum"], Agg::sum(n))?;
+        ctx.aggregate(&sums, list![r.field("g").clone(), "ks"], Agg::List(r.field("k").clone()))
+    });
+    t.implement(&add, move |ctx: &mut Ctx, r: Value| ctx.hop(&apply, r.field("g").clone(), r));
+    t.source(&events, &add);
+    let mut q = m.query("sum", &["g"]);
+    let start = q.declare_stage::<(String,)>("start");
+    let read = q.stage("read", move |ctx: &mut Ctx, g: String| {
+        let v = ctx.select_one(&sums, key(g).key("sum"))?.unwrap_or_default();
+        ctx.aggregate_result(list![], Agg::sum(v.as_int().unwrap_or(0)))
+    });
+    q.implement(&start, move |ctx: &mut Ctx, (g,): (String,)| ctx.hop(&read, g.clone(), g));
+}
+
+fn ev(k: &str, g: &str, n: i64) -> Value {
+    squall::map! {"k" => k, "g" => g, "n" => n}
+}
+
+#[test]
+fn microbatch_poison_and_pause() {
+    let mut h = Harness::with_options(define, 4, Options::new().manual().quiet().max_attempts(3));
+    h.append("events", ev("a", "x", 1));
+    h.append("events", ev("b", "y", -1)); // poison: dead-lettered alone
+    h.append("events", ev("c", "x", 2));
+    h.append("events", ev("d", "y", 99)); // rejected write: dead-lettered alone
+    h.run();
+    assert_eq!(h.stats().microbatches, 1);
+    let dls = h.dead_letters();
+    assert_eq!(dls.len(), 2, "{:?}", dls);
+    assert!(dls.iter().any(|d| d.error.message.contains("negative")));
+    assert!(dls.iter().any(|d| d.error.kind == "rejected" && d.error.message.contains("may write only the PStates it owns")), "{:?}", dls);
+    assert_eq!(h.query("sum", list!["x"]), Value::Int(3));
+    assert_eq!(h.select_one("$$sums", key("y")), Value::Nil);
+
+    // A microbatch that keeps failing applies nothing and pauses.
+    h.append("events", ev("e", "x", 5));
+    h.append("events", ev("f", "z", 13));
+    h.run();
+    assert!(h.paused("mb").unwrap().contains("failed 3 times: unlucky"), "{:?}", h.paused("mb"));
+    assert_eq!(h.query("sum", list!["x"]), Value::Int(3));
+    h.append("events", ev("g", "x", 7));
+    h.run();
+    assert_eq!(h.query("sum", list!["x"]), Value::Int(3), "a paused topology runs nothing");
+    assert!(h.paused("mb").is_some());
+}
+
+#[test]
+fn query_errors() {
+    let mut h = Harness::with_options(define, 2, Options::new().quiet());
+    let e = h.try_query("sum", list![]).unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), (Errno::EINVAL, "query sum takes 1 arguments (g); got 0"));
+    let e = h.try_query("sum", list![1]).unwrap_err();
+    assert_eq!(e.code, Errno::EFAILED, "{}", e);
+    assert!(e.message.starts_with("query sum: stage start on partition"), "{}", e);
+    assert_eq!(h.try_query("nope", list![]).unwrap_err().code, Errno::EBADID);
+    assert_eq!(h.query("sum", list!["x"]), Value::Int(0));
+}
