@@ -81,3 +81,22 @@ fn query_errors() {
     assert_eq!(h.try_query("nope", list![]).unwrap_err().code, Errno::EBADID);
     assert_eq!(h.query("sum", list!["x"]), Value::Int(0));
 }
+
+#[test]
+fn ticks() {
+    fn define(m: &mut Module) {
+        let minute = m.tick_depot("minute", std::time::Duration::from_secs(60));
+        let seen = m.pstate("$$seen", Schema::record_of([("ticks", Schema::list_of(Schema::Int))]));
+        let mut t = m.stream("t");
+        t.owns(&seen);
+        let s = t.stage("s", move |ctx: &mut Ctx, ms: i64| ctx.aggregate(&seen, list!["ticks"], Agg::List(Value::Int(ms))));
+        t.source(&minute, &s);
+    }
+    let start = 1_700_000_000_000i64;
+    let mut h = Harness::with_options(define, 2, Options::new().start_time_nanos(start * 1_000_000));
+    h.advance(std::time::Duration::from_secs(150));
+    h.tick("minute", 5);
+    let want = Value::List(vec![Value::Int(start + 60_000), Value::Int(start + 120_000), Value::Int(5)]);
+    assert_eq!(h.pstate("$$seen", 0).field("ticks"), &want);
+    assert_eq!(h.depot("minute", 1), vec![]);
+}

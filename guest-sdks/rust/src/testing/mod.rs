@@ -922,6 +922,25 @@ impl Harness {
         }
     }
 
+    /// Appends one tick record (`unix_millis`, the due time) to partition 0
+    /// of a tick depot, as the host does every period, and runs the
+    /// topologies (unless [`Options::manual`]). [`Harness::advance`]
+    /// appends the ticks of a period of time instead.
+    pub fn tick(&mut self, depot: &str, unix_millis: i64) {
+        {
+            let mut st = self.state.borrow_mut();
+            let di = match st.def.depots.iter().position(|d| d.name == depot && d.tick.is_some()) {
+                Some(di) => di,
+                None => panic!("squall::testing: tick: {} is not a tick depot of the module", quote(depot)),
+            };
+            let root: Root = Rc::new(RefCell::new(BTreeMap::new()));
+            st.append_record(di, 0, &Value::Int(unix_millis), &root);
+        }
+        if !self.state.borrow().opts.manual {
+            self.run();
+        }
+    }
+
     /// Why a microbatch topology is paused (its microbatch failed the
     /// maximum number of attempts; nothing of it was applied), or `None`.
     pub fn paused(&self, topology: &str) -> Option<String> {
