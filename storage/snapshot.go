@@ -13,7 +13,8 @@ import (
 // see a microbatch's changes on every partition or on none.
 //
 // A Snapshot is safe for concurrent use. Close it when done: it pins the
-// data it sees.
+// data it sees. [DB.Close] closes the snapshots still open (their Selects
+// then fail with [ErrClosed]).
 type Snapshot struct {
 	db   *DB
 	mu   sync.RWMutex // Select holds it shared, Close exclusively
@@ -26,7 +27,28 @@ func (db *DB) NewSnapshot() (*Snapshot, error) {
 		return nil, err
 	}
 	defer db.endRead()
-	return &Snapshot{db: db, snap: db.pdb.NewSnapshot()}, nil
+	s := &Snapshot{db: db, snap: db.pdb.NewSnapshot()}
+	db.snapMu.Lock()
+	if db.snaps == nil {
+		db.snaps = map[*Snapshot]struct{}{}
+	}
+	db.snaps[s] = struct{}{}
+	db.snapMu.Unlock()
+	return s, nil
+}
+
+// closeSnapshots closes every snapshot still open; DB.Close calls it
+// before closing Pebble, which refuses to close with snapshots open.
+func (db *DB) closeSnapshots() {
+	db.snapMu.Lock()
+	open := make([]*Snapshot, 0, len(db.snaps))
+	for s := range db.snaps {
+		open = append(open, s)
+	}
+	db.snapMu.Unlock()
+	for _, s := range open {
+		s.Close()
+	}
 }
 
 // Select is [DB.Select] on the snapshot.
@@ -55,5 +77,8 @@ func (s *Snapshot) Close() {
 	s.mu.Unlock()
 	if snap != nil {
 		_ = snap.Close()
+		s.db.snapMu.Lock()
+		delete(s.db.snaps, s)
+		s.db.snapMu.Unlock()
 	}
 }

@@ -58,3 +58,33 @@ func TestSnapshotSeesWholeBatches(t *testing.T) {
 	}
 	after.Close()
 }
+
+// Close closes the snapshots still open; their reads then fail.
+func TestCloseClosesOpenSnapshots(t *testing.T) {
+	db, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema, err := ParseSchema(abi.String("int"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := NewPState("m", "n", schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := db.NewSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("close with a snapshot open: %v", err)
+	}
+	if _, err := s.Select(ps, 0, abi.P()); err == nil {
+		t.Fatal("a snapshot answered after Close")
+	}
+	s.Close()
+	if _, err := db.NewSnapshot(); err == nil {
+		t.Fatal("NewSnapshot after Close")
+	}
+}
