@@ -83,6 +83,7 @@ type Harness struct {
 	pstates [][]*pstore        // [pstate][partition]
 	queues  [][][]*pending     // [topology][partition]
 	batchID map[[2]int]uint64
+	mbs     map[int]*mbState // microbatch topologies, by index
 
 	dead  []DeadLetter
 	logs  []Log
@@ -330,8 +331,19 @@ func (h *Harness) Run() {
 	}
 	for n := 0; ; {
 		progressed := false
+		for ti, t := range h.def.topos {
+			if t.kind == "microbatch" && h.runMicrobatch(ti) {
+				progressed = true
+				if n++; n > h.opts.maxBatches {
+					h.fatalf("the topologies did not settle after %d batches; does a stage hop in a loop?", h.opts.maxBatches)
+				}
+			}
+		}
 		for p := 0; p < int(h.tasks); p++ {
 			for ti := range h.queues {
+				if h.def.topos[ti].kind == "microbatch" {
+					continue
+				}
 				q := h.queues[ti][p]
 				if len(q) == 0 {
 					continue
@@ -363,15 +375,25 @@ type pending struct {
 	payload         []byte
 	root            *root
 	origin          int
+	record          *pending // in a microbatch: the source record it descends from
 }
 
-// process runs one batch.
+// process runs one batch and commits it.
 func (h *Harness) process(ti, p int, items []*pending) {
+	h.commit(h.runCall(ti, p, items))
+}
+
+// runCall runs one batch of a topology; the caller commits it.
+func (h *Harness) runCall(ti, p int, items []*pending) *call {
 	key := [2]int{ti, p}
 	h.batchID[key]++
+	batchID := h.batchID[key]
+	if st := h.mbs[ti]; st != nil {
+		batchID = st.next // a microbatch: its number, on every partition
+	}
 	h.clock += int64(time.Millisecond)
 	seed := h.rnd.Uint64()
-	hdr := batchHeader{batchID: h.batchID[key], partition: uint32(p), topology: uint16(ti), timeUnixNano: h.clock, seed: seed}
+	hdr := batchHeader{batchID: batchID, partition: uint32(p), topology: uint16(ti), timeUnixNano: h.clock, seed: seed}
 	bitems := make([]batchItem, len(items))
 	for i, it := range items {
 		bitems[i] = batchItem{kind: it.kind, stage: it.stage, depot: it.depot, attempt: it.attempt,
@@ -397,7 +419,7 @@ func (h *Harness) process(ti, p int, items []*pending) {
 	h.endCall(c, fmt.Sprintf("squall_process (topology %q, partition %d)", h.def.topos[ti].name, p), status)
 	h.stats.Batches++
 	h.stats.Items += len(items)
-	h.commit(c)
+	return c
 }
 
 // commit applies the outcome of every item of a successful call.

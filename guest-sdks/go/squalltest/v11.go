@@ -90,6 +90,22 @@ func (h *Harness) aggregate(c *call, e *effect) (int32, string) {
 		return code, msg
 	}
 	vs, err := h.pstates[pi][c.partition].sel(steps, text)
+	if err != nil && (e.flags == wire.AggList || e.flags == wire.AggSet || e.flags == wire.AggMap) {
+		// A subindexed collection is not read whole: the host appends to
+		// it (or sets the key) in place, and so does the harness.
+		in := path.Append(e.value)
+		if e.flags == wire.AggMap {
+			if e.value.Kind() != squall.KindList || e.value.Len() != 2 {
+				return wire.EINVAL, "MAP: the value must be a [key, value] pair"
+			}
+			in = path.Key(e.value.Index(0)).Set(e.value.Index(1))
+		}
+		xv, verr := in.Value()
+		if verr != nil {
+			return wire.EINVAL, verr.Error()
+		}
+		return h.transform(c, pi, xv)
+	}
 	if err != nil {
 		return wire.EPATH, fmt.Sprintf("PState %q: %v", ps.name, err)
 	}
@@ -422,4 +438,166 @@ func (h *Harness) fork() *Harness {
 	inner.inst = rt.NewInstance(h.define(), hostOf(inner))
 	inner.runInit(inner.inst, 0)
 	return inner
+}
+
+// mbState is the state of a microbatch topology in the harness.
+type mbState struct {
+	next   uint64 // the number of the next microbatch
+	paused string // why the topology paused, or ""
+}
+
+// runMicrobatch runs the next microbatch of topology ti, as the host does
+// (ABI.md §15.2): every record queued on every partition, then the hops
+// they send, all or nothing. A stage that fails (or asks for a retry)
+// undoes the whole microbatch, which runs again up to the harness's
+// maximum attempts, then the topology pauses ([Harness.Paused]). A
+// poisoned item dead-letters the record it descends from, and the
+// microbatch runs again without it. It reports whether it ran one.
+func (h *Harness) runMicrobatch(ti int) bool {
+	if h.mbs == nil {
+		h.mbs = map[int]*mbState{}
+	}
+	st := h.mbs[ti]
+	if st == nil {
+		st = &mbState{}
+		h.mbs[ti] = st
+	}
+	var records []*pending
+	for p := range int(h.tasks) {
+		records = append(records, h.queues[ti][p]...)
+	}
+	if len(records) == 0 || st.paused != "" {
+		return false
+	}
+	for p := range int(h.tasks) {
+		h.queues[ti][p] = nil
+	}
+	for _, r := range records {
+		r.record = r
+	}
+	dead := map[*pending]detail{}
+	failures := 0
+	for {
+		undo, appends, poisoned, failed := h.mbAttempt(ti, records, dead)
+		if poisoned == nil && failed == nil {
+			for _, a := range appends {
+				h.appendRecord(a.depot, a.partition, a.record, &root{ackReturns: map[string]squall.Value{}})
+			}
+			for _, r := range records {
+				if d, ok := dead[r]; ok {
+					h.deadLetter(&call{topology: ti, partition: int(r.sourcePartition)}, r, d)
+				}
+			}
+			st.next++
+			return true
+		}
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+		if poisoned != nil {
+			dead[poisoned.record] = *failed
+			continue
+		}
+		failures++
+		h.stats.Retries++
+		if failures >= h.opts.maxAttempts {
+			st.paused = fmt.Sprintf("microbatch %d failed %d times and the topology is paused; nothing of it was applied: %s",
+				st.next, failures, failed.Message)
+			for _, r := range records {
+				if _, ok := dead[r]; !ok {
+					h.queues[ti][r.sourcePartition] = append(h.queues[ti][r.sourcePartition], r)
+				}
+			}
+			if h.t != nil && !h.opts.quiet {
+				h.t.Logf("squalltest: topology %q paused: %s", h.def.topos[ti].name, st.paused)
+			}
+			return true
+		}
+		for _, r := range records {
+			r.attempt++
+		}
+	}
+}
+
+// mbAttempt runs one attempt of a microbatch. It returns what undoes its
+// transforms and, on success, the appends to make; or the item that was
+// poisoned (with the detail in failed), or the failure.
+func (h *Harness) mbAttempt(ti int, records []*pending, dead map[*pending]detail) (undo []func(), appends []stagedAppend, poisoned *pending, failed *detail) {
+	queues := make([][]*pending, h.tasks)
+	for _, r := range records {
+		if _, ok := dead[r]; !ok {
+			queues[r.sourcePartition] = append(queues[r.sourcePartition], r)
+		}
+	}
+	for n := 0; ; {
+		progressed := false
+		for p := range int(h.tasks) {
+			for len(queues[p]) > 0 {
+				k := min(len(queues[p]), h.opts.batchSize)
+				items := queues[p][:k]
+				queues[p] = queues[p][k:]
+				progressed = true
+				if n++; n > h.opts.maxBatches {
+					h.fatalf("a microbatch did not settle after %d batches; does a stage hop in a loop?", h.opts.maxBatches)
+				}
+				c := h.runCall(ti, p, items)
+				undo = append(undo, c.undo...)
+				for i, it := range items {
+					st := &c.state[i]
+					out, d := st.outcome, st.detail
+					if st.rejected != nil {
+						out, d = wire.OutcomePoison, *st.rejected
+					}
+					switch out {
+					case wire.OutcomePoison:
+						return undo, nil, it, &d
+					case wire.OutcomeRetry:
+						d.Message = fmt.Sprintf("stage %q on partition %d asked for a retry: %s", h.def.topos[ti].stages[it.stage], p, d.Message)
+						return undo, nil, nil, &d
+					}
+					appends = append(appends, st.appends...)
+					for _, hop := range st.hops {
+						enc, _ := squall.Encode(hop.payload)
+						for _, dest := range hop.partitions {
+							queues[dest] = append(queues[dest], &pending{kind: wire.ItemHop, stage: hop.stage, depot: wire.NoDepot,
+								sourcePartition: uint32(p), eventTime: h.clock, payload: enc, root: it.root, origin: it.origin, record: it.record})
+						}
+					}
+				}
+			}
+		}
+		if !progressed {
+			return undo, appends, nil, nil
+		}
+	}
+}
+
+// Paused reports whether a microbatch topology paused because a
+// microbatch failed the maximum number of times, and why. Its records
+// stay queued.
+func (h *Harness) Paused(topology string) (bool, string) {
+	for ti, t := range h.def.topos {
+		if t.name == topology {
+			if st := h.mbs[ti]; st != nil && st.paused != "" {
+				return true, st.paused
+			}
+			return false, ""
+		}
+	}
+	h.fatalf("Paused: no topology %q", topology)
+	return false, ""
+}
+
+// Microbatches returns how many microbatches of a topology committed.
+func (h *Harness) Microbatches(topology string) int {
+	for ti, t := range h.def.topos {
+		if t.name == topology {
+			if st := h.mbs[ti]; st != nil {
+				return int(st.next)
+			}
+			return 0
+		}
+	}
+	h.fatalf("Microbatches: no topology %q", topology)
+	return 0
 }
