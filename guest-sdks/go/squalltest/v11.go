@@ -12,11 +12,10 @@ import (
 	"github.com/squall-run/squall/guest-sdks/go/internal/wire"
 )
 
-// ABI 1.1 in the harness: aggregation, query topologies, tick depots and
-// PState owners. The harness runs microbatch topologies like stream
-// topologies, batch by batch: what it checks is the stages' logic; the
-// exactly-once, all-partitions-at-once commit of a microbatch is the
-// host's (and is tested there).
+// ABI 1.1 in the harness: microbatch topologies (all or nothing, in
+// memory; the durable commit and its crash safety are the host's and are
+// tested there), aggregation, query topologies, tick depots and PState
+// owners.
 
 // topo returns the definition of the call's topology or query.
 func (c *call) topo(h *Harness) topoDef {
