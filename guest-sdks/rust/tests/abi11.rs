@@ -100,3 +100,40 @@ fn ticks() {
     assert_eq!(h.pstate("$$seen", 0).field("ticks"), &want);
     assert_eq!(h.depot("minute", 1), vec![]);
 }
+
+/// A query invoked from a stage reads the committed state: not the
+/// calling item's own writes, nor what its microbatch staged so far.
+#[test]
+fn invoked_queries_read_committed_state() {
+    fn define(m: &mut Module) {
+        let events = m.depot("events", Partitioner::HashBy(key("k")));
+        let counts = m.pstate("$$counts", Schema::map_of(Schema::String, Schema::Int));
+        let seen = m.pstate("$$seen", Schema::map_of(Schema::String, Schema::Any));
+        let mut q = m.query("count", &["k"]);
+        let start = q.declare_stage::<(String,)>("start");
+        let read = q.stage("read", move |ctx: &mut Ctx, k: String| {
+            let v = ctx.select_one(&counts, key(k))?.unwrap_or_default();
+            ctx.set_result(v)
+        });
+        q.implement(&start, move |ctx: &mut Ctx, (k,): (String,)| ctx.hop(&read, k.clone(), k));
+        let count = q.handle();
+        let mut t = m.microbatch("mb");
+        t.owns(&counts).owns(&seen);
+        let s = t.stage("s", move |ctx: &mut Ctx, r: Value| {
+            let k: String = r.field_as("k")?;
+            ctx.aggregate(&counts, k.as_str(), Agg::Count)?;
+            let v = ctx.invoke(&count, (k.as_str(),))?;
+            ctx.aggregate(&seen, list![k.as_str()], Agg::List(v))
+        });
+        t.source(&events, &s);
+    }
+    let mut h = Harness::with_options(define, 2, Options::new().manual());
+    h.append("events", squall::map! {"k" => "a"});
+    h.append("events", squall::map! {"k" => "a"});
+    h.run();
+    h.append("events", squall::map! {"k" => "a"});
+    h.run();
+    assert_eq!(h.select_one("$$counts", key("a")), Value::Int(3));
+    // The first microbatch saw nothing committed (twice), the second saw 2.
+    assert_eq!(h.select_one("$$seen", key("a")).to_string(), "[nil, nil, 2]");
+}

@@ -519,7 +519,7 @@ fn query(state: &Rc<RefCell<State>>, c: &mut Call, req: &[u8], out: &mut [u8]) -
             rs.push(run_query(&state.borrow(), c, q));
             continue;
         }
-        rs.push(match super::run::invoke_nested(state, q.pstate as usize, q.path.clone()) {
+        rs.push(match super::run::invoke_nested(state, &c.undo, c.partition, q.pstate as usize, q.path.clone()) {
             Ok(v) => ResultOut { status: RESULT_OK, value: v, message: String::new() },
             Err((status, message)) => ResultOut { status, value: Value::Nil, message },
         });

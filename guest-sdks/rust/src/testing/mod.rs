@@ -414,6 +414,10 @@ pub(crate) struct State {
     paused: HashMap<usize, Paused>,
     /// The next due time of each tick depot, in Unix milliseconds.
     next_tick: HashMap<usize, i64>,
+    /// Undoes what the running microbatch staged so far, in order:
+    /// (pstate, partition, undo). A query invoked meanwhile reads the
+    /// committed state, without it.
+    pub staged: Vec<(usize, usize, engine::Undo)>,
 }
 
 impl State {
@@ -539,6 +543,7 @@ impl Harness {
             microbatch_ids: HashMap::new(),
             paused: HashMap::new(),
             next_tick: HashMap::new(),
+            staged: vec![],
         }));
         let define: DefineFn = Rc::new(define);
         state.borrow_mut().define = Some(define.clone());

@@ -212,7 +212,7 @@ fn microbatch_attempt(
         let st = state.borrow();
         (st.tasks as usize, st.opts.batch_size, st.def.topos[ti].name.clone())
     };
-    let mut undo: Vec<(usize, usize, Undo)> = vec![];
+    state.borrow_mut().staged.clear();
     let mut appends = vec![];
     let mut pending: Vec<VecDeque<Pending>> = (0..tasks).map(|_| VecDeque::new()).collect();
     for (i, r) in recs.iter().enumerate() {
@@ -222,9 +222,9 @@ fn microbatch_attempt(
             pending[r.source_partition as usize].push_back(r);
         }
     }
-    let rollback = |undo: &mut Vec<(usize, usize, Undo)>| {
+    let rollback = || {
         let mut st = state.borrow_mut();
-        while let Some((pi, p, u)) = undo.pop() {
+        while let Some((pi, p, u)) = st.staged.pop() {
             st.pstates[pi][p].undo(u);
         }
     };
@@ -251,7 +251,7 @@ fn microbatch_attempt(
                 let what = format!("squall_process (microbatch topology {}, partition {})", quote(&name), p);
                 let (mut c, failed) = run_call(state, inst, &hdr, items, &what);
                 if let Some(d) = failed {
-                    rollback(&mut undo);
+                    rollback();
                     return Err(MbFail::Fail(d));
                 }
                 for (i, it) in c.items.iter().enumerate() {
@@ -264,7 +264,7 @@ fn microbatch_attempt(
                     if out != OUTCOME_OK {
                         let src = it.src;
                         undo_all(&mut state.borrow_mut(), &mut c);
-                        rollback(&mut undo);
+                        rollback();
                         if out == OUTCOME_POISON {
                             return Err(MbFail::Poison(src, d));
                         }
@@ -283,11 +283,12 @@ fn microbatch_attempt(
                     }
                 }
                 drop(st);
-                undo.extend(c.undo.drain(..).map(|(pi, u)| (pi, p, u)));
+                state.borrow_mut().staged.extend(c.undo.drain(..).map(|(pi, u)| (pi, p, u)));
             }
         }
         pending = next;
     }
+    state.borrow_mut().staged.clear();
     Ok(appends)
 }
 
@@ -431,8 +432,33 @@ fn invocation(
 }
 
 /// An INVOKE from a stage: runs the query on a fresh instance (the calling
-/// one is busy).
-pub(crate) fn invoke_nested(state: &Rc<RefCell<State>>, qi: usize, args: Value) -> Result<Value, (i32, String)> {
-    let mut inst = fresh_instance(state);
-    run_invocation(state, &mut inst, qi, args)
+/// one is busy), on the committed state: without the calling call's
+/// transforms (call_undo, on partition) nor what its microbatch staged.
+pub(crate) fn invoke_nested(
+    state: &Rc<RefCell<State>>,
+    call_undo: &[(usize, Undo)],
+    partition: usize,
+    qi: usize,
+    args: Value,
+) -> Result<Value, (i32, String)> {
+    let (live, staged) = {
+        let mut st = state.borrow_mut();
+        let mut snap = st.pstates.clone();
+        for (pi, u) in call_undo.iter().rev() {
+            snap[*pi][partition].undo(u.clone());
+        }
+        for (pi, p, u) in st.staged.iter().rev() {
+            snap[*pi][*p].undo(u.clone());
+        }
+        let staged = std::mem::take(&mut st.staged);
+        (std::mem::replace(&mut st.pstates, snap), staged)
+    };
+    let r = (|| {
+        let mut inst = fresh_instance(state);
+        run_invocation(state, &mut inst, qi, args)
+    })();
+    let mut st = state.borrow_mut();
+    st.pstates = live;
+    st.staged = staged;
+    r
 }
