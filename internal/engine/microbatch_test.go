@@ -525,3 +525,69 @@ func TestStreamStartFrom(t *testing.T) {
 		}
 	}
 }
+
+// max_records bounds each source and partition of a microbatch, and every
+// item of a microbatch sees its number as the batch id, on every
+// partition; start_from offset starts there.
+func TestMicrobatchMaxRecordsAndBatchID(t *testing.T) {
+	env := newEnv(t, fastConfig())
+	seen := abi.Schema{Type: abi.SchemaRecord, Fields: []abi.FieldDef{{Name: "ids", Schema: abi.Schema{Type: abi.SchemaMap,
+		Key: &abi.Schema{Type: abi.SchemaInt}, Val: &abi.Schema{Type: abi.SchemaInt}}}}}
+	def := &abi.ModuleDef{Name: "mr",
+		Depots:  []abi.DepotDef{{Name: "events", Partitioner: abi.DepotPartitioner{Kind: abi.DepotRandom}}},
+		PStates: []abi.PStateDef{{Name: "seen", Schema: seen, Owner: "mb"}},
+		Topologies: []abi.TopologyDef{{Name: "mb", Kind: abi.TopologyMicrobatch, MaxRecords: 3, Stages: []string{"note", "all"},
+			Sources: []abi.SourceDef{{Depot: "events", Stage: "note", StartFrom: abi.StartOffset, StartOffset: 2}}}},
+	}
+	nm := NewNativeModule(def).
+		Stage("mb", "note", func(c *StageCtx, rec abi.Value) error {
+			if err := c.Transform("seen", abi.P().Key(abi.String("ids")).Key(rec).Set(abi.Int(int64(c.BatchID())))); err != nil {
+				return err
+			}
+			return c.Hop("all", abi.PartitionAll, rec)
+		}).
+		Stage("mb", "all", func(c *StageCtx, rec abi.Value) error {
+			n, _ := rec.AsInt()
+			return c.Transform("seen", abi.P().Key(abi.String("ids")).Key(abi.Int(1000+n)).Set(abi.Int(int64(c.BatchID()))))
+		})
+	d, err := env.db.Depot("mr", "events", storage.DepotOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 12 { // offsets 0..11 on partition 0; 2..11 are processed
+		enc, _ := abi.Encode(abi.Int(int64(i)))
+		if _, err := d.Append(context.Background(), 0, storage.Record{Value: enc}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env.deployNative(nm, 2)
+	env.waitIdle("mr")
+	if st := env.mbStatus("mr", "mb"); st.Next != 4 {
+		t.Fatalf("%d microbatches for 10 records at most 3 per microbatch, want 4", st.Next)
+	}
+	get := func(p uint32, k int64) (int64, bool) {
+		vs, err := env.e.SelectPartition(context.Background(), "mr", "seen", p, abi.P().Key(abi.String("ids")).MustKey(abi.Int(k)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vs) == 0 {
+			return 0, false
+		}
+		n, _ := vs[0].AsInt()
+		return n, true
+	}
+	for i := int64(0); i < 12; i++ {
+		b, ok := get(0, i)
+		switch {
+		case i < 2 && ok:
+			t.Errorf("record %d is before start_from offset 2 but was processed", i)
+		case i >= 2 && (!ok || b != (i-2)/3):
+			t.Errorf("record %d: microbatch %d (%v), want %d", i, b, ok, (i-2)/3)
+		}
+		for p := range uint32(2) {
+			if hb, ok := get(p, 1000+i); i >= 2 && (!ok || hb != b) {
+				t.Errorf("record %d: partition %d saw microbatch %d (%v), its source saw %d", i, p, hb, ok, b)
+			}
+		}
+	}
+}
