@@ -22,6 +22,16 @@
 //!   runs its items one by one, and dead-letters the panicking item after
 //!   the maximum attempts (the host's isolation, `abi/ABI.md` §12.4).
 //!
+//! - ABI 1.1: microbatch topologies run in microbatches over every
+//!   partition, with their hops, all or nothing: a failed item reruns the
+//!   whole microbatch, a poisoned one dead-letters its source record and
+//!   the microbatch runs again without it, and after the maximum attempts
+//!   the topology pauses ([`Harness::paused`], [`Harness::resume`]);
+//!   aggregations are combined as the host does; query topologies run with
+//!   [`Harness::query`] and from stages ([`Ctx::invoke`](crate::Ctx::invoke),
+//!   on the committed state); tick depots tick with [`Harness::advance`]
+//!   and [`Harness::tick`].
+//!
 //! The harness mirrors the Go SDK's `squalltest` package: with the same
 //! module and the same seed, the same data lands on the same partitions,
 //! random depots and shuffle hops pick the same partitions, and

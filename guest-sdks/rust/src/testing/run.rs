@@ -113,14 +113,15 @@ pub(crate) struct Paused {
 }
 
 /// Takes the next microbatch of topology ti from its queues: per
-/// partition, at most max_records records of each source depot, in order.
+/// partition, at most max_records records of each source (depot and
+/// stage), in order.
 fn take_records(st: &mut State, ti: usize) -> Vec<Pending> {
     let max = st.def.topos[ti].max_records;
     let mut recs = vec![];
     for q in st.queues[ti].iter_mut() {
-        let mut counts: BTreeMap<u16, usize> = BTreeMap::new();
+        let mut counts: BTreeMap<(u16, u16), usize> = BTreeMap::new();
         while let Some(front) = q.front() {
-            let c = counts.entry(front.depot).or_insert(0);
+            let c = counts.entry((front.depot, front.stage)).or_insert(0);
             if *c >= max {
                 break;
             }
