@@ -53,6 +53,11 @@ type Config struct {
 	BackoffBase, BackoffMax time.Duration
 	// CallTimeout is the deadline of one Process call (default 10 s).
 	CallTimeout time.Duration
+	// MicrobatchTimeout bounds one attempt of a microbatch, every call of
+	// every partition together (default 5 min): an attempt past it fails
+	// and is retried, so a hop loop or a pathological microbatch cannot
+	// hold a topology for ever.
+	MicrobatchTimeout time.Duration
 	// Seed seeds the engine's pseudo-random sources: backoff jitter, batch
 	// seeds and processing-tree ids (default 1). Nothing the engine commits
 	// depends on it except through what processors do with batch seeds.
@@ -94,6 +99,9 @@ func (c *Config) fill() error {
 	}
 	if c.CallTimeout <= 0 {
 		c.CallTimeout = 10 * time.Second
+	}
+	if c.MicrobatchTimeout <= 0 {
+		c.MicrobatchTimeout = 5 * time.Minute
 	}
 	if c.Seed == 0 {
 		c.Seed = 1

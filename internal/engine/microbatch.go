@@ -501,6 +501,7 @@ func (r *mbRunner) attempt(hdr *abi.BatchHeader, ranges [][][2]uint64, dead map[
 	choose := chooser(hdr.Seed, tasks)
 	var appends []appendRec
 	delivered := 0
+	deadline := time.Now().Add(m.e.cfg.MicrobatchTimeout)
 	for {
 		pending := false
 		for p := range tasks {
@@ -521,6 +522,10 @@ func (r *mbRunner) attempt(hdr *abi.BatchHeader, ranges [][][2]uint64, dead map[
 				chunk := queues[p][:n:n]
 				queues[p] = queues[p][n:]
 				delivered += n
+				if time.Now().After(deadline) {
+					return attemptResult{err: fmt.Errorf("microbatch %d ran longer than %s (%d items delivered so far); is there a hop loop, or is max_records too large?",
+						hdr.BatchID, m.e.cfg.MicrobatchTimeout, delivered)}
+				}
 				if delivered > maxMicrobatchDeliveries {
 					return attemptResult{err: fmt.Errorf("microbatch %d delivered more than %d items (records and hops); is there a hop loop?",
 						hdr.BatchID, maxMicrobatchDeliveries)}

@@ -591,3 +591,27 @@ func TestMicrobatchMaxRecordsAndBatchID(t *testing.T) {
 		}
 	}
 }
+
+// A microbatch whose stages hop in a loop fails at the microbatch timeout,
+// is retried, and pauses its topology; the engine stays responsive.
+func TestMicrobatchHopLoopPauses(t *testing.T) {
+	cfg := fastConfig()
+	cfg.MicrobatchTimeout = 50 * time.Millisecond
+	cfg.MaxAttempts = 2
+	env := newEnv(t, cfg)
+	def := &abi.ModuleDef{Name: "loop",
+		Depots:  []abi.DepotDef{{Name: "events", Partitioner: abi.DepotPartitioner{Kind: abi.DepotRandom}}},
+		PStates: []abi.PStateDef{{Name: "unused", Schema: abi.Schema{Type: abi.SchemaInt}, Owner: "mb"}},
+		Topologies: []abi.TopologyDef{{Name: "mb", Kind: abi.TopologyMicrobatch, Stages: []string{"spin"},
+			Sources: []abi.SourceDef{{Depot: "events", Stage: "spin"}}}},
+	}
+	nm := NewNativeModule(def).Stage("mb", "spin", func(c *StageCtx, rec abi.Value) error {
+		return c.Hop("spin", abi.PartitionShuffle, rec)
+	})
+	env.deployNative(nm, 2)
+	env.append("loop", "events", abi.Int(1), AckAppendAck)
+	env.waitFor(func() bool { return env.mbStatus("loop", "mb").Paused })
+	if st := env.mbStatus("loop", "mb"); !strings.Contains(st.Error, "ran longer than 50ms") || st.Next != 0 {
+		t.Fatalf("status %+v", st)
+	}
+}
