@@ -434,7 +434,19 @@ impl<'a> Ctx<'a> {
         self.aggregate_into(QUERY_RESULT_TARGET, keys.into(), agg)
     }
 
+    /// Refuses an ABI 1.1 feature in a module registered for 1.0.
+    fn needs_1_1(&self, what: &str) -> Result {
+        if self.io.minor < 1 {
+            return Err(Error::poison(format!(
+                "squall: {} needs ABI 1.1: register the module with squall::module!(define, abi = \"1.1\")",
+                what
+            )));
+        }
+        Ok(())
+    }
+
     fn aggregate_into(&mut self, target: u16, keys: Value, agg: Agg) -> Result {
+        self.needs_1_1("aggregate")?;
         let name = agg.name();
         let agg_kind = if let Agg::Sum(_) = agg { Agg::Sum(Value::Nil) } else { Agg::Count };
         let (code, v, n) = agg.wire();
@@ -480,6 +492,7 @@ impl<'a> Ctx<'a> {
         if query.module != self.info.id || query.index as usize >= self.info.queries.len() {
             return Err(Error::poison("squall: invoke: the query handle belongs to another module definition"));
         }
+        self.needs_1_1("invoke")?;
         let name = &self.info.queries[query.index as usize].0;
         let args = match args.into() {
             l @ Value::List(_) => l,

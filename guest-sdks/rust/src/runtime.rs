@@ -204,6 +204,8 @@ pub(crate) struct Rejection {
 pub(crate) struct Io {
     pub host: Box<dyn Host>,
     pub tasks: u32,
+    /// The ABI minor of the module's marker.
+    pub minor: u16,
     pub eff: Effects,
     out: Vec<u8>,
     req: Vec<u8>,
@@ -454,6 +456,7 @@ impl Instance {
             io: Io {
                 host,
                 tasks: 0,
+                minor: 1,
                 eff: Effects::new(),
                 out: Vec::new(),
                 req: Vec::new(),
@@ -469,6 +472,7 @@ impl Instance {
     /// test harness is a 1.1 host that accepts every module).
     pub(crate) fn with_minor(mut self, minor: u16) -> Instance {
         self.minor = minor;
+        self.io.minor = minor;
         self
     }
 

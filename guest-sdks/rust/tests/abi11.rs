@@ -137,3 +137,28 @@ fn invoked_queries_read_committed_state() {
     // The first microbatch saw nothing committed (twice), the second saw 2.
     assert_eq!(h.select_one("$$seen", key("a")).to_string(), "[nil, nil, 2]");
 }
+
+/// Queries are read-only and have no ack return: the SDK says so before
+/// the host would reject the effect.
+#[test]
+fn query_misuse() {
+    fn define(m: &mut Module) {
+        let ps = m.pstate("$$p", Schema::map_of(Schema::String, Schema::Int));
+        let mut q = m.query("q", &["what"]);
+        q.stage("only", move |ctx: &mut Ctx, (what,): (String,)| match what.as_str() {
+            "emit" => ctx.emit(1),
+            "transform" => ctx.transform(&ps, key("k").set(1)),
+            _ => ctx.aggregate(&ps, "k", Agg::Count),
+        });
+    }
+    let mut h = Harness::with_options(define, 2, Options::new().quiet());
+    for (what, want) in [
+        ("emit", "a query stage sets its result with set_result, not emit"),
+        ("transform", "transform: query \"q\" is read-only"),
+        ("aggregate", "aggregate: query \"q\" is read-only"),
+    ] {
+        let e = h.try_query("q", (what,)).unwrap_err();
+        assert_eq!(e.code, Errno::EFAILED);
+        assert!(e.message.contains(want), "{}: {}", what, e);
+    }
+}
