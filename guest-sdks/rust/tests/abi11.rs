@@ -62,12 +62,19 @@ fn microbatch_poison_and_pause() {
     h.append("events", ev("e", "x", 5));
     h.append("events", ev("f", "z", 13));
     h.run();
-    assert!(h.paused("mb").unwrap().contains("failed 3 times: unlucky"), "{:?}", h.paused("mb"));
+    assert!(h.paused("mb").unwrap().contains("failed 3 times and the topology is paused; nothing of it was applied: unlucky"), "{:?}", h.paused("mb"));
+    assert_eq!(h.microbatches("mb"), 1);
     assert_eq!(h.query("sum", list!["x"]), Value::Int(3));
     h.append("events", ev("g", "x", 7));
     h.run();
     assert_eq!(h.query("sum", list!["x"]), Value::Int(3), "a paused topology runs nothing");
     assert!(h.paused("mb").is_some());
+    // Resuming runs the failed microbatch again (it fails again here).
+    let before = h.stats().batches;
+    h.resume("mb");
+    assert!(h.stats().batches > before);
+    assert!(h.paused("mb").is_some());
+    assert_eq!(h.microbatches("mb"), 1);
 }
 
 #[test]

@@ -959,22 +959,41 @@ impl Harness {
     /// Why a microbatch topology is paused (its microbatch failed the
     /// maximum number of attempts; nothing of it was applied), or `None`.
     pub fn paused(&self, topology: &str) -> Option<String> {
+        let ti = self.topology_index("paused", topology);
         let st = self.state.borrow();
-        let ti = st.def.topos.iter().position(|t| t.name == topology)?;
         st.paused.get(&ti).map(|p| {
-            format!("microbatch {} failed {} times: {}", p.microbatch, p.attempts, p.error.message)
+            format!(
+                "microbatch {} failed {} times and the topology is paused; nothing of it was applied: {}",
+                p.microbatch, p.attempts, p.error.message
+            )
         })
+    }
+
+    /// How many microbatches of a microbatch topology committed.
+    pub fn microbatches(&self, topology: &str) -> u64 {
+        let ti = self.topology_index("microbatches", topology);
+        self.state.borrow().microbatch_ids.get(&ti).copied().unwrap_or(0)
+    }
+
+    fn topology_index(&self, what: &str, topology: &str) -> usize {
+        let st = self.state.borrow();
+        match st.def.topos.iter().position(|t| t.name == topology) {
+            Some(ti) => ti,
+            None => panic!(
+                "squall::testing: {}: no topology {}; the module declares {}",
+                what,
+                quote(topology),
+                names(st.def.topos.iter().map(|t| t.name.as_str()))
+            ),
+        }
     }
 
     /// Resumes a paused microbatch topology at the microbatch that failed
     /// (as a host restart or a module update does), and runs.
     pub fn resume(&mut self, topology: &str) {
+        let ti = self.topology_index("resume", topology);
         {
             let mut st = self.state.borrow_mut();
-            let ti = match st.def.topos.iter().position(|t| t.name == topology) {
-                Some(ti) => ti,
-                None => panic!("squall::testing: resume: no topology {}", quote(topology)),
-            };
             if let Some(p) = st.paused.remove(&ti) {
                 let mut recs = p.records;
                 for r in recs.iter_mut().rev() {
