@@ -72,6 +72,7 @@ fn microbatch_poison_and_pause() {
     // Resuming runs the failed microbatch again (it fails again here).
     let before = h.stats().batches;
     h.resume("mb");
+    h.run(); // the harness is manual
     assert!(h.stats().batches > before);
     assert!(h.paused("mb").is_some());
     assert_eq!(h.microbatches("mb"), 1);
