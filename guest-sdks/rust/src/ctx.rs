@@ -93,6 +93,13 @@ pub enum LogLevel {
 /// the item's own transforms and those of the items before it in the
 /// batch.
 ///
+/// In a microbatch topology, the effects of every item of a microbatch,
+/// on every partition, commit together when the whole microbatch
+/// succeeded; reads see what the microbatch wrote so far. In a query
+/// topology, a stage reads one snapshot of the committed state and writes
+/// nothing but the query's result ([`Ctx::set_result`],
+/// [`Ctx::aggregate_result`]).
+///
 /// Every method that can fail returns the error to propagate with `?`:
 /// once the host has rejected an effect of the item (a key of another
 /// partition, a value that breaks the schema), every later call returns

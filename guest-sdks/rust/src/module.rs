@@ -633,6 +633,22 @@ impl<'m> Topology<'m> {
         self
     }
 
+    /// Declares a PState that only this topology writes: [`Module::pstate`]
+    /// and [`Topology::owns`] in one step.
+    ///
+    /// ```
+    /// # use squall::{Module, Schema};
+    /// # let mut m = Module::new();
+    /// let mut bank = m.microbatch("bank");
+    /// let balances = bank.pstate("$$balances", Schema::map_of(Schema::String, Schema::Int));
+    /// # let _ = balances;
+    /// ```
+    pub fn pstate(&mut self, name: &str, schema: Schema) -> PState {
+        let ps = self.m.pstate(name, schema);
+        self.owns(&ps);
+        ps
+    }
+
     /// Makes this topology the one writer of `pstate`: only its stages may
     /// transform or aggregate into it. A microbatch topology writes only
     /// the PStates it owns; a PState without an owner may be written by
