@@ -170,3 +170,39 @@ fn query_misuse() {
         assert!(e.message.contains(want), "{}: {}", what, e);
     }
 }
+
+/// LIST, SET and MAP aggregate into subindexed collections in place, as on
+/// the host (which cannot read them whole).
+#[test]
+fn aggregate_into_subindexed() {
+    fn define(m: &mut Module) {
+        let events = m.depot("events", Partitioner::HashBy(key("k")));
+        let mut t = m.stream("t");
+        let ps = t.pstate(
+            "$$p",
+            Schema::map_of(
+                Schema::String,
+                Schema::record_of([
+                    ("l", Schema::list_of(Schema::Int).subindexed()),
+                    ("s", Schema::set_of(Schema::Int).subindexed()),
+                    ("m", Schema::map_of(Schema::Int, Schema::String).subindexed()),
+                ]),
+            ),
+        );
+        let s = t.stage("s", move |ctx: &mut Ctx, r: Value| {
+            let (k, n) = (r.field("k").clone(), r.field("n").clone());
+            ctx.aggregate(&ps, list![k.clone(), "l"], Agg::List(n.clone()))?;
+            ctx.aggregate(&ps, list![k.clone(), "s"], Agg::Set(n.clone()))?;
+            ctx.aggregate(&ps, list![k, "m"], Agg::map(n, "x"))
+        });
+        t.source(&events, &s);
+    }
+    let mut h = Harness::new(define, 2);
+    for n in [3, 1, 3] {
+        h.append("events", squall::map! {"k" => "a", "n" => n});
+    }
+    assert_eq!(h.select("$$p", key("a").key("l").all()).len(), 3);
+    assert_eq!(h.select("$$p", key("a").key("s").all()).len(), 2);
+    assert_eq!(h.select("$$p", key("a").key("m").map_keys()), vec![Value::Int(1), Value::Int(3)]);
+    assert!(h.dead_letters().is_empty(), "{:?}", h.dead_letters());
+}

@@ -9,9 +9,9 @@ pub(crate) const AGG_COUNT: u8 = 1;
 pub(crate) const AGG_SUM: u8 = 2;
 const AGG_MIN: u8 = 3;
 const AGG_MAX: u8 = 4;
-const AGG_SET: u8 = 5;
-const AGG_LIST: u8 = 6;
-const AGG_MAP: u8 = 7;
+pub(crate) const AGG_SET: u8 = 5;
+pub(crate) const AGG_LIST: u8 = 6;
+pub(crate) const AGG_MAP: u8 = 7;
 
 fn name(agg: u8) -> &'static str {
     AGG_NAMES.get(agg as usize).copied().unwrap_or("aggregator")

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::aggregate::{check_value, AGG_COUNT, AGG_SUM};
+use super::aggregate::{check_value, AGG_COUNT, AGG_LIST, AGG_MAP, AGG_SET, AGG_SUM};
 use super::engine::{first_key, host_path_error, path_steps, Steps, Undo};
 use super::frames::{append_response, decode_effects, decode_query, rejections_value, CallCheck, Effect, Query, Rejection, ResultOut};
 use super::{Log, Pending, State};
@@ -437,13 +437,27 @@ fn aggregate_pstate(st: &mut State, c: &mut Call, pi: usize, agg: u8, keys: &[Va
         (AGG_SUM, Value::Int(x)) => Some(*x),
         _ => None,
     };
+    // LIST, SET and MAP apply in place when the value is a subindexed
+    // collection, which cannot be read whole.
+    let in_place = match agg {
+        AGG_LIST | AGG_SET => Some(base.clone().append(v.clone())),
+        AGG_MAP => Some(base.clone().key(v.index(0).clone()).set(v.index(1).clone())),
+        _ => None,
+    };
     let path = match incr {
         Some(x) => base.nil_to_val(0).incr(x),
         None => {
             let steps = path_steps(&base.value().unwrap_or(Value::Nil), PathMode::Select)
                 .map_err(|(e, text)| (EPATH, format!("PState {}: {}", quote(&ps_name), host_path_error(&e, &text))))?;
             partition_check(st, c, pi, &steps)?;
-            let vs = st.pstates[pi][c.partition].sel(&steps).map_err(|e| (EPATH, format!("PState {}: {}", quote(&ps_name), e)))?;
+            let vs = match (st.pstates[pi][c.partition].sel(&steps), in_place) {
+                (Ok(vs), _) => vs,
+                (Err(e), None) => return Err((EPATH, format!("PState {}: {}", quote(&ps_name), e))),
+                (Err(_), Some(p)) => {
+                    let pv = p.value().map_err(|e| (EPATH, e.to_string()))?;
+                    return transform(st, c, pi, &pv);
+                }
+            };
             let cur = if vs.len() == 1 { vs[0].clone() } else { Value::Nil };
             let nv = super::aggregate::aggregate(agg, &cur, v, n).map_err(|m| (EINVAL, m))?;
             base.set(nv)
