@@ -169,5 +169,7 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 		return float64(lat[min(len(lat)-1, int(q*float64(len(lat))))].Nanoseconds()) / 1e3
 	}
 	b.ReportMetric(us(0.50), "p50-µs")
+	b.ReportMetric(us(0.90), "p90-µs")
 	b.ReportMetric(us(0.99), "p99-µs")
+	b.ReportMetric(us(1), "max-µs")
 }
