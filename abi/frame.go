@@ -30,7 +30,7 @@ var (
 	// ErrReserved: a reserved field, flag bit or unused field is not zero.
 	ErrReserved = errors.New("reserved field not zero")
 	// ErrUnknownCode: an opcode, item kind, partitioner, level, outcome or
-	// status that ABI 1.0 does not define.
+	// status that the ABI (up to [Minor]) does not define.
 	ErrUnknownCode = errors.New("unknown code")
 	// ErrTooLarge: the frame, or a length or count in it, exceeds a limit.
 	ErrTooLarge = errors.New("too large")
