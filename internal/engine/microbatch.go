@@ -381,6 +381,9 @@ func (r *mbRunner) runMicrobatch(ranges [][][2]uint64) {
 			continue
 		}
 		if err := r.commit(n, ranges, res, dead, hdr.TimeUnixNano); err != nil {
+			if errors.Is(err, storage.ErrTooLarge) {
+				err = fmt.Errorf("%w (lower the topology's max_records, now %d)", err, r.ti.def.BatchMaxRecords())
+			}
 			r.pause(n, fmt.Errorf("commit: %w", err))
 		}
 		return

@@ -122,7 +122,13 @@ func newModule(e *Engine, name string, spec ModuleSpec, tasks uint32) (*module, 
 	m.ctx, m.cancel = context.WithCancel(e.ctx)
 	for i := range def.Depots {
 		dd := &def.Depots[i]
-		d, err := e.db.Depot(name, dd.Name, storage.DepotOptions{})
+		var opts storage.DepotOptions
+		if dd.Partitioner.Kind == abi.DepotTick {
+			// Ticks are worth only their latest: keep a bounded history
+			// (a topology paused for longer skips the oldest).
+			opts.MaxEntries = TickRetention
+		}
+		d, err := e.db.Depot(name, dd.Name, opts)
 		if err != nil {
 			return nil, fmt.Errorf("engine: module %q: declare depot %q: %w", name, dd.Name, err)
 		}

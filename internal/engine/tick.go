@@ -8,6 +8,10 @@ import (
 	"github.com/squall-run/squall/storage"
 )
 
+// TickRetention is how many records a tick depot keeps per partition;
+// older ticks are trimmed.
+const TickRetention = 10_000
+
 // runTick appends the tick records of tick depot d (ABI.md §15.1): every
 // period, the tick's due time in Unix milliseconds, to partition 0, until
 // the module drains or stops. A tick that comes late (the store was slow)
