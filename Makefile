@@ -26,7 +26,7 @@ run: setup ## Run squall dev with the wordcount example (data in ./.squall; Ctrl
 	exec .tmp/bin/squall dev examples/wordcount/go
 
 .PHONY: test
-test: setup lint test-go test-sdk-go test-sdk-rust test-examples fuzz-short ## Everything CI runs: lint, all tests, short fuzzing
+test: setup lint test-go test-sdk-go test-sdk-rust test-sdk-python test-examples fuzz-short ## Everything CI runs: lint, all tests, short fuzzing
 	@echo "make test: all checks passed"
 
 .PHONY: test-go
@@ -42,12 +42,26 @@ test-sdk-go: ## Lint and test the Go guest SDK (its own module, zero dependencie
 test-examples: ## Lint and test the Go example modules (each its own Go module)
 	cd examples/wordcount/go && go vet ./... && GOOS=wasip1 GOARCH=wasm go vet ./... && go run $(STATICCHECK) ./... && go test -count=1 ./...
 	cd examples/social/go && go vet ./... && GOOS=wasip1 GOARCH=wasm go vet ./... && go run $(STATICCHECK) ./... && go test -count=1 ./...
+	cd examples/bank/go && go vet ./... && GOOS=wasip1 GOARCH=wasm go vet ./... && go run $(STATICCHECK) ./... && go test -count=1 ./...
 
 .PHONY: test-sdk-rust
 test-sdk-rust: ## Test the Rust guest SDK and its example crates natively (cargo test)
 	cd guest-sdks/rust && $(RUST) test --locked
 	cd examples/wordcount/rust && $(RUST) test --locked
 	cd examples/social/rust && $(RUST) test --locked
+	cd examples/bank/rust && $(RUST) test --locked
+	cd internal/conformance/modules/abi11/rust && $(RUST) test --locked
+
+.PHONY: test-sdk-python
+test-sdk-python: ## Test the Python guest SDK and the Python modules natively (pytest on CPython 3.11)
+	cd guest-sdks/python && python3.11 -m pytest -q -p no:cacheprovider
+	cd examples/wordcount/python && python3.11 -m pytest -q -p no:cacheprovider
+	cd examples/social/python && python3.11 -m pytest -q -p no:cacheprovider
+	cd internal/conformance/modules/conformance/python && python3.11 -m pytest -q -p no:cacheprovider
+
+.PHONY: python-runtime
+python-runtime: ## Build the CPython 3.11 WASI runtime of Python modules (cached in ~/.cache/squall/python)
+	scripts/build-python-runtime.sh
 
 .PHONY: lint
 lint: ## gofmt, go vet, staticcheck, go mod tidy drift

@@ -106,12 +106,13 @@ func (s *devSource) stamp() string {
 		if err != nil {
 			return nil
 		}
-		if d.IsDir() && p != s.path && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "target") {
+		if d.IsDir() && p != s.path && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "target" || d.Name() == "__pycache__") {
 			return filepath.SkipDir // target/ is cargo's output
 		}
 		n := d.Name()
 		if !d.IsDir() && (strings.HasSuffix(n, ".go") || n == "go.mod" || n == "go.sum" ||
-			strings.HasSuffix(n, ".rs") || n == "Cargo.toml" || n == "Cargo.lock") {
+			strings.HasSuffix(n, ".rs") || n == "Cargo.toml" || n == "Cargo.lock" ||
+			strings.HasSuffix(n, ".py") || n == "pyproject.toml") {
 			if st, err := d.Info(); err == nil {
 				fmt.Fprintf(&b, "%s %d %d\n", p, st.Size(), st.ModTime().UnixNano())
 			}

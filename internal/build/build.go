@@ -1,7 +1,8 @@
 // Package build builds a module's source folder to a WebAssembly
 // artifact: Go modules with the Go toolchain (GOOS=wasip1 GOARCH=wasm go
 // build -buildmode=c-shared), Rust packages with cargo for the WASI target
-// ([Module] detects which); Python and TypeScript come with their SDKs.
+// ([Module] detects which), Python projects onto the shared CPython runtime
+// (see [Python]); TypeScript comes with its SDK.
 package build
 
 import (

@@ -113,6 +113,11 @@ func copyAtomic(src, dst string) error {
 	if err != nil {
 		return err
 	}
+	return writeAtomic(b, dst)
+}
+
+// writeAtomic writes b to dst through a unique temporary file.
+func writeAtomic(b []byte, dst string) error {
 	absOut, err := filepath.Abs(dst)
 	if err != nil {
 		return err
@@ -141,25 +146,28 @@ type Language string
 
 // The languages Module builds.
 const (
-	LangGo   Language = "go"
-	LangRust Language = "rust"
+	LangGo     Language = "go"
+	LangRust   Language = "rust"
+	LangPython Language = "python"
 )
 
 // Detect tells which language's module dir holds: go.mod means Go,
-// Cargo.toml means Rust.
+// Cargo.toml means Rust, pyproject.toml or main.py means Python.
 func Detect(dir string) (Language, error) {
 	switch {
 	case exists(filepath.Join(dir, "go.mod")):
 		return LangGo, nil
 	case exists(filepath.Join(dir, "Cargo.toml")):
 		return LangRust, nil
+	case IsPythonProject(dir):
+		return LangPython, nil
 	}
 	if fi, err := os.Stat(dir); err != nil {
 		return "", fmt.Errorf("build: %w", err)
 	} else if !fi.IsDir() {
-		return "", fmt.Errorf("build: %s is a file; give the folder of a module (with go.mod or Cargo.toml) or a .wasm file", dir)
+		return "", fmt.Errorf("build: %s is a file; give the folder of a module (with go.mod, Cargo.toml, pyproject.toml or main.py) or a .wasm file", dir)
 	}
-	return "", fmt.Errorf("build: %s has neither go.mod (Go) nor Cargo.toml (Rust); point at a module's folder — Python and TypeScript builds come with their SDKs", dir)
+	return "", fmt.Errorf("build: %s has no go.mod (Go), Cargo.toml (Rust), pyproject.toml or main.py (Python); point at a module's folder — TypeScript builds come with its SDK", dir)
 }
 
 // Module builds the module in dir, whatever its language, to out.
@@ -171,6 +179,8 @@ func Module(ctx context.Context, dir, out string) (Language, error) {
 	switch lang {
 	case LangRust:
 		return lang, Rust(ctx, dir, out)
+	case LangPython:
+		return lang, Python(ctx, dir, out)
 	default:
 		return lang, Go(ctx, dir, out)
 	}

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/squall-run/squall/internal/build"
 )
 
 // An sdk is one guest SDK of the suite: where it lives, where its version
@@ -33,6 +36,10 @@ type sdk struct {
 	// is a build input; dirs reports whether a directory is skipped.
 	sources func(name string) bool
 	skipDir func(name string) bool
+	// features are the optional behaviours the SDK implements; tests of a
+	// feature run only for the SDKs that list it ("abi-1.1": microbatch
+	// and query topologies, aggregation, tick depots).
+	features []string
 }
 
 // sdks are the SDKs under test. A new SDK joins the suite here (and with
@@ -44,7 +51,8 @@ var sdks = []sdk{
 		sources: func(n string) bool {
 			return (strings.HasSuffix(n, ".go") && !strings.HasSuffix(n, "_test.go")) || n == "go.mod" || n == "go.sum"
 		},
-		skipDir: func(n string) bool { return n == "testdata" },
+		skipDir:  func(n string) bool { return n == "testdata" },
+		features: []string{"abi-1.1"},
 	},
 	{
 		name: "rust", src: "guest-sdks/rust",
@@ -52,7 +60,14 @@ var sdks = []sdk{
 		sources: func(n string) bool {
 			return strings.HasSuffix(n, ".rs") || n == "Cargo.toml" || n == "Cargo.lock" || n == "config.toml"
 		},
-		skipDir: func(n string) bool { return n == "target" || n == "tests" || n == "examples" },
+		skipDir:  func(n string) bool { return n == "target" || n == "tests" || n == "examples" },
+		features: []string{"abi-1.1"},
+	},
+	{
+		name: "python", src: "guest-sdks/python/src",
+		build: buildPython, version: pythonVersion,
+		sources: func(n string) bool { return strings.HasSuffix(n, ".py") || n == "pyproject.toml" },
+		skipDir: func(n string) bool { return n == "__pycache__" || n == "tests" },
 	},
 }
 
@@ -271,3 +286,27 @@ func crateName(manifest string) (string, error) {
 	}
 	return "", fmt.Errorf("%s: no package name", manifest)
 }
+
+// pythonVersion names the Python runtime build (the CPython version and
+// the hash of its recipe and shim), the build's staging code and the
+// CPython that compiles the modules' code.
+func pythonVersion() (string, error) {
+	id, err := build.PythonBuildID()
+	if err != nil {
+		return "", err
+	}
+	out, err := exec.Command("python3.11", "--version").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("python3.11 --version: %v\n%s\n%w", err, out, build.ErrNoPython)
+	}
+	return "python " + id + " " + string(bytes.TrimSpace(out)), nil
+}
+
+// buildPython builds a Python module with internal/build, as squall build
+// does.
+func buildPython(dir, out string) error {
+	return build.Python(context.Background(), dir, out)
+}
+
+// supports reports whether the SDK implements a feature (sdk.features).
+func (s sdk) supports(feature string) bool { return slices.Contains(s.features, feature) }

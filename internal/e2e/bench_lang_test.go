@@ -47,8 +47,10 @@ func rustVariant(src, name string) variant {
 
 // BenchmarkModuleStart measures, per guest language, what a partition task
 // pays to get a fresh instance of the wordcount module (instantiate, WASI
-// and the module's own init, the definition check), with the compiled code
-// cached; it reports the artifact's size.
+// and the module's own init, the definition check; for Python also the
+// interpreter's start and the import of the SDK and the user's code), with
+// the compiled code cached; it reports the artifact's size and the linear
+// memory of a started instance.
 func BenchmarkModuleStart(b *testing.B) {
 	for _, lang := range []struct {
 		name string
@@ -56,23 +58,27 @@ func BenchmarkModuleStart(b *testing.B) {
 	}{
 		{"go", func(t testing.TB) []byte { return moduleWasm(t, wordcountSrc) }},
 		{"rust", func(t testing.TB) []byte { return rustWasm(t, wordcountRustSrc) }},
+		{"python", func(t testing.TB) []byte { return pythonWasm(t, wordcountPythonSrc) }},
 	} {
 		b.Run(lang.name, func(b *testing.B) {
 			wasm := lang.wasm(b)
 			n := newNode(b, benchConfig(b))
 			m, _ := n.compile("wordcount", wasm)
 			ctx := context.Background()
+			var mem uint64
 			b.ResetTimer()
 			for b.Loop() {
 				inst, err := m.Instantiate(ctx, host.InitParams{Tasks: tasks})
 				if err != nil {
 					b.Fatal(err)
 				}
+				mem = inst.MemoryBytes()
 				if err := inst.Close(ctx); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(len(wasm)), "wasm_bytes")
+			b.ReportMetric(float64(mem), "mem_bytes")
 		})
 	}
 }
