@@ -93,7 +93,7 @@ bench-short: setup ## squall bench --short: every scenario with small sizes, to 
 	.tmp/bin/squall bench --short --out .tmp/bench-short
 
 .PHONY: bench-report
-bench-report: setup ## squall bench (full): the comparison report in docs/benchmarks/ (10–15 minutes)
+bench-report: setup ## squall bench (full): the comparison report in docs/benchmarks/ (6–10 minutes)
 	go build -o .tmp/bin/squall ./cmd/squall
 	.tmp/bin/squall bench --out docs/benchmarks
 
