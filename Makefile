@@ -26,7 +26,7 @@ run: setup ## Run squall dev with the wordcount example (data in ./.squall; Ctrl
 	exec .tmp/bin/squall dev examples/wordcount/go
 
 .PHONY: test
-test: setup lint test-go test-sdk-go test-sdk-rust test-sdk-python test-examples fuzz-short ## Everything CI runs: lint, all tests, short fuzzing
+test: setup lint test-go test-sdk-go test-sdk-rust test-sdk-python test-examples bench-short fuzz-short ## Everything CI runs: lint, all tests, short fuzzing
 	@echo "make test: all checks passed"
 
 .PHONY: test-go
@@ -43,6 +43,7 @@ test-examples: ## Lint and test the Go example modules (each its own Go module)
 	cd examples/wordcount/go && go vet ./... && GOOS=wasip1 GOARCH=wasm go vet ./... && go run $(STATICCHECK) ./... && go test -count=1 ./...
 	cd examples/social/go && go vet ./... && GOOS=wasip1 GOARCH=wasm go vet ./... && go run $(STATICCHECK) ./... && go test -count=1 ./...
 	cd examples/bank/go && go vet ./... && GOOS=wasip1 GOARCH=wasm go vet ./... && go run $(STATICCHECK) ./... && go test -count=1 ./...
+	cd internal/bench/modules/eventlog && GOOS=wasip1 GOARCH=wasm go vet ./...
 
 .PHONY: test-sdk-rust
 test-sdk-rust: ## Test the Rust guest SDK and its example crates natively (cargo test)
