@@ -1,0 +1,177 @@
+package quickjs
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/squall-run/squall/abi"
+	"github.com/squall-run/squall/host"
+)
+
+// These tests run the real runtime (built by build-runtime.sh on first
+// use) in the host with small hand-written bundles: no SDK, no esbuild.
+
+var rtWasm struct {
+	once sync.Once
+	b    []byte
+	err  error
+}
+
+func runtimeWasm(t *testing.T) []byte {
+	t.Helper()
+	rtWasm.once.Do(func() {
+		p, err := Runtime(context.Background())
+		if err != nil {
+			rtWasm.err = err
+			return
+		}
+		rtWasm.b, rtWasm.err = os.ReadFile(p)
+	})
+	if rtWasm.err != nil {
+		t.Fatal(rtWasm.err)
+	}
+	return rtWasm.b
+}
+
+// fixtureEntry defines a module with one depot named "d" by flushing a
+// DEFINE effect it builds byte by byte.
+const fixtureEntry = `
+function bytes(s) { return Array.from(s, (c) => c.charCodeAt(0)); }
+function str(s) { return [0xa0 | s.length, ...bytes(s)]; }
+// {"depots": [{"name": "d", "partitioner": {"kind": "random"}}], "pstates": [], "topologies": []}
+const def = [0x83, ...str("depots"), 0x91, 0x82, ...str("name"), ...str("d"),
+  ...str("partitioner"), 0x81, ...str("kind"), ...str("random"),
+  ...str("pstates"), 0x90, ...str("topologies"), 0x90];
+function frame(op, body) {
+  const n = body.length;
+  return new Uint8Array([1, 3, 0, 0, 1, 0, 0, 0, n & 255, n >> 8, 0, 0, op, 0, 0, 0, 255, 255, 255, 255, ...body]);
+}
+globalThis.__squallEntry = {
+  init(f) {
+    if (!(f instanceof Uint8Array) || f.length !== 32 || f[0] !== 1 || f[1] !== 1) throw new Error("not an init frame");
+    if (typeof hook === "function") hook();
+    const r = __squall.flush(frame(7, def));
+    return r === 0 ? 0 : 1;
+  },
+  process(f) { return 1; },
+};
+`
+
+// describe runs the module made of the runtime and files under /squall.
+func describe(t *testing.T, files map[string][]byte) (*abi.ModuleDef, error) {
+	t.Helper()
+	dir := t.TempDir()
+	for name, b := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	cfg := host.DefaultConfig()
+	cfg.Mounts = []host.Mount{{HostDir: dir, GuestPath: "/squall"}}
+	r, err := host.NewRuntime(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close(ctx) })
+	m, err := r.Compile(ctx, "fixture", runtimeWasm(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Describe(ctx, host.InitParams{Tasks: 4})
+}
+
+func guestDetail(t *testing.T, err error) *abi.ErrorDetail {
+	t.Helper()
+	var ge *host.GuestError
+	if !errors.As(err, &ge) || ge.Kind != host.KindFailed || ge.Detail == nil {
+		t.Fatalf("want a failed call with an ERROR detail, got %v", err)
+	}
+	return ge.Detail
+}
+
+func TestRuntimeRunsSourceBundle(t *testing.T) {
+	def, err := describe(t, map[string][]byte{"app/bundle.js": []byte(fixtureEntry)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(def.Depots) != 1 || def.Depots[0].Name != "d" {
+		t.Errorf("definition %+v, want one depot d", def)
+	}
+}
+
+func TestRuntimeRunsBytecodeBundle(t *testing.T) {
+	// A throw on line 3 of the bundle, to see that line numbers survive
+	// the bytecode.
+	src := "function hook() {\n  const x = 1;\n  throw new RangeError('from bytecode ' + x);\n}\n" + fixtureEntry
+	bc, err := Compile(context.Background(), runtimeWasm(t), []byte(src), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bc) == 0 || strings.Contains(string(bc), "from bytecode ' + x") {
+		t.Fatalf("bytecode of %d bytes, with source text: %v", len(bc), strings.Contains(string(bc), "' + x"))
+	}
+	_, err = describe(t, map[string][]byte{"app/bundle.qjsbc": bc})
+	d := guestDetail(t, err)
+	if d.Kind != "RangeError" || d.Message != "from bytecode 1" || !strings.Contains(d.Stack, "at hook (bundle.js:3:") {
+		t.Errorf("detail %+v", d)
+	}
+}
+
+func TestCompileReportsSyntaxErrors(t *testing.T) {
+	_, err := Compile(context.Background(), runtimeWasm(t), []byte("let x = ;\n"), "")
+	var se *SyntaxError
+	if !errors.As(err, &se) || !strings.Contains(se.Message, "SyntaxError") || !strings.Contains(se.Message, "unexpected token") {
+		t.Fatalf("Compile of bad syntax = %v", err)
+	}
+}
+
+func TestRuntimeMapsStacksToSources(t *testing.T) {
+	src := "function hook() {\n  null.x;\n}\n" + fixtureEntry
+	// Generated line 2, column 0 (and on) comes from src/mod.ts line 41
+	// (0-based 40), column 7 (0-based 6): VLQ "AAwCM" is [0, 0, 40, 6].
+	sm := `{"version":3,"sources":["src/mod.ts"],"names":[],"mappings":";AAwCM"}`
+	_, err := describe(t, map[string][]byte{"app/bundle.js": []byte(src), "app/bundle.js.map": []byte(sm)})
+	d := guestDetail(t, err)
+	if d.Kind != "TypeError" || !strings.Contains(d.Stack, "at hook (src/mod.ts:41:7)") {
+		t.Errorf("detail %+v", d)
+	}
+	// Frames the map does not cover keep their bundle position.
+	if !strings.Contains(d.Stack, "bundle.js:") {
+		t.Errorf("stack %q lost the unmapped frames", d.Stack)
+	}
+}
+
+func TestRuntimeReportsBadBundles(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files map[string][]byte
+		kind  string
+		want  string
+	}{
+		{"no bundle", map[string][]byte{"app/other.js": []byte("1")}, "", "the module has no JavaScript bundle"},
+		{"no entry", map[string][]byte{"app/bundle.js": []byte("var x = 1;")}, "", "defined no Squall module"},
+		{"throws", map[string][]byte{"app/bundle.js": []byte("throw new Error('top level');")}, "Error", "evaluating the module's code: top level"},
+		{"throws a string", map[string][]byte{"app/bundle.js": []byte("throw 'just text';")}, "", "evaluating the module's code: just text"},
+		{"syntax", map[string][]byte{"app/bundle.js": []byte("let = = 2")}, "SyntaxError", "evaluating the module's code: "},
+		{"deep recursion", map[string][]byte{"app/bundle.js": []byte("function hook() { return 1 + hook(); }\n" + fixtureEntry)}, "InternalError", "stack overflow"},
+		{"entry throws", map[string][]byte{"app/bundle.js": []byte("function hook() { throw new Error('in init'); }\n" + fixtureEntry)}, "Error", "in init"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := describe(t, tc.files)
+			d := guestDetail(t, err)
+			if d.Kind != tc.kind || !strings.Contains(d.Message, tc.want) {
+				t.Errorf("detail %+v, want kind %q and a message containing %q", d, tc.kind, tc.want)
+			}
+		})
+	}
+}
