@@ -52,6 +52,14 @@ const (
 	// ExportStart is the WASI command entry point; a Squall module must not
 	// export it (it must be a reactor).
 	ExportStart = "_start"
+
+	// FilesSection is the custom section that carries a module's file tree
+	// (§2.5): a zip archive the host mounts read-only at FilesMount.
+	// Interpreter runtimes keep their standard library and the user's code
+	// there, so that one runtime binary serves every module.
+	FilesSection = "squall.files"
+	// FilesMount is where guests see the file tree of FilesSection.
+	FilesMount = "/squall"
 	// ExportInbox returns the guest-owned inbox: squall_inbox(min_cap i32)
 	// -> i32 (a pointer, 0 when the guest cannot allocate it).
 	ExportInbox = "squall_inbox"

@@ -119,6 +119,8 @@ func (c *Config) validate() error {
 			add("%s.GuestPath is %q; it must be an absolute path such as /usr/local/lib/python3.11", where, m.GuestPath)
 		case path.Clean(m.GuestPath) != m.GuestPath:
 			add("%s.GuestPath is %q; write it as %q", where, m.GuestPath, path.Clean(m.GuestPath))
+		case m.GuestPath == abi.FilesMount || strings.HasPrefix(m.GuestPath, abi.FilesMount+"/"):
+			add("%s.GuestPath is %q; %s is where each module sees its own file tree (ABI.md §2.5)", where, m.GuestPath, abi.FilesMount)
 		default:
 			if j, dup := seen[m.GuestPath]; dup {
 				add("%s.GuestPath %q is also Mounts[%d].GuestPath", where, m.GuestPath, j)

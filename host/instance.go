@@ -149,7 +149,7 @@ func newInstance(ctx context.Context, m *Module, tasks uint32, t int64, seed uin
 	in.stdout.Begin()
 	in.stderr.Begin()
 
-	cfg := r.modCfg.WithStdout(&in.stdout).WithStderr(&in.stderr)
+	cfg := m.modCfg.WithStdout(&in.stdout).WithStderr(&in.stderr)
 	ictx, cancel := context.WithTimeout(ctx, r.cfg.InitTimeout)
 	defer cancel()
 	ictx = context.WithValue(experimental.WithMemoryAllocator(ictx, in.limiter), instKey{}, in)

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tetratelabs/wazero"
+
 	"github.com/squall-run/squall/abi"
 )
 
@@ -22,6 +24,9 @@ type Module struct {
 	name string
 	key  [sha256.Size]byte
 	c    *compiled
+	// modCfg is the runtime's instance configuration, with the module's
+	// file tree mounted if it has one.
+	modCfg wazero.ModuleConfig
 
 	closed atomic.Bool
 

@@ -15,6 +15,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 
 	"github.com/squall-run/squall/abi"
+	"github.com/squall-run/squall/host/internal/files"
 	"github.com/squall-run/squall/host/internal/interrupt"
 	"github.com/squall-run/squall/host/internal/sandbox"
 	"github.com/squall-run/squall/host/internal/wasmbin"
@@ -29,6 +30,7 @@ type Runtime struct {
 	rt     wazero.Runtime
 	cache  wazero.CompilationCache // nil without CacheDir
 	modCfg wazero.ModuleConfig     // the base configuration of every instance
+	fsCfg  wazero.FSConfig         // the Mounts, for modules with a file tree
 
 	mu       sync.Mutex
 	closed   bool
@@ -92,6 +94,7 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 		// Not WithReadOnlyDirMount: see sandbox.ReadOnlyDir.
 		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(sandbox.ReadOnlyDir(m.HostDir), m.GuestPath)
 	}
+	r.fsCfg = fsc
 	r.modCfg = wazero.NewModuleConfig().
 		WithName("").
 		WithStartFunctions().
@@ -141,6 +144,10 @@ func (r *Runtime) Close(ctx context.Context) error {
 // identifies the module in errors and logs. Modules compiled from the same
 // bytes share their compiled code, so compiling a binary again is cheap.
 //
+// A module's file tree (the abi.FilesSection custom section, ABI.md §2.5)
+// is not part of its code: modules that differ only in their files, such
+// as two Python modules built with the same runtime, share compiled code.
+//
 // Errors that are the module's fault match ErrInvalidModule (errors.Is); an
 // *abi.InterfaceError in the chain lists every ABI problem at once.
 func (r *Runtime) Compile(ctx context.Context, name string, wasm []byte) (*Module, error) {
@@ -149,6 +156,18 @@ func (r *Runtime) Compile(ctx context.Context, name string, wasm []byte) (*Modul
 	}
 	if err := wasmbin.Check(wasm); err != nil {
 		return nil, &moduleError{module: name, cause: err}
+	}
+	wasm, tree, err := wasmbin.SplitCustom(wasm, abi.FilesSection)
+	if err != nil {
+		return nil, &moduleError{module: name, msg: "not a valid WebAssembly module", cause: err}
+	}
+	modCfg := r.modCfg
+	if tree != nil {
+		fsys, err := files.Parse(tree, files.DefaultLimits)
+		if err != nil {
+			return nil, &moduleError{module: name, msg: "its file tree (custom section " + abi.FilesSection + ") is invalid", cause: err}
+		}
+		modCfg = r.modCfg.WithFSConfig(r.fsCfg.(sysfs.FSConfig).WithSysFSMount(sandbox.ReadOnlyFS(fsys), abi.FilesMount))
 	}
 	key := sha256.Sum256(wasm)
 	r.mu.Lock()
@@ -183,7 +202,7 @@ func (r *Runtime) Compile(ctx context.Context, name string, wasm []byte) (*Modul
 		}
 		return nil, fmt.Errorf("host: module %q: %w", name, c.err)
 	}
-	return &Module{r: r, name: name, key: key, c: c}, nil
+	return &Module{r: r, name: name, key: key, c: c, modCfg: modCfg}, nil
 }
 
 // compile fills c from wasm. It compiles the module instrumented with the

@@ -289,6 +289,13 @@ func ReadOnlyDir(dir string) experimentalsys.FS {
 	return readOnlyFS{&sysfs.ReadFS{FS: sysfs.DirFS(dir)}}
 }
 
+// ReadOnlyFS is ReadOnlyDir for an fs.FS (a module's file tree): every
+// open that could change it fails with EROFS, as on a read-only directory,
+// rather than with whatever the fs.FS adapter would answer.
+func ReadOnlyFS(fsys fs.FS) experimentalsys.FS {
+	return readOnlyFS{&sysfs.ReadFS{FS: &sysfs.AdaptFS{FS: fsys}}}
+}
+
 type readOnlyFS struct{ experimentalsys.FS }
 
 // mutating are the open flags that can change a file system.

@@ -273,3 +273,55 @@ func (r *reader) exports() ([]Export, error) {
 	}
 	return out, nil
 }
+
+// SplitCustom removes the custom section called name from b and returns
+// the rest of the binary and the section's content (nil when b has no
+// such section). A binary with two sections of that name is an error:
+// which one counts would be a guess. b is not modified.
+func SplitCustom(b []byte, name string) (rest, content []byte, err error) {
+	if err := Check(b); err != nil {
+		return nil, nil, err
+	}
+	r := &reader{b: b, off: 8}
+	start, end := -1, -1
+	for r.off < len(r.b) {
+		secStart := r.off
+		id, err := r.byte()
+		if err != nil {
+			return nil, nil, err
+		}
+		size, err := r.u32()
+		if err != nil {
+			return nil, nil, err
+		}
+		if uint64(size) > uint64(len(r.b)-r.off) {
+			return nil, nil, r.errorf("section %d of %d bytes overruns the binary", id, size)
+		}
+		body := &reader{b: r.b[:r.off+int(size)], off: r.off}
+		r.off += int(size)
+		if id != 0 {
+			continue
+		}
+		n, err := body.u32()
+		if err != nil {
+			return nil, nil, err
+		}
+		if uint64(n) > uint64(len(body.b)-body.off) {
+			return nil, nil, body.errorf("custom section name of %d bytes overruns its section", n)
+		}
+		if string(body.b[body.off:body.off+int(n)]) != name {
+			continue
+		}
+		if start >= 0 {
+			return nil, nil, body.errorf("a second %q custom section; a module may have only one", name)
+		}
+		start, end = secStart, r.off
+		content = body.b[body.off+int(n):]
+	}
+	if start < 0 {
+		return b, nil, nil
+	}
+	rest = make([]byte, 0, len(b)-(end-start))
+	rest = append(append(rest, b[:start]...), b[end:]...)
+	return rest, content, nil
+}

@@ -120,3 +120,44 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+func TestSplitCustom(t *testing.T) {
+	files := cat([]byte{0}, name("squall.files"), []byte("PK-zip"))
+	other := cat([]byte{0}, name("name"), []byte{1, 2, 3})
+	types := cat([]byte{1}, leb(0))
+	for _, tc := range []struct {
+		name        string
+		in          []byte
+		rest        []byte
+		content     string
+		errContains string
+	}{
+		{name: "none", in: module(other, types), rest: module(other, types)},
+		{name: "first", in: module(files, other, types), rest: module(other, types), content: "PK-zip"},
+		{name: "last", in: module(types, files), rest: module(types), content: "PK-zip"},
+		{name: "empty content", in: module(cat([]byte{0}, name("squall.files"))), rest: module(), content: ""},
+		{name: "two", in: module(files, types, files), errContains: `a second "squall.files" custom section`},
+		{name: "name overruns", in: module(cat([]byte{0}, leb(40), []byte("squall"))), errContains: "overruns its section"},
+		{name: "section overruns", in: append(module(), 0, 9, 1), errContains: "overruns the binary"},
+		{name: "not wasm", in: []byte("hello world"), errContains: "not a WebAssembly module"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rest, content, err := SplitCustom(tc.in, "squall.files")
+			if tc.errContains != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.errContains) {
+					t.Fatalf("err = %v, want it to contain %q", err, tc.errContains)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(rest) != string(tc.rest) {
+				t.Errorf("rest = % x, want % x", rest, tc.rest)
+			}
+			if string(content) != tc.content {
+				t.Errorf("content = %q, want %q", content, tc.content)
+			}
+		})
+	}
+}
