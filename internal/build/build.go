@@ -1,7 +1,8 @@
 // Package build builds a module's source folder to a WebAssembly
 // artifact: Go modules with the Go toolchain (GOOS=wasip1 GOARCH=wasm go
-// build -buildmode=c-shared), Rust packages with cargo for the WASI target
-// ([Module] detects which); Python and TypeScript come with their SDKs.
+// build -buildmode=c-shared), Rust packages with cargo for the WASI target,
+// TypeScript projects with tsc, esbuild and Squall's QuickJS runtime
+// ([Module] detects which); Python comes with its SDK.
 package build
 
 import (

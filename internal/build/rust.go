@@ -146,20 +146,22 @@ const (
 )
 
 // Detect tells which language's module dir holds: go.mod means Go,
-// Cargo.toml means Rust.
+// Cargo.toml means Rust, package.json means TypeScript.
 func Detect(dir string) (Language, error) {
 	switch {
 	case exists(filepath.Join(dir, "go.mod")):
 		return LangGo, nil
 	case exists(filepath.Join(dir, "Cargo.toml")):
 		return LangRust, nil
+	case exists(filepath.Join(dir, "package.json")):
+		return LangTypeScript, nil
 	}
 	if fi, err := os.Stat(dir); err != nil {
 		return "", fmt.Errorf("build: %w", err)
 	} else if !fi.IsDir() {
-		return "", fmt.Errorf("build: %s is a file; give the folder of a module (with go.mod or Cargo.toml) or a .wasm file", dir)
+		return "", fmt.Errorf("build: %s is a file; give the folder of a module (with go.mod, Cargo.toml or package.json) or a .wasm file", dir)
 	}
-	return "", fmt.Errorf("build: %s has neither go.mod (Go) nor Cargo.toml (Rust); point at a module's folder — Python and TypeScript builds come with their SDKs", dir)
+	return "", fmt.Errorf("build: %s has no go.mod (Go), Cargo.toml (Rust) or package.json (TypeScript); point at a module's folder", dir)
 }
 
 // Module builds the module in dir, whatever its language, to out.
@@ -171,6 +173,8 @@ func Module(ctx context.Context, dir, out string) (Language, error) {
 	switch lang {
 	case LangRust:
 		return lang, Rust(ctx, dir, out)
+	case LangTypeScript:
+		return lang, TypeScript(ctx, dir, out)
 	default:
 		return lang, Go(ctx, dir, out)
 	}

@@ -1,16 +1,17 @@
-package quickjs
+package quickjs_test
 
 import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/squall-run/squall/abi"
 	"github.com/squall-run/squall/host"
+	"github.com/squall-run/squall/internal/build"
+	"github.com/squall-run/squall/internal/build/quickjs"
 )
 
 // These tests run the real runtime (built by build-runtime.sh on first
@@ -25,7 +26,7 @@ var rtWasm struct {
 func runtimeWasm(t *testing.T) []byte {
 	t.Helper()
 	rtWasm.once.Do(func() {
-		p, err := Runtime(context.Background())
+		p, err := quickjs.Runtime(context.Background())
 		if err != nil {
 			rtWasm.err = err
 			return
@@ -62,28 +63,25 @@ globalThis.__squallEntry = {
 };
 `
 
-// describe runs the module made of the runtime and files under /squall.
+// describe runs the module made of the runtime and files (its file tree,
+// mounted at /squall).
 func describe(t *testing.T, files map[string][]byte) (*abi.ModuleDef, error) {
 	t.Helper()
-	dir := t.TempDir()
+	var fs []build.File
 	for name, b := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		fs = append(fs, build.File{Name: name, Data: b})
+	}
+	wasm, err := build.AppendFiles(runtimeWasm(t), fs)
+	if err != nil {
+		t.Fatal(err)
 	}
 	ctx := context.Background()
-	cfg := host.DefaultConfig()
-	cfg.Mounts = []host.Mount{{HostDir: dir, GuestPath: "/squall"}}
-	r, err := host.NewRuntime(ctx, cfg)
+	r, err := host.NewRuntime(ctx, host.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = r.Close(ctx) })
-	m, err := r.Compile(ctx, "fixture", runtimeWasm(t))
+	m, err := r.Compile(ctx, "fixture", wasm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +111,7 @@ func TestRuntimeRunsBytecodeBundle(t *testing.T) {
 	// A throw on line 3 of the bundle, to see that line numbers survive
 	// the bytecode.
 	src := "function hook() {\n  const x = 1;\n  throw new RangeError('from bytecode ' + x);\n}\n" + fixtureEntry
-	bc, err := Compile(context.Background(), runtimeWasm(t), []byte(src), t.TempDir())
+	bc, err := quickjs.Compile(context.Background(), runtimeWasm(t), []byte(src), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,8 +126,8 @@ func TestRuntimeRunsBytecodeBundle(t *testing.T) {
 }
 
 func TestCompileReportsSyntaxErrors(t *testing.T) {
-	_, err := Compile(context.Background(), runtimeWasm(t), []byte("let x = ;\n"), "")
-	var se *SyntaxError
+	_, err := quickjs.Compile(context.Background(), runtimeWasm(t), []byte("let x = ;\n"), "")
+	var se *quickjs.SyntaxError
 	if !errors.As(err, &se) || !strings.Contains(se.Message, "SyntaxError") || !strings.Contains(se.Message, "unexpected token") {
 		t.Fatalf("Compile of bad syntax = %v", err)
 	}

@@ -1,0 +1,148 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/squall-run/squall/host"
+)
+
+// tsFixture is a TypeScript project without the SDK: its entry defines
+// globalThis.__squallEntry itself, with a class, generics and a closure,
+// and flushes a hand-made DEFINE. When the init frame's DESCRIBE flag is
+// clear (an instance start), it throws from src/fail.ts, line 3.
+var tsFixture = map[string]string{
+	"package.json":  `{"name": "fixture", "private": true, "version": "1.0.0"}`,
+	"tsconfig.json": `{"compilerOptions": {"strict": true, "target": "ES2020", "module": "ESNext", "moduleResolution": "Bundler", "lib": ["ES2020"], "noEmit": true}, "include": ["src"]}`,
+	"src/fail.ts": `export function fail(why: string): never {
+  const prefix = "fixture";
+  throw new TypeError(prefix + ": " + why);
+}
+`,
+	"src/index.ts": `import { fail } from "./fail";
+
+declare const __squall: { flush(frame: Uint8Array): number };
+
+class Writer<T extends number> {
+  private out: T[] = [];
+  push(...xs: T[]): this { this.out.push(...xs); return this; }
+  str(s: string): this { return this.push((0xa0 | s.length) as T, ...Array.from(s, (c) => c.charCodeAt(0) as T)); }
+  bytes(): Uint8Array { return new Uint8Array(this.out); }
+}
+
+const def = new Writer<number>().push(0x83).str("depots").push(0x91, 0x82).str("name").str("d")
+  .str("partitioner").push(0x81).str("kind").str("random")
+  .str("pstates").push(0x90).str("topologies").push(0x90).bytes();
+
+function effect(op: number, body: Uint8Array): Uint8Array {
+  const head = [1, 3, 0, 0, 1, 0, 0, 0, body.length & 255, body.length >> 8, 0, 0, op, 0, 0, 0, 255, 255, 255, 255];
+  return new Writer<number>().push(...head, ...body).bytes();
+}
+
+(globalThis as any).__squallEntry = {
+  init(frame: Uint8Array): number {
+    const describe = (frame[2] & 1) === 1;
+    if (!describe) fail("instance start refused");
+    return __squall.flush(effect(7, def)) === 0 ? 0 : 1;
+  },
+  process(_frame: Uint8Array): number { return 1; },
+};
+`,
+}
+
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestTypeScriptBuildRuns builds the fixture with the real toolchain (npm,
+// tsc, esbuild, the QuickJS runtime), as bytecode and as source, and runs
+// the artifact in the host: the definition comes through, and a throw at
+// instance start reports the TypeScript file and line.
+func TestTypeScriptBuildRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds with npm, tsc, esbuild and the QuickJS runtime")
+	}
+	ctx := context.Background()
+	dir := writeTree(t, tsFixture)
+	for _, source := range []bool{false, true} {
+		out := filepath.Join(t.TempDir(), "m.wasm")
+		if err := TypeScriptWith(ctx, dir, out, TypeScriptOptions{Source: source}); err != nil {
+			t.Fatal(err)
+		}
+		wasm, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := host.NewRuntime(ctx, host.DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close(ctx)
+		m, err := r.Compile(ctx, "fixture", wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		def, err := m.Describe(ctx, host.InitParams{Tasks: 2})
+		if err != nil {
+			t.Fatalf("source=%v: %v", source, err)
+		}
+		if len(def.Depots) != 1 || def.Depots[0].Name != "d" {
+			t.Errorf("source=%v: definition %+v", source, def)
+		}
+		_, err = m.Instantiate(ctx, host.InitParams{Tasks: 2})
+		var ge *host.GuestError
+		if !errors.As(err, &ge) || ge.Detail == nil {
+			t.Fatalf("source=%v: instance start = %v, want the fixture's TypeError", source, err)
+		}
+		d := ge.Detail
+		if d.Kind != "TypeError" || d.Message != "fixture: instance start refused" ||
+			!strings.Contains(d.Stack, "at fail (src/fail.ts:3:") || !strings.Contains(d.Stack, "src/index.ts:") {
+			t.Errorf("source=%v: detail %+v, want the stack mapped to src/fail.ts:3", source, d)
+		}
+	}
+}
+
+
+func TestTypeScriptBuildErrors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs npm and tsc")
+	}
+	typeErr := map[string]string{}
+	for k, v := range tsFixture {
+		typeErr[k] = v
+	}
+	typeErr["src/fail.ts"] = "export function fail(why: string): never {\n  const n: number = why;\n  throw new Error(String(n));\n}\n"
+	noEntry := map[string]string{"package.json": `{"name": "x"}`}
+	badEntry := map[string]string{"package.json": `{"name": "x", "squall": {"entry": "src/main.ts"}}`}
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"type error", typeErr, "src/fail.ts(2,9): error TS2322: Type 'string' is not assignable to type 'number'."},
+		{"no entry", noEntry, "has no src/index.ts or index.ts"},
+		{"bad entry", badEntry, `"squall": {"entry": "src/main.ts"} names no file`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := TypeScript(context.Background(), writeTree(t, tc.files), filepath.Join(t.TempDir(), "m.wasm"))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("TypeScript() = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
