@@ -117,7 +117,6 @@ func TestTypeScriptBuildRuns(t *testing.T) {
 	}
 }
 
-
 func TestTypeScriptBuildErrors(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs npm and tsc")
