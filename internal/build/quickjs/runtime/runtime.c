@@ -237,6 +237,8 @@ static const JSCFunctionListEntry squall_funcs[] = {
     JS_CFUNC_DEF("flush", 1, js_flush),
     JS_CFUNC_DEF("query", 1, js_query),
     JS_CFUNC_DEF("take", 0, js_take),
+    JS_CFUNC_DEF("encode", 1, squall_encode),
+    JS_CFUNC_DEF("decode", 1, squall_decode),
     JS_CFUNC_DEF("mapStack", 1, squall_js_map_stack),
 };
 
