@@ -1,0 +1,64 @@
+// A Squall module that counts words: the TypeScript twin of
+// examples/wordcount/go (same definition, same behaviour, byte for byte).
+//
+// Clients append sentences {"user": ..., "text": ...} to the depot
+// "sentences", which is partitioned by user. The stream topology
+// "wordcount" splits each sentence into lowercase words on the sentence's
+// partition (stage "split"), hops every word to the partition that owns it
+// (a hash hop keyed by the word), and there increments the word's count in
+// the PState "$$wordCounts" (stage "count"). A client that appends with ACK
+// gets the sentence's number of words back as the topology's ack return,
+// once every word is counted.
+
+import { defineModule, hashBy, key, schema } from "@squall/sdk";
+
+/** A record of the depot "sentences". */
+export interface Sentence {
+  user: string;
+  text: string;
+}
+
+const wordChar = /[\p{L}\p{Nd}]/u;
+
+/**
+ * Splits text into words: the maximal runs of letters (Unicode L) and
+ * decimal digits (Nd), lowercased character by character with the simple
+ * case mapping (as Go's strings.ToLower: "İ" is "i", no final-sigma rule),
+ * so "Don't stop, DON'T!" is "don", "t", "stop", "don", "t".
+ */
+export function words(text: string): string[] {
+  const out: string[] = [];
+  let cur = "";
+  for (const ch of text) {
+    if (wordChar.test(ch)) {
+      // Full lowercasing can give several characters ("İ" -> "i̇"); keep the first, as Go and Rust do.
+      const l = ch.toLowerCase();
+      cur += String.fromCodePoint(l.codePointAt(0)!);
+    } else if (cur !== "") {
+      out.push(cur);
+      cur = "";
+    }
+  }
+  if (cur !== "") out.push(cur);
+  return out;
+}
+
+export default defineModule("wordcount", (m) => {
+  const sentences = m.depot<Sentence>("sentences", hashBy(key("user")));
+  const wordCounts = m.pstate<string, number>("$$wordCounts", schema.mapOf(schema.string, schema.int));
+
+  const t = m.stream("wordcount");
+  const split = t.stage<Sentence>("split", (ctx, s) => {
+    const ws = words(s.text ?? "");
+    // Count each word on the partition that owns it: the hop's key picks
+    // the partition, the payload is the word itself.
+    for (const w of ws) ctx.hop(count, w, w);
+    // The ack return of the sentence.
+    ctx.emit(ws.length);
+  });
+  const count = t.stage<string>("count", (ctx, word) => {
+    // An absent word counts from 0 (incr treats nil as 0).
+    ctx.transform(wordCounts, key(word).incr(1));
+  });
+  t.source(sentences, split);
+});
