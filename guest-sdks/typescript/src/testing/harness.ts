@@ -59,6 +59,7 @@ export interface Stats {
   batches: number;
   items: number;
   retries: number;
+  deadLetters: number;
 }
 
 interface Root {
@@ -237,7 +238,7 @@ export class Harness {
   private batchIds = new Map<string, bigint>();
   private dead: DeadLetter[] = [];
   private logLines: LogLine[] = [];
-  private statsV: Stats = { batches: 0, items: 0, retries: 0 };
+  private statsV: Stats = { batches: 0, items: 0, retries: 0, deadLetters: 0 };
   /** The module definition (its ABI value). */
   readonly definition: unknown;
 
@@ -747,6 +748,7 @@ export class Harness {
 
   private deadLetter(c: Call, it: Pending, d: { kind: string; message: string; stack: string }): void {
     const tp = this.topos[c.topology]!;
+    this.statsV.deadLetters++;
     this.dead.push({
       topology: tp.name,
       stage: tp.stages[it.stage]!,
@@ -803,6 +805,16 @@ export class Harness {
   /** The records of a depot partition, in order. */
   depot(depot: string | Depot<any>, partition: number): unknown[] {
     return this.depots[this.depotIndex(depot)]![partition]!.slice();
+  }
+
+  /** The partition that owns a key (the host's hashing). */
+  keyPartition(k: unknown): number {
+    return keyPartition(k, this.tasks);
+  }
+
+  /** The partitions of the module. */
+  get partitions(): number {
+    return this.tasks;
   }
 
   deadLetters(): DeadLetter[] {
