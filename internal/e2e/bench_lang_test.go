@@ -48,7 +48,8 @@ func rustVariant(src, name string) variant {
 // BenchmarkModuleStart measures, per guest language, what a partition task
 // pays to get a fresh instance of the wordcount module (instantiate, WASI
 // and the module's own init, the definition check), with the compiled code
-// cached; it reports the artifact's size.
+// cached; it reports the artifact's size and the instance's linear memory
+// after its start (mem_bytes).
 func BenchmarkModuleStart(b *testing.B) {
 	for _, lang := range []struct {
 		name string
@@ -56,23 +57,27 @@ func BenchmarkModuleStart(b *testing.B) {
 	}{
 		{"go", func(t testing.TB) []byte { return moduleWasm(t, wordcountSrc) }},
 		{"rust", func(t testing.TB) []byte { return rustWasm(t, wordcountRustSrc) }},
+		{"typescript", func(t testing.TB) []byte { return tsWasm(t, wordcountTSSrc) }},
 	} {
 		b.Run(lang.name, func(b *testing.B) {
 			wasm := lang.wasm(b)
 			n := newNode(b, benchConfig(b))
 			m, _ := n.compile("wordcount", wasm)
 			ctx := context.Background()
+			var mem uint64
 			b.ResetTimer()
 			for b.Loop() {
 				inst, err := m.Instantiate(ctx, host.InitParams{Tasks: tasks})
 				if err != nil {
 					b.Fatal(err)
 				}
+				mem = inst.MemoryBytes()
 				if err := inst.Close(ctx); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(len(wasm)), "wasm_bytes")
+			b.ReportMetric(float64(mem), "mem_bytes")
 		})
 	}
 }

@@ -99,10 +99,8 @@ func Runtime(ctx context.Context) (string, error) {
 	return p, nil
 }
 
-// unpack writes the embedded script and C sources under dir, in a
-// directory named by their hash, and returns it.
-func unpack(dir string) (string, error) {
-	h := sha256.New()
+// embedded lists the embedded files, in lexical order.
+func embedded() ([]string, error) {
 	var files []string
 	err := fs.WalkDir(sources, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -111,15 +109,32 @@ func unpack(dir string) (string, error) {
 		files = append(files, p)
 		return nil
 	})
-	if err != nil {
-		return "", err
-	}
-	for _, f := range files { // WalkDir visits in lexical order
+	return files, err
+}
+
+// SourcesHash identifies the runtime's sources (the build script and the C
+// runtime) and the QuickJS version: it changes whenever the runtime.wasm
+// they build may change. Caches of built modules key on it.
+func SourcesHash() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "quickjs %s\n", Version)
+	files, _ := embedded()
+	for _, f := range files {
 		b, _ := sources.ReadFile(f)
 		fmt.Fprintf(h, "%s %d\n", f, len(b))
 		h.Write(b)
 	}
-	out := filepath.Join(dir, "src-"+hex.EncodeToString(h.Sum(nil))[:16])
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// unpack writes the embedded script and C sources under dir, in a
+// directory named by their hash, and returns it.
+func unpack(dir string) (string, error) {
+	files, err := embedded()
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "src-"+SourcesHash())
 	if _, err := os.Stat(filepath.Join(out, "build-runtime.sh")); err == nil {
 		return out, nil
 	}
