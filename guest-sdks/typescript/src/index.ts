@@ -19,5 +19,5 @@ export { DecodeError, EncodeError, compareEncoded } from "./msgpack.js";
 export { PoisonError, RetryableError, QueryError, RejectedError, InputError, HostFailedError, poison, retryable } from "./errors.js";
 export { DefinitionError, checkDefinition } from "./defcheck.js";
 export type { DefProblem } from "./defcheck.js";
-export { formatValue, kindOf } from "./text.js";
+export { formatValue, kindOf, quote } from "./text.js";
 export { hashKey, keyPartition } from "./partition.js";

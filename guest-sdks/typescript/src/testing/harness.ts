@@ -475,7 +475,7 @@ export class Harness {
           if (e.item !== F.NoItem) l.stage = tp.stages[c.items[e.item]!.stage]!;
         }
         this.logLines.push(l);
-        if (this.opts.verbose) console.log(`squall ${l.level} ${c.init ? "init" : `${l.topology}/${l.partition} ${l.stage}`}: ${l.text}`);
+        if (this.opts.verbose) (globalThis as { console?: { log(s: string): void } }).console?.log(`squall ${l.level} ${c.init ? "init" : `${l.topology}/${l.partition} ${l.stage}`}: ${l.text}`);
         return undefined;
       }
     }
