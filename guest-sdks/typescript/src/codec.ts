@@ -9,7 +9,7 @@ import { decodePure, encodePure } from "./msgpack.js";
 export interface SquallNative {
   flush(buf: Uint8Array): number;
   query(req: Uint8Array): Uint8Array;
-  take?(): Uint8Array;
+  take?(): Uint8Array | null;
   encode?(value: unknown): Uint8Array;
   decode?(buf: Uint8Array): unknown;
 }

@@ -125,11 +125,10 @@ export class Writer {
 const TWO32 = 4294967296;
 
 function writeInt(w: Writer, x: number): void {
-  const b = w.buf;
   if (x >= 0) {
     if (x < 128) {
       w.ensure(1);
-      b[w.pos++] = x;
+      w.buf[w.pos++] = x;
     } else if (x < 256) {
       w.ensure(2);
       w.buf[w.pos] = 0xcc;

@@ -19,7 +19,7 @@ export interface Host {
   /** Runs a query frame, returns the response frame; throws an Error with `errno` on a negative errno. */
   query(req: Uint8Array): Uint8Array;
   /** The parked rejections after a flush returned n > 0; absent: rejections are not fetched (the host poisons the items anyway). */
-  take?(): Uint8Array;
+  take?(): Uint8Array | null;
 }
 
 const flushAt = 64 << 10;
@@ -70,7 +70,9 @@ export class Instance {
     if (!this.host.take) return;
     let list: unknown;
     try {
-      list = decode(this.host.take());
+      const b = this.host.take();
+      if (b === null || b === undefined) return; // nothing parked
+      list = decode(b);
     } catch (e) {
       this.fatal = new HostFailedError(typeof (e as { errno?: number }).errno === "number" ? (e as { errno: number }).errno : -1);
       return;

@@ -98,3 +98,20 @@ test("JS mapping: objects, Maps, undefined, class instances", () => {
   assert.equal((z as Map<unknown, unknown>).size, 2);
   assert.equal(hex(encodePure(z)), hex(encodePure(new Map<unknown, unknown>([[float(-0), 1], [0, 2]]))));
 });
+
+test("the writer grows in every branch (a fixint at a buffer boundary)", () => {
+  const m = new Map<unknown, unknown>();
+  for (let i = 0; i < 40; i++) m.set(i, i);
+  const b = encodePure(m);
+  assert.equal(diff(decodePure(b), m), "");
+  let v: unknown = 1;
+  for (let i = 0; i < 128; i++) v = [v];
+  const nested = encodePure(v);
+  assert.equal(nested.length, 129);
+  assert.equal(nested[128], 1);
+  // Every small value written exactly at the edge of a growing buffer.
+  for (let n = 60; n < 70; n++) {
+    const l = Array.from({ length: n }, (_, i) => i % 100);
+    assert.equal(diff(decodePure(encodePure(l)), l), "", `list of ${n}`);
+  }
+});
