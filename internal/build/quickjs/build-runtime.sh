@@ -35,6 +35,7 @@ CC=clang-14
 
 # 2. The cache key: QuickJS version, our sources, this script, the compiler.
 key=$( { echo "$QJS_VERSION"; $CC --version | head -1; cat "${BASH_SOURCE[0]}";
+         if command -v wasm-opt >/dev/null 2>&1; then wasm-opt --version; fi;
          for f in $(cd "$rt" && ls | LC_ALL=C sort); do echo "$f"; cat "$rt/$f"; done; } |
        sha256sum | cut -c1-16)
 out="$cache/$QJS_VERSION-$key"
@@ -76,21 +77,34 @@ fi
 # with no guard page, so deep JS recursion must become a RangeError rather
 # than overwrite the heap (runtime.c sets the limit).
 tmp="$cache/tmp.$$"
-rm -rf "$tmp" && mkdir -p "$tmp/include"
+rm -rf "$tmp" && mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
-: > "$tmp/include/setjmp.h"
-log "compiling QuickJS $QJS_VERSION and the runtime (output $out)"
+inc="$cache/include"
+mkdir -p "$inc" && [ -f "$inc/setjmp.h" ] || : > "$inc/setjmp.h"
 cflags=(--target=wasm32-wasi -O2 -DEMSCRIPTEN -DCONFIG_STACK_CHECK -D_GNU_SOURCE -D_WASI_EMULATED_SIGNAL
-        "-DCONFIG_VERSION=\"${QJS_VERSION//./-}\"" -I"$tmp/include" -I"$src" -I"$rt"
-        -Wno-everything)
+        "-DCONFIG_VERSION=\"${QJS_VERSION//./-}\"" -I"$inc" -I"$src" -Wno-everything)
+# QuickJS's own objects change only with its version and the flags: they are
+# kept apart, so a change to the runtime's C recompiles only the runtime.
+qkey=$( { echo "$QJS_VERSION"; $CC --version | head -1; echo "${cflags[*]}"; } | sha256sum | cut -c1-16)
+qobj="$cache/obj/$QJS_VERSION-$qkey"
+qfiles=(quickjs libregexp libunicode cutils dtoa)
+if [ ! -f "$qobj/dtoa.o" ]; then
+  log "compiling QuickJS $QJS_VERSION"
+  mkdir -p "$tmp/q"
+  n=0
+  for f in "${qfiles[@]}"; do
+    $CC "${cflags[@]}" -c "$src/$f.c" -o "$tmp/q/$f.o" &
+    # two compilers at a time at most (a shared machine)
+    n=$((n + 1)); if [ $((n % 2)) = 0 ]; then wait; fi
+  done
+  wait
+  for f in "${qfiles[@]}"; do [ -f "$tmp/q/$f.o" ] || { log "error: compiling $f.c failed"; exit 1; }; done
+  mkdir -p "$cache/obj"
+  mv -T "$tmp/q" "$qobj" 2>/dev/null || true   # another run may have finished first
+fi
 objs=()
-for f in quickjs libregexp libunicode cutils dtoa; do
-  $CC "${cflags[@]}" -c "$src/$f.c" -o "$tmp/$f.o" &
-  objs+=("$tmp/$f.o")
-  # two compilers at a time at most (a shared machine)
-  if [ $(( ${#objs[@]} % 2 )) = 0 ]; then wait; fi
-done
-wait
+for f in "${qfiles[@]}"; do objs+=("$qobj/$f.o"); done
+log "compiling the runtime (output $out)"
 for f in "$rt"/*.c; do
   b=$(basename "$f" .c)
   $CC --target=wasm32-wasi -O2 -D_GNU_SOURCE -I"$src" -I"$rt" -Wall -Wextra -Werror \
