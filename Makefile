@@ -26,7 +26,7 @@ run: setup ## Run squall dev with the wordcount example (data in ./.squall; Ctrl
 	exec .tmp/bin/squall dev examples/wordcount/go
 
 .PHONY: test
-test: setup lint test-go test-sdk-go test-sdk-rust test-examples fuzz-short ## Everything CI runs: lint, all tests, short fuzzing
+test: setup lint test-go test-sdk-go test-sdk-rust test-sdk-typescript test-examples fuzz-short ## Everything CI runs: lint, all tests, short fuzzing
 	@echo "make test: all checks passed"
 
 .PHONY: test-go
@@ -48,6 +48,16 @@ test-sdk-rust: ## Test the Rust guest SDK and its example crates natively (cargo
 	cd guest-sdks/rust && $(RUST) test --locked
 	cd examples/wordcount/rust && $(RUST) test --locked
 	cd examples/social/rust && $(RUST) test --locked
+
+.PHONY: test-sdk-typescript
+test-sdk-typescript: ## Test the TypeScript SDK and its example projects under Node (npm ci, tsc, node --test)
+	cd guest-sdks/typescript && npm ci --no-audit --no-fund && npm test
+	cd examples/wordcount/typescript && npm ci --no-audit --no-fund && npm test
+	cd examples/social/typescript && npm ci --no-audit --no-fund && npm test
+
+.PHONY: quickjs-runtime
+quickjs-runtime: ## Build (or find in the cache) the QuickJS runtime that runs TypeScript modules
+	@scripts/build-quickjs-runtime.sh
 
 .PHONY: lint
 lint: ## gofmt, go vet, staticcheck, go mod tidy drift
