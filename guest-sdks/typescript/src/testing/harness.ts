@@ -153,7 +153,7 @@ interface DefTopo {
 }
 
 /** One PState on one partition. */
-class PStore {
+export class PStore {
   readonly rootMap: boolean;
   entries = new Map<string, [unknown, unknown]>();
   val: unknown = null;
