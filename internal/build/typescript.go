@@ -74,14 +74,8 @@ func TypeScriptWith(ctx context.Context, dir, out string, opt TypeScriptOptions)
 	if _, err := exec.LookPath("node"); err != nil {
 		return ErrNoNode
 	}
-	if !exists(filepath.Join(dir, "node_modules")) {
-		args := []string{"install", "--no-audit", "--no-fund"}
-		if exists(filepath.Join(dir, "package-lock.json")) {
-			args = []string{"ci", "--no-audit", "--no-fund"}
-		}
-		if err := run(ctx, dir, "npm "+strings.Join(args, " "), npm, args...); err != nil {
-			return err
-		}
+	if err := npmInstall(ctx, npm, dir, map[string]bool{}); err != nil {
+		return err
 	}
 	tools, err := tsTools(ctx, dir)
 	if err != nil {
@@ -194,6 +188,53 @@ func tsEntry(dir string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("build: %s has no src/index.ts or index.ts; create the module's entry file there or name it in package.json as \"squall\": {\"entry\": \"path/to/file.ts\"}", dir)
+}
+
+// npmInstall installs the npm dependencies of the package in dir when it
+// has no node_modules (npm ci with a lock file, else npm install), local
+// packages it depends on ("file:../sdk") first: npm runs a local package's
+// prepare script (such as the SDK's tsc build) while installing it, which
+// needs that package's own devDependencies installed already.
+func npmInstall(ctx context.Context, npm, dir string, seen map[string]bool) error {
+	if seen[dir] {
+		return nil
+	}
+	seen[dir] = true
+	if exists(filepath.Join(dir, "node_modules")) {
+		return nil
+	}
+	pj, err := os.ReadFile(filepath.Join(dir, "package.json"))
+	if err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	var p struct {
+		Dependencies    map[string]string `json:"dependencies"`
+		DevDependencies map[string]string `json:"devDependencies"`
+	}
+	if err := json.Unmarshal(pj, &p); err != nil {
+		return fmt.Errorf("build: %s: %w", filepath.Join(dir, "package.json"), err)
+	}
+	for _, deps := range []map[string]string{p.Dependencies, p.DevDependencies} {
+		for _, spec := range deps {
+			local, ok := strings.CutPrefix(spec, "file:")
+			if !ok {
+				continue
+			}
+			if !filepath.IsAbs(local) {
+				local = filepath.Join(dir, filepath.FromSlash(local))
+			}
+			if exists(filepath.Join(local, "package.json")) {
+				if err := npmInstall(ctx, npm, local, seen); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	args := []string{"install", "--no-audit", "--no-fund"}
+	if exists(filepath.Join(dir, "package-lock.json")) {
+		args = []string{"ci", "--no-audit", "--no-fund"}
+	}
+	return run(ctx, dir, "npm "+strings.Join(args, " "), npm, args...)
 }
 
 type tsToolchain struct{ tsc, esbuild string }

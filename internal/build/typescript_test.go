@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,5 +144,70 @@ func TestTypeScriptBuildErrors(t *testing.T) {
 				t.Errorf("TypeScript() = %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// copyTree copies the files of src to dst, leaving out node_modules and
+// dist (what a fresh checkout lacks).
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "node_modules" || d.Name() == "dist") {
+			return filepath.SkipDir
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTypeScriptBuildFreshCheckout builds the wordcount example as a fresh
+// checkout has it: neither the example nor the SDK it depends on
+// (file:../../../guest-sdks/typescript) has node_modules or dist. The
+// builder installs the SDK's dependencies first, so that npm can run the
+// SDK's prepare script when it installs the example's.
+func TestTypeScriptBuildFreshCheckout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("installs npm packages and builds with the real toolchain")
+	}
+	root := t.TempDir()
+	copyTree(t, "../../guest-sdks/typescript", filepath.Join(root, "guest-sdks/typescript"))
+	copyTree(t, "../../examples/wordcount/typescript", filepath.Join(root, "examples/wordcount/typescript"))
+	out := filepath.Join(t.TempDir(), "wc.wasm")
+	ctx := context.Background()
+	if err := TypeScript(ctx, filepath.Join(root, "examples/wordcount/typescript"), out); err != nil {
+		t.Fatal(err)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := host.NewRuntime(ctx, host.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	m, err := r.Compile(ctx, "wordcount", wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := m.Describe(ctx, host.InitParams{Tasks: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.Name != "wordcount" || len(def.Depots) != 1 || def.Depots[0].Name != "sentences" {
+		t.Errorf("definition %+v", def)
 	}
 }
