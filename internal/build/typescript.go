@@ -281,26 +281,59 @@ func tsTools(ctx context.Context, dir string) (tsToolchain, error) {
 }
 
 // relocateSourceMap rewrites the sources of esbuild's map, relative to the
-// bundle's directory, to be relative to the project folder (src/index.ts),
-// which is how stack traces show them.
+// bundle's directory, to the names stack traces show: the project's own
+// files relative to the project folder (src/index.ts), files of other
+// packages (npm dependencies, a local SDK) as the package's name and the
+// path inside it (@squall/sdk/src/ctx.ts), independent of where the
+// package was installed.
 func relocateSourceMap(b []byte, from, project string) ([]byte, error) {
 	var m map[string]any
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("esbuild's source map: %w", err)
 	}
 	srcs, _ := m["sources"].([]any)
+	names := map[string]string{} // package directory → its name
 	for i, s := range srcs {
 		str, ok := s.(string)
 		if !ok {
 			continue
 		}
-		abs := filepath.Join(from, filepath.FromSlash(str))
-		if rel, err := filepath.Rel(project, abs); err == nil {
-			srcs[i] = filepath.ToSlash(rel)
-		}
+		srcs[i] = sourceName(filepath.Join(from, filepath.FromSlash(str)), project, names)
 	}
 	delete(m, "sourceRoot")
 	return json.Marshal(m)
+}
+
+// sourceName names the source file abs for stack traces (see
+// relocateSourceMap).
+func sourceName(abs, project string, names map[string]string) string {
+	if rel, err := filepath.Rel(project, abs); err == nil && !strings.HasPrefix(rel, "..") &&
+		!strings.HasPrefix(filepath.ToSlash(rel), "node_modules/") {
+		return filepath.ToSlash(rel)
+	}
+	for d := filepath.Dir(abs); d != filepath.Dir(d); d = filepath.Dir(d) {
+		name, ok := names[d]
+		if !ok {
+			var p struct {
+				Name string `json:"name"`
+			}
+			if b, err := os.ReadFile(filepath.Join(d, "package.json")); err == nil && json.Unmarshal(b, &p) == nil {
+				name = p.Name
+			}
+			names[d] = name
+		}
+		if name != "" {
+			rel, _ := filepath.Rel(d, abs)
+			return name + "/" + filepath.ToSlash(rel)
+		}
+		if d == project {
+			break
+		}
+	}
+	if rel, err := filepath.Rel(project, abs); err == nil {
+		return filepath.ToSlash(rel)
+	}
+	return filepath.ToSlash(abs)
 }
 
 // run runs a build tool in dir; a failure is an *Error with its output.
