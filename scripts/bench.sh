@@ -14,8 +14,9 @@ out=bench.out
   # Storage: durable appends vs raw Pebble, PState reads and writes vs raw Pebble, ranges by size.
   go test -run '^$' -count 1 -benchtime "$benchtime" \
     -bench 'DurableAppend|RawPebbleSyncAppend|SelectOnePoint|RawPebbleGetPoint|^BenchmarkIncr$|RawPebbleIncr|SortedRange100' ./storage
-  # Engine end to end: wordcount in Go wasm, Rust wasm and native Go; social fanout; ACK latency; module start.
-  go test -run '^$' -count 1 -benchtime "$benchtime" -bench 'Wordcount|SocialFanout|AckLatency|ModuleStart' ./internal/e2e
+  # Engine end to end: wordcount in Go wasm, Rust wasm, TypeScript (QuickJS) and native Go; social fanout;
+  # ACK latency; module start (time, memory, size) and cold compile per language.
+  go test -run '^$' -count 1 -benchtime "$benchtime" -bench 'Wordcount|SocialFanout|AckLatency|ModuleStart|ModuleCompile' ./internal/e2e
   # The API against redis-server.
   scripts/install-redis.sh >/dev/null
   go test -run '^$' -count 1 -benchtime "$benchtime" -bench . ./internal/apibench
