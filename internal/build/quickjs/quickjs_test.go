@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/squall-run/squall/abi"
 	"github.com/squall-run/squall/host"
@@ -67,6 +68,11 @@ globalThis.__squallEntry = {
 // mounted at /squall).
 func describe(t *testing.T, files map[string][]byte) (*abi.ModuleDef, error) {
 	t.Helper()
+	return describeWith(t, host.DefaultConfig(), files)
+}
+
+func describeWith(t *testing.T, cfg host.Config, files map[string][]byte) (*abi.ModuleDef, error) {
+	t.Helper()
 	var fs []build.File
 	for name, b := range files {
 		fs = append(fs, build.File{Name: name, Data: b})
@@ -76,7 +82,7 @@ func describe(t *testing.T, files map[string][]byte) (*abi.ModuleDef, error) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	r, err := host.NewRuntime(ctx, host.DefaultConfig())
+	r, err := host.NewRuntime(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,5 +177,34 @@ func TestRuntimeReportsBadBundles(t *testing.T) {
 				t.Errorf("detail %+v, want kind %q and a message containing %q", d, tc.kind, tc.want)
 			}
 		})
+	}
+}
+
+// TestRuntimeCannotHangOrExhaustTheHost: an endless loop in JS is stopped
+// at the deadline, and JS that allocates without end gets QuickJS's out of
+// memory error at the host's memory limit (or the host stops the growth),
+// never a crash of the host.
+func TestRuntimeCannotHangOrExhaustTheHost(t *testing.T) {
+	cfg := host.DefaultConfig()
+	cfg.InitTimeout = 500 * time.Millisecond
+	_, err := describeWith(t, cfg, map[string][]byte{"app/bundle.js": []byte("function hook() { for (;;) {} }\n" + fixtureEntry)})
+	var ge *host.GuestError
+	if !errors.As(err, &ge) || ge.Kind != host.KindTimeout {
+		t.Errorf("endless loop: %v, want a timeout", err)
+	}
+
+	cfg = host.DefaultConfig()
+	cfg.MemoryLimitPages = 256 // 16 MiB
+	_, err = describeWith(t, cfg, map[string][]byte{"app/bundle.js": []byte(
+		"function hook() { const keep = []; for (;;) keep.push(new Array(100000).fill(keep.length)); }\n" + fixtureEntry)})
+	switch {
+	case errors.As(err, &ge) && ge.Kind == host.KindFailed && ge.Detail != nil:
+		if !strings.Contains(ge.Detail.Message, "out of memory") {
+			t.Errorf("allocating without end: detail %+v, want out of memory", ge.Detail)
+		}
+	case errors.As(err, &ge) && ge.Kind == host.KindOutOfMemory:
+		t.Logf("allocating without end: %v", ge.Msg)
+	default:
+		t.Errorf("allocating without end: %v, want QuickJS's out of memory error or the host's memory limit", err)
 	}
 }
