@@ -18,7 +18,8 @@ export interface Sentence {
   text: string;
 }
 
-const wordChar = /[\p{L}\p{Nd}]/u;
+const wordRun = /[\p{L}\p{Nd}]+/gu;
+const ascii = /^[\x00-\x7f]*$/;
 
 /**
  * Splits text into words: the maximal runs of letters (Unicode L) and
@@ -27,20 +28,22 @@ const wordChar = /[\p{L}\p{Nd}]/u;
  * so "Don't stop, DON'T!" is "don", "t", "stop", "don", "t".
  */
 export function words(text: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  for (const ch of text) {
-    if (wordChar.test(ch)) {
-      // Full lowercasing can give several characters ("İ" -> "i̇"); keep the first, as Go and Rust do.
-      const l = ch.toLowerCase();
-      cur += String.fromCodePoint(l.codePointAt(0)!);
-    } else if (cur !== "") {
-      out.push(cur);
-      cur = "";
+  const runs = text.match(wordRun);
+  if (runs === null) return [];
+  for (let i = 0; i < runs.length; i++) {
+    const w = runs[i]!;
+    if (ascii.test(w)) {
+      runs[i] = w.toLowerCase(); // ASCII: the same as character by character
+      continue;
     }
+    let l = "";
+    for (const ch of w) {
+      // Full lowercasing can give several characters ("İ" -> "i̇"); keep the first, as Go and Rust do.
+      l += String.fromCodePoint(ch.toLowerCase().codePointAt(0)!);
+    }
+    runs[i] = l;
   }
-  if (cur !== "") out.push(cur);
-  return out;
+  return runs;
 }
 
 /** Reads a sentence record; absent fields are empty, fields of another kind poison the record. */
