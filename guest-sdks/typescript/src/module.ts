@@ -101,7 +101,11 @@ export class Topology {
   }
   /** Declares a stage; its id is its position. A stage's code may hop to stages declared after it. */
   stage<In = Value>(name: string, fn: StageFn<In>): Stage<In> {
-    if (typeof fn !== "function") this.b.problem(`topologies[${this.index}].stages[${this.stages.length}]`, `stage ${JSON.stringify(name)} needs a function (ctx, input) => void`);
+    const w = `topologies[${this.index}].stages[${this.stages.length}]`;
+    if (typeof fn !== "function") this.b.problem(w, `stage ${JSON.stringify(name)} needs a function (ctx, input) => void`);
+    else if ((fn as { constructor?: { name?: string } }).constructor?.name === "AsyncFunction") {
+      this.b.problem(w, `stage ${JSON.stringify(name)} is an async function; stages are synchronous (ctx.select returns values directly), remove "async"`);
+    }
     const s = new Stage<In>(name, this.stages.length, this, fn);
     this.stages.push(s);
     return s;

@@ -9,7 +9,7 @@ import { native, type SquallNative } from "./codec.js";
 import { Ctx } from "./ctx.js";
 import type { BuiltModule, Module } from "./module.js";
 import { DefinitionError } from "./defcheck.js";
-import { classify, HostFailedError, InputError, messageOf, RejectedError } from "./errors.js";
+import { classify, HostFailedError, InputError, messageOf, PoisonError, RejectedError } from "./errors.js";
 import { setNativeEncode } from "./frames.js";
 
 /** What the runtime needs from the host: the ABI's flush, query (with take done inside) and take. */
@@ -218,7 +218,10 @@ export class Instance {
       }
       if (!failedStage) {
         try {
-          stage.fn(ctx, input);
+          const r: unknown = stage.fn(ctx, input);
+          if (r !== undefined && typeof (r as { then?: unknown }).then === "function") {
+            throw new PoisonError(`stage "${stage.name}" returned a promise; stages are synchronous and promise jobs never run`);
+          }
         } catch (e) {
           err = e;
           failedStage = true;

@@ -100,3 +100,16 @@ test("harness: values keep their kinds through PStates", () => {
     assert.deepEqual(got, v instanceof Float64 ? float(2) : v);
   }
 });
+
+test("harness: a stage that returns a promise is dead-lettered with a clear message", () => {
+  const m = defineModule("promise", (b) => {
+    const d = b.depot("d");
+    const t = b.stream("t");
+    t.source(d, t.stage("s", () => Promise.resolve() as unknown as void));
+  });
+  const h = new Harness(m);
+  h.append("d", 1);
+  const dl = h.deadLetters();
+  assert.equal(dl.length, 1);
+  assert.equal(dl[0]!.error.message, 'stage "s" returned a promise; stages are synchronous and promise jobs never run');
+});

@@ -120,3 +120,15 @@ test("init flushes one DEFINE; a broken module fails init with an ERROR", () => 
   assert.equal(h2.frames[0]![8 + 4], F.OpError);
   assert.equal(broken.init(new Uint8Array(3)), F.StatusFailed);
 });
+
+test("async stages are refused: stages are synchronous", () => {
+  const m = defineModule("async", (b) => {
+    const d = b.depot("d");
+    const t = b.stream("t");
+    t.source(
+      d,
+      t.stage("s", async () => {}),
+    );
+  });
+  assert.throws(() => m.build(), /is an async function; stages are synchronous/);
+});
