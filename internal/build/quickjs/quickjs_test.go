@@ -176,6 +176,9 @@ func TestRuntimeReportsBadBundles(t *testing.T) {
 			if d.Kind != tc.kind || !strings.Contains(d.Message, tc.want) {
 				t.Errorf("detail %+v, want kind %q and a message containing %q", d, tc.kind, tc.want)
 			}
+			if tc.name == "deep recursion" && (strings.Count(d.Stack, "\n") != 64 || !strings.HasSuffix(d.Stack, " more frames")) {
+				t.Errorf("the stack of a stack overflow has %d lines, want 64 frames and a count of the others:\n%s", strings.Count(d.Stack, "\n")+1, d.Stack)
+			}
 		})
 	}
 }

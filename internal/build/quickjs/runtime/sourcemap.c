@@ -157,20 +157,34 @@ static const segment_t *lookup(long line, long col) {
     return best;
 }
 
+// At most this many frames of a stack are kept: QuickJS puts every frame
+// of a stack overflow (thousands) into the trace, and error details are
+// stored with dead letters.
+#define MAX_FRAMES 64
+
 JSValue squall_map_stack(JSContext *ctx, JSValueConst stack) {
     size_t n;
     const char *s = JS_ToCStringLen(ctx, &n, stack);
     if (!s) return JS_EXCEPTION;
     if (sm_state == 0) load(ctx);
-    if (sm_state != 1) {
+    // Cut after MAX_FRAMES lines, counting the rest.
+    size_t keep = n, lines = 0, more = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '\n') continue;
+        if (++lines == MAX_FRAMES) keep = i + 1;
+        else if (lines > MAX_FRAMES) more++;
+    }
+    if (keep < n && s[n - 1] != '\n') more++;
+    if (sm_state != 1 && more == 0) {
         JS_FreeCString(ctx, s);
         return JS_DupValue(ctx, stack);
     }
+    n = keep;
     static const char name[] = SQUALL_BUNDLE_NAME ":";
     const size_t nl = sizeof name - 1;
     buf_t o = {0};
     const char *p = s, *end = s + n;
-    while (p < end) {
+    while (sm_state == 1 && p < end) {
         const char *hit = strstr(p, name);
         if (!hit || hit >= end) { buf_put(&o, p, end - p); break; }
         const char *q = hit + nl;
@@ -189,6 +203,12 @@ JSValue squall_map_stack(JSContext *ctx, JSValueConst stack) {
         buf_put(&o, sources[sg->src], strlen(sources[sg->src]));
         buf_put(&o, tail, tl);
         p = e2;
+    }
+    if (sm_state != 1) buf_put(&o, s, n);
+    if (more > 0) {
+        char note[64];
+        int nl2 = snprintf(note, sizeof note, "    ... %zu more frames\n", more);
+        buf_put(&o, note, nl2);
     }
     JS_FreeCString(ctx, s);
     if (o.oom) { buf_free(&o); return JS_DupValue(ctx, stack); }
