@@ -30,7 +30,16 @@ export function native(): SquallNative | undefined {
 /** The canonical MessagePack encoding of v (throws EncodeError, or the native codec's TypeError/RangeError). */
 export function encode(v: unknown): Uint8Array {
   const n = g.__squall;
-  if (n !== undefined && n.encode !== undefined) return n.encode(v);
+  if (n !== undefined && n.encode !== undefined) {
+    try {
+      return n.encode(v);
+    } catch (e) {
+      // Report what the pure codec reports (an EncodeError naming the place
+      // in the value), so errors are the same under Node and in wasm.
+      encodePure(v);
+      throw e;
+    }
+  }
   return encodePure(v);
 }
 
