@@ -117,6 +117,7 @@ export class Ctx {
     const level = ack === "none" ? 0 : ack === "appendAck" ? 1 : ack === "ack" ? 2 : -1;
     if (level < 0) throw new Error(`squall: append: unknown ack level ${JSON.stringify(ack)}; use "none", "appendAck" or "ack"`);
     this.inst.eff.value(F.OpAppend, level | (opts?.local ? 4 : 0), depot.index, this.item, record);
+    this.inst.maybeFlush();
   }
 
   private hopTo(stage: Stage<any>, partitioner: number, k: unknown, partition: number, payload: unknown): void {
@@ -135,6 +136,7 @@ export class Ctx {
       throw e;
     }
     eff.end(start);
+    this.inst.maybeFlush();
   }
 
   /** Runs the stage with the payload on the partition that owns the key. */
@@ -170,12 +172,14 @@ export class Ctx {
     this.check();
     if (!(path instanceof Path)) throw new Error("squall: transform: the path must be built with key(...), path()...");
     this.inst.eff.value(F.OpTransform, 0, ps.index, this.item, path.steps);
+    this.inst.maybeFlush();
   }
 
   /** Sets the ack return of the item's root record (the last emit wins). */
   emit(value: unknown): void {
     this.check();
     this.inst.eff.value(F.OpEmit, 0, 0, this.item, value);
+    this.inst.maybeFlush();
   }
 
   /** Writes a line to the operator log (kept even when the item fails). */

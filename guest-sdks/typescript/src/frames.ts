@@ -310,6 +310,14 @@ export function detailValue(d: ErrorDetail): Record<string, string> {
   return o;
 }
 
+/** One effect larger than an effects frame may be (16 MiB). */
+export class EffectTooLargeError extends Error {
+  constructor(size: number) {
+    super(`squall: an effect of ${size} bytes exceeds the ABI's ${MaxEffectsFrame >> 20} MiB effects frame limit`);
+    this.name = "EncodeError"; // deterministic: the item is poisoned
+  }
+}
+
 /** The effects frame being built (§6.3). */
 export class EffectsWriter {
   readonly w = new Writer(1 << 16);
@@ -349,7 +357,12 @@ export class EffectsWriter {
     return start;
   }
   end(start: number): void {
-    this.w.view.setUint32(start, this.w.pos - start - EffectHeaderSize, true);
+    const size = this.w.pos - start - EffectHeaderSize;
+    if (size > MaxEffectsFrame - EffectsHeaderSize - EffectHeaderSize) {
+      this.w.pos = start;
+      throw new EffectTooLargeError(size);
+    }
+    this.w.view.setUint32(start, size, true);
     this.count++;
   }
   /** Abandons an effect begun at start (its body could not be encoded). */

@@ -23,6 +23,9 @@ export interface Host {
 }
 
 const flushAt = 64 << 10;
+// Effects of one item may span frames; past this size the frame is flushed
+// before the item ends, so that no frame approaches MaxEffectsFrame.
+const flushMidItem = 4 << 20;
 
 /** One instance of a module, as the host sees it. */
 export class Instance {
@@ -54,6 +57,11 @@ export class Instance {
       this.buildError = e;
       throw e;
     }
+  }
+
+  /** Flushes in the middle of an item when the frame grows large (the ABI's limit is 16 MiB). */
+  maybeFlush(): void {
+    if (this.eff.size >= flushMidItem) this.flush();
   }
 
   flush(): void {

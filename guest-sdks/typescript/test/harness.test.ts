@@ -113,3 +113,29 @@ test("harness: a stage that returns a promise is dead-lettered with a clear mess
   assert.equal(dl.length, 1);
   assert.equal(dl[0]!.error.message, 'stage "s" returned a promise; stages are synchronous and promise jobs never run');
 });
+
+test("harness: large items flush in the middle; one effect over 16 MiB poisons the item", () => {
+  const m = defineModule("big", (b) => {
+    const d = b.depot<number>("d");
+    const t = b.stream("t");
+    const sink = t.stage<string>("sink", () => {});
+    t.source(
+      d,
+      t.stage<number>("s", (ctx, n) => {
+        const chunk = "x".repeat(10_000);
+        if (n === 1) for (let i = 0; i < 600; i++) ctx.hop(sink, i, chunk); // 6 MB of effects
+        else ctx.emit("y".repeat(17 << 20));
+      }),
+    );
+    void sink;
+  });
+  const h = new Harness(m, { partitions: 2 });
+  h.append("d", 1);
+  assert.equal(h.deadLetters().length, 0);
+  assert.equal(h.stats().items, 1 + 600);
+  h.append("d", 2);
+  const dl = h.deadLetters();
+  assert.equal(dl.length, 1);
+  assert.equal(dl[0]!.error.kind, "poison");
+  assert.match(dl[0]!.error.message, /exceeds the ABI's 16 MiB effects frame limit/);
+});
