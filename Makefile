@@ -54,6 +54,7 @@ test-sdk-typescript: ## Test the TypeScript SDK and its example projects under N
 	cd guest-sdks/typescript && npm ci --no-audit --no-fund && npm test
 	cd examples/wordcount/typescript && npm ci --no-audit --no-fund && npm test
 	cd examples/social/typescript && npm ci --no-audit --no-fund && npm test
+	cd internal/conformance/modules/conformance/typescript && npm ci --no-audit --no-fund && npm test
 
 .PHONY: quickjs-runtime
 quickjs-runtime: ## Build (or find in the cache) the QuickJS runtime that runs TypeScript modules
