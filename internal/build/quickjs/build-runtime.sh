@@ -23,19 +23,20 @@ log() { echo "build-quickjs-runtime: $*" >&2; }
 
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
 
-# 1. The toolchain: clang 14 for wasm32-wasi, wasi-libc, the wasm builtins.
-if ! command -v clang-14 >/dev/null 2>&1 || ! command -v wasm-ld >/dev/null 2>&1 ||
+# 1. The toolchain: clang 14 for wasm32-wasi, wasi-libc, the wasm builtins,
+# and binaryen's wasm-opt.
+if ! command -v clang-14 >/dev/null 2>&1 || ! command -v wasm-ld >/dev/null 2>&1 || ! command -v wasm-opt >/dev/null 2>&1 ||
    [ ! -f /usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a ] ||
    [ ! -d /usr/include/wasm32-wasi ]; then
-  log "installing clang, lld, wasi-libc and libclang-rt-14-dev-wasm32 from Debian"
+  log "installing clang, lld, wasi-libc, libclang-rt-14-dev-wasm32 and binaryen from Debian"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq clang-14 lld wasi-libc libclang-rt-14-dev-wasm32 >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq clang-14 lld wasi-libc libclang-rt-14-dev-wasm32 binaryen >/dev/null
 fi
 CC=clang-14
 
 # 2. The cache key: QuickJS version, our sources, this script, the compiler.
 key=$( { echo "$QJS_VERSION"; $CC --version | head -1; cat "${BASH_SOURCE[0]}";
-         if command -v wasm-opt >/dev/null 2>&1; then wasm-opt --version; fi;
+         wasm-opt --version;
          for f in $(cd "$rt" && ls | LC_ALL=C sort); do echo "$f"; cat "$rt/$f"; done; } |
        sha256sum | cut -c1-16)
 out="$cache/$QJS_VERSION-$key"
@@ -116,9 +117,8 @@ done
 $CC --target=wasm32-wasi -mexec-model=reactor -O2 "${objs[@]}" \
     -Wl,-z,stack-size=1048576 -Wl,--strip-debug \
     -lwasi-emulated-signal -o "$tmp/runtime.wasm"
-if command -v wasm-opt >/dev/null 2>&1; then
-  wasm-opt -O2 --strip-debug "$tmp/runtime.wasm" -o "$tmp/runtime.opt.wasm" && mv "$tmp/runtime.opt.wasm" "$tmp/runtime.wasm"
-fi
+wasm-opt -O2 --strip-debug "$tmp/runtime.wasm" -o "$tmp/runtime.opt.wasm"
+mv "$tmp/runtime.opt.wasm" "$tmp/runtime.wasm"
 mkdir -p "$cache"
 rm -rf "$out.$$" && mkdir "$out.$$" && mv "$tmp/runtime.wasm" "$out.$$/runtime.wasm"
 if ! mv -T "$out.$$" "$out" 2>/dev/null; then
