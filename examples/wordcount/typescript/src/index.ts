@@ -18,8 +18,25 @@ export interface Sentence {
   text: string;
 }
 
-const wordRun = /[\p{L}\p{Nd}]+/gu;
-const ascii = /^[\x00-\x7f]*$/;
+const wordChar = /^[\p{L}\p{Nd}]$/u;
+
+/** Whether the character at text[i] (a code point starting there) is a letter or decimal digit; ASCII without a regex. */
+function isWordChar(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  if (c < 128) return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57);
+  return wordChar.test(String.fromCodePoint(text.codePointAt(i)!));
+}
+
+/** Lowercases a word character by character with the simple case mapping. */
+function lower(w: string, ascii: boolean): string {
+  if (ascii) return w.toLowerCase(); // the same as character by character
+  let l = "";
+  for (const ch of w) {
+    // Full lowercasing can give several characters ("İ" -> "i̇"); keep the first, as Go and Rust do.
+    l += String.fromCodePoint(ch.toLowerCase().codePointAt(0)!);
+  }
+  return l;
+}
 
 /**
  * Splits text into words: the maximal runs of letters (Unicode L) and
@@ -28,22 +45,25 @@ const ascii = /^[\x00-\x7f]*$/;
  * so "Don't stop, DON'T!" is "don", "t", "stop", "don", "t".
  */
 export function words(text: string): string[] {
-  const runs = text.match(wordRun);
-  if (runs === null) return [];
-  for (let i = 0; i < runs.length; i++) {
-    const w = runs[i]!;
-    if (ascii.test(w)) {
-      runs[i] = w.toLowerCase(); // ASCII: the same as character by character
-      continue;
+  const out: string[] = [];
+  let start = -1;
+  let ascii = true;
+  for (let i = 0; i < text.length; i++) {
+    const wide = text.charCodeAt(i) >= 0xd800 && text.charCodeAt(i) <= 0xdbff && i + 1 < text.length;
+    if (isWordChar(text, i)) {
+      if (start < 0) {
+        start = i;
+        ascii = true;
+      }
+      if (text.charCodeAt(i) >= 128) ascii = false;
+    } else if (start >= 0) {
+      out.push(lower(text.slice(start, i), ascii));
+      start = -1;
     }
-    let l = "";
-    for (const ch of w) {
-      // Full lowercasing can give several characters ("İ" -> "i̇"); keep the first, as Go and Rust do.
-      l += String.fromCodePoint(ch.toLowerCase().codePointAt(0)!);
-    }
-    runs[i] = l;
+    if (wide) i++;
   }
-  return runs;
+  if (start >= 0) out.push(lower(text.slice(start), ascii));
+  return out;
 }
 
 /** Reads a sentence record; absent fields are empty, fields of another kind poison the record. */

@@ -97,3 +97,8 @@ test("random sentences", () => {
   assert.equal(h.stats().deadLetters, 0);
   assert.equal(h.stats().retries, 0);
 });
+
+test("words: astral letters and digits, separators of every kind", () => {
+  assert.deepEqual(words("𝐀𝐁c 😀 x٣y"), ["𝐀𝐁c".toLowerCase(), "x٣y"]);
+  assert.deepEqual(words("a\u00a0b\u2003c"), ["a", "b", "c"]);
+});
