@@ -3,7 +3,6 @@
 // squalltest engine, itself checked against storage/testdata/pstate).
 
 import { Op, opNames, parsePath, stepText, validatePath, type PathMode } from "../path.js";
-import { Float64 } from "../value.js";
 import { formatValue } from "../text.js";
 import {
   compare,
@@ -779,4 +778,3 @@ export function transformValue(root: unknown, s: HSchema | undefined, steps: Ste
   return r.removed ? null : r.v;
 }
 
-export { Float64 };

@@ -15,7 +15,7 @@ import { checkDefinition } from "../defcheck.js";
 import { decodeEffects, encodeBatch, encodeInit, encodeResponse, type Effect, type HostItem } from "./hostframes.js";
 import { parseSchema, t, type HSchema } from "./schema.js";
 import { EnginePathError, pathSteps, selectValue, transformValue, type Step } from "./engine.js";
-import { entries, keyId, mapGet, mkMap, shortValue, isNil, equal } from "./values.js";
+import { entries, keyId, mapGet, mkMap, shortValue, isNil } from "./values.js";
 
 export interface HarnessOptions {
   /** Partitions of the module (default 4). */
@@ -830,4 +830,3 @@ export class Harness {
   }
 }
 
-export { equal };
