@@ -211,3 +211,47 @@ func TestTypeScriptBuildFreshCheckout(t *testing.T) {
 		t.Errorf("definition %+v", def)
 	}
 }
+
+// TestTypeScriptBundlesNpmPackages builds a project that imports a
+// CommonJS package from npm (fast-deep-equal): esbuild bundles it and it
+// runs in QuickJS. The module's definition depends on what the package computes.
+func TestTypeScriptBundlesNpmPackages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("installs an npm package and builds with the real toolchain")
+	}
+	files := map[string]string{}
+	for k, v := range tsFixture {
+		files[k] = v
+	}
+	files["package.json"] = `{"name": "withdeps", "private": true, "dependencies": {"fast-deep-equal": "3.1.3"}}`
+	files["src/index.ts"] = strings.Replace(files["src/index.ts"], `import { fail } from "./fail";`,
+		"import { fail } from \"./fail\";\nimport equal from \"fast-deep-equal\";\nconst depot = equal({ a: [1, { b: 2 }] }, { a: [1, { b: 2 }] }) && !equal([1], [2]) ? \"d\" : \"x\";", 1)
+	files["src/index.ts"] = strings.Replace(files["src/index.ts"], `.str("name").str("d")`, `.str("name").str(depot)`, 1)
+	files["tsconfig.json"] = strings.Replace(files["tsconfig.json"], `"noEmit": true`, `"noEmit": true, "esModuleInterop": true`, 1)
+	dir := writeTree(t, files)
+	out := filepath.Join(t.TempDir(), "m.wasm")
+	ctx := context.Background()
+	if err := TypeScript(ctx, dir, out); err != nil {
+		t.Fatal(err)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := host.NewRuntime(ctx, host.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	m, err := r.Compile(ctx, "withdeps", wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := m.Describe(ctx, host.InitParams{Tasks: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(def.Depots) != 1 || def.Depots[0].Name != "d" {
+		t.Errorf("definition %+v: the npm package did not compute what it should", def)
+	}
+}
