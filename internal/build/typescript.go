@@ -200,6 +200,17 @@ func npmInstall(ctx context.Context, npm, dir string, seen map[string]bool) erro
 		return nil
 	}
 	seen[dir] = true
+	// Locked even to look: node_modules appears as soon as another build's
+	// npm starts filling it.
+	cache, err := quickjs.CacheDir()
+	if err != nil {
+		return err
+	}
+	unlock, err := lockDir(cache, dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if exists(filepath.Join(dir, "node_modules")) {
 		return nil
 	}
@@ -234,7 +245,12 @@ func npmInstall(ctx context.Context, npm, dir string, seen map[string]bool) erro
 	if exists(filepath.Join(dir, "package-lock.json")) {
 		args = []string{"ci", "--no-audit", "--no-fund"}
 	}
-	return run(ctx, dir, "npm "+strings.Join(args, " "), npm, args...)
+	if err := run(ctx, dir, "npm "+strings.Join(args, " "), npm, args...); err != nil {
+		// A half-filled node_modules would pass for an installed one.
+		_ = os.RemoveAll(filepath.Join(dir, "node_modules"))
+		return err
+	}
+	return nil
 }
 
 type tsToolchain struct{ tsc, esbuild string }
