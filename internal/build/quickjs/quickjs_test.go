@@ -1,8 +1,10 @@
 package quickjs_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -209,5 +211,28 @@ func TestRuntimeCannotHangOrExhaustTheHost(t *testing.T) {
 		t.Logf("allocating without end: %v", ge.Msg)
 	default:
 		t.Errorf("allocating without end: %v, want QuickJS's out of memory error or the host's memory limit", err)
+	}
+}
+
+// TestRuntimeConsole: console.log and console.error reach the host's log
+// (stdout at info, stderr at warn), objects as JSON, errors with their
+// stack.
+func TestRuntimeConsole(t *testing.T) {
+	var out bytes.Buffer
+	cfg := host.DefaultConfig()
+	cfg.Logger = slog.New(slog.NewTextHandler(&out, nil))
+	hook := "function hook() { console.log('hello', {a: 1}, [1, 'x'], 2.5, null); console.error(new TypeError('careful')); }\n"
+	if _, err := describeWith(t, cfg, map[string][]byte{"app/bundle.js": []byte(hook + fixtureEntry)}); err != nil {
+		t.Fatal(err)
+	}
+	log := out.String()
+	for _, want := range []string{
+		`level=INFO msg="hello {\"a\":1} [1,\"x\"] 2.5 null"`,
+		`level=WARN msg="TypeError: careful"`,
+		`level=WARN msg="    at hook (bundle.js:1:`,
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %s:\n%s", want, log)
+		}
 	}
 }
