@@ -14,7 +14,6 @@
 // squall_process. The SDK (@squall/sdk) sets __squallEntry. A JS exception
 // that escapes them becomes an ERROR effect (message, kind, mapped stack)
 // and the FAILED status instead of a trap.
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,7 +388,7 @@ static uint8_t *read_file(const char *path, size_t *len) {
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) buf_put(&b, chunk, n);
     int bad = ferror(f) || b.oom;
     fclose(f);
-    if (bad) { buf_free(&b); errno = bad ? EIO : errno; return NULL; }
+    if (bad) { buf_free(&b); return NULL; }
     buf_u8(&b, 0); // JS_Eval wants a NUL after the source
     if (b.oom) { buf_free(&b); return NULL; }
     *len = b.len - 1;
