@@ -113,9 +113,11 @@ for f in "$rt"/*.c; do
       -c "$f" -o "$tmp/rt_$b.o"
   objs+=("$tmp/rt_$b.o")
 done
-# A reactor (no _start); 1 MiB of wasm stack for deep JS recursion in C.
+# A reactor (no _start); 1 MiB of wasm stack for deep JS recursion in C,
+# placed first in memory so that an overflow the stack check misses traps
+# (the address goes below 0) instead of overwriting static data.
 $CC --target=wasm32-wasi -mexec-model=reactor -O2 "${objs[@]}" \
-    -Wl,-z,stack-size=1048576 -Wl,--strip-debug \
+    -Wl,-z,stack-size=1048576 -Wl,--stack-first -Wl,--strip-debug \
     -lwasi-emulated-signal -o "$tmp/runtime.wasm"
 wasm-opt -O2 --strip-debug "$tmp/runtime.wasm" -o "$tmp/runtime.opt.wasm"
 mv "$tmp/runtime.opt.wasm" "$tmp/runtime.wasm"
