@@ -27,21 +27,25 @@ function done(): never {
 /** The context of one item: its effects (append, hop, transform, emit, log) and reads (select). */
 export class Ctx {
   /** @internal */ readonly inst: Instance;
-  /** @internal */ readonly item: number;
   /** @internal */ readonly it: F.BatchItem;
-  /** @internal */ readonly batch: F.BatchFrame;
+  /** @internal */ readonly item: number;
   /** @internal */ readonly stage: Stage<any>;
-  /** @internal */ done = false;
-  /** @internal */ rejected: RejectedError | undefined;
-  private rng: bigint | undefined;
+  /** @internal */ done: boolean;
+  /** @internal */ declare rejected: RejectedError | undefined;
+  private declare rng: bigint | undefined;
 
   /** @internal */
-  constructor(inst: Instance, batch: F.BatchFrame, it: F.BatchItem, item: number, stage: Stage<any>) {
+  constructor(inst: Instance, it: F.BatchItem, item: number, stage: Stage<any>) {
+    // Few own fields: a Ctx is made per item, and object creation is what costs in QuickJS.
     this.inst = inst;
-    this.batch = batch;
     this.it = it;
     this.item = item;
     this.stage = stage;
+    this.done = false;
+  }
+
+  private get batch(): F.BatchFrame {
+    return this.inst.batch!;
   }
 
   private check(): void {
@@ -128,9 +132,11 @@ export class Ctx {
     const eff = this.inst.eff;
     const start = eff.begin(F.OpHop, partitioner, stage.index, this.item);
     try {
-      if (partitioner === F.HopHash) eff.put(k);
-      else if (partitioner === F.HopDirect) eff.w.u32le(partition);
-      eff.put(payload);
+      if (partitioner === F.HopHash) eff.putPair(k, payload);
+      else {
+        if (partitioner === F.HopDirect) eff.w.u32le(partition);
+        eff.put(payload);
+      }
     } catch (e) {
       eff.abandon(start);
       throw e;

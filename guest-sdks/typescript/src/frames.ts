@@ -143,17 +143,41 @@ export function decodeInit(b: Uint8Array): InitFrame {
   };
 }
 
-/** One item of a batch frame; the payload is frame[payloadStart, payloadEnd). */
-export interface BatchItem {
-  kind: number;
-  stage: number;
-  depot: number;
-  attempt: number;
-  sourcePartition: number;
-  offset: bigint;
-  eventTimeUnixNano: bigint;
-  payloadStart: number;
-  payloadEnd: number;
+/**
+ * One item of a batch frame; the payload is frame[payloadStart, payloadEnd).
+ * The 64-bit fields are read from the frame when asked for (the frame is
+ * valid during the call only), which keeps the per-item cost low in QuickJS.
+ */
+export class BatchItem {
+  readonly kind: number;
+  readonly stage: number;
+  readonly depot: number;
+  readonly attempt: number;
+  readonly sourcePartition: number;
+  readonly payloadStart: number;
+  readonly payloadEnd: number;
+  private readonly v: DataView;
+  private readonly p: number;
+  constructor(v: DataView, p: number, size: number) {
+    const b = v;
+    this.v = v;
+    this.p = p;
+    this.kind = b.getUint8(p + 4);
+    this.stage = b.getUint16(p + 6, true);
+    this.depot = b.getUint16(p + 8, true);
+    this.attempt = b.getUint16(p + 10, true);
+    this.sourcePartition = b.getUint32(p + 12, true);
+    this.payloadStart = p + 32;
+    this.payloadEnd = p + 32 + size;
+  }
+  /** A record's offset in its depot partition (0 for a hop). */
+  get offset(): bigint {
+    return this.v.getBigUint64(this.p + 16, true);
+  }
+  /** The record's append time, or the batch time of the batch that sent a hop. */
+  get eventTimeUnixNano(): bigint {
+    return this.v.getBigInt64(this.p + 24, true);
+  }
 }
 
 /** The batch frame (§6.2). */
@@ -187,7 +211,6 @@ export function decodeBatch(b: Uint8Array): BatchFrame {
     const kind = b[p + 4]!;
     const iflags = b[p + 5]!;
     const depot = v.getUint16(p + 8, true);
-    const offset = v.getBigUint64(p + 16, true);
     if (kind !== ItemRecord && kind !== ItemHop) {
       throw new FrameError(KindBatch, "unknown_code", i, p + 4, `unknown item kind ${kind}; ABI 1.0 has 1 (RECORD) and 2 (HOP)`);
     }
@@ -196,20 +219,12 @@ export function decodeBatch(b: Uint8Array): BatchFrame {
       throw new FrameError(KindBatch, "reserved", i, p + 8, "a RECORD item needs a depot index, not 0xFFFF");
     }
     if (kind === ItemHop && depot !== NoDepot) throw new FrameError(KindBatch, "reserved", i, p + 8, `a HOP item has depot 0xFFFF, not ${depot}`);
-    if (kind === ItemHop && offset !== 0n) throw new FrameError(KindBatch, "reserved", i, p + 16, `a HOP item has offset 0, not ${offset}`);
+    if (kind === ItemHop && (v.getUint32(p + 16, true) !== 0 || v.getUint32(p + 20, true) !== 0)) {
+      throw new FrameError(KindBatch, "reserved", i, p + 16, `a HOP item has offset 0, not ${v.getBigUint64(p + 16, true)}`);
+    }
     if (size === 0) throw new FrameError(KindBatch, "bad_value", i, p, "empty payload; a payload is one MessagePack value");
     if (size > b.length - p - 32) throw new FrameError(KindBatch, "truncated", i, p, `body length ${size} exceeds the ${b.length - p - 32} bytes left`);
-    items[i] = {
-      kind,
-      stage: v.getUint16(p + 6, true),
-      depot,
-      attempt: v.getUint16(p + 10, true),
-      sourcePartition: v.getUint32(p + 12, true),
-      offset,
-      eventTimeUnixNano: v.getBigInt64(p + 24, true),
-      payloadStart: p + 32,
-      payloadEnd: p + 32 + size,
-    };
+    items[i] = new BatchItem(v, p, size);
     p += 32 + size;
   }
   if (p !== b.length) throw new FrameError(KindBatch, "trailing", -1, p, `${b.length - p} bytes after the last item`);
@@ -386,6 +401,31 @@ export class EffectsWriter {
     if (nativeEncode) {
       w.bytes(encode(v));
     } else encodeInto(w, v);
+  }
+  /**
+   * Appends two consecutive values (a HOP's key and payload). With the native
+   * codec they are encoded in one call, as the list [a, b] minus its one-byte
+   * header (0x92), which halves the calls into C per hop.
+   */
+  putPair(a: unknown, b: unknown): void {
+    const w = this.w;
+    if (nativeEncode) {
+      let enc: Uint8Array | undefined;
+      try {
+        enc = encode([a, b]);
+      } catch {
+        enc = undefined; // e.g. a payload exactly at the depth limit: encode them apart
+      }
+      if (enc !== undefined && enc[0] === 0x92) {
+        w.bytes(enc.subarray(1));
+        return;
+      }
+      w.bytes(encode(a));
+      w.bytes(encode(b));
+      return;
+    }
+    encodeInto(w, a);
+    encodeInto(w, b);
   }
   raw(b: Uint8Array): void {
     this.w.bytes(b);

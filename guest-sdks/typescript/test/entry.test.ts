@@ -56,7 +56,7 @@ for (const nativeCodec of [false, true]) {
 
     const items = ["a", "poison", "throw"].map((x) => ({
       kind: F.ItemRecord,
-      stage: 0,
+      stage: 1,
       depot: 0,
       attempt: 0,
       sourcePartition: 1,
@@ -67,19 +67,24 @@ for (const nativeCodec of [false, true]) {
     const st = entry.process(encodeBatch({ batchId: 1n, partition: 1, topology: 0, time: 5n, seed: 9n }, items));
     assert.equal(st, 0);
     const es = frames.flatMap((f) => decodeEffects(f));
-    const summary = es.map((e) => [e.op, e.item, e.op === F.OpOutcome ? e.flags : e.op === F.OpEmit ? hex(encodePure(e.value)) : e.text ?? ""]);
+    const summary = es.map((e) => [
+      e.op,
+      e.item,
+      e.op === F.OpOutcome ? e.flags : e.op === F.OpEmit ? hex(encodePure(e.value)) : e.op === F.OpHop ? hex(encodePure([e.key, e.value])) : (e.text ?? ""),
+    ]);
     assert.deepEqual(summary, [
       [F.OpTransform, 0, ""],
+      [F.OpHop, 0, hex(encodePure(["a", { from: "a", deep: [[1.5]] }]))],
       [F.OpLog, 0, "saw a"],
       [F.OpEmit, 0, hex(encodePure({ got: "a", n: 1 }))],
       [F.OpOutcome, 0, F.OutcomeOK],
       [F.OpOutcome, 1, F.OutcomePoison],
       [F.OpOutcome, 2, F.OutcomeRetry],
     ]);
-    assert.deepEqual({ kind: es[4]!.detail!.kind, message: es[4]!.detail!.message }, { kind: "poison", message: "bad record" });
-    assert.equal(es[5]!.detail!.kind, "error");
-    assert.equal(es[5]!.detail!.message, "boom");
-    assert.match(es[5]!.detail!.stack, /entrymod|at /);
+    assert.deepEqual({ kind: es[5]!.detail!.kind, message: es[5]!.detail!.message }, { kind: "poison", message: "bad record" });
+    assert.equal(es[6]!.detail!.kind, "error");
+    assert.equal(es[6]!.detail!.message, "boom");
+    assert.match(es[6]!.detail!.stack, /entrymod|at /);
   });
 }
 

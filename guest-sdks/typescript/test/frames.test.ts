@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { jsonl, typed, diff, hex, unhex } from "./golden.js";
 import * as F from "../src/frames.js";
-import { Writer } from "../src/msgpack.js";
+import { Writer, encodePure } from "../src/msgpack.js";
 
 const bytes = (s: string) => unhex(s);
 
@@ -158,4 +158,22 @@ test("dropItem keeps the item's logs and the earlier items' effects", () => {
   want.outcome(0, F.OutcomeOK);
   want.log(1, 1, "kept");
   assert.equal(hex(e.frame()), hex(want.frame()));
+});
+
+test("putPair: one call for key and payload, also at the depth limit", () => {
+  let deep: unknown = 1;
+  for (let i = 0; i < 128; i++) deep = [deep];
+  for (const native of [false, true]) {
+    F.setNativeEncode(native);
+    try {
+      for (const payload of [{ a: 1 }, deep]) {
+        const e = new F.EffectsWriter();
+        const start = e.w.pos;
+        e.putPair("k", payload);
+        assert.equal(hex(e.w.buf.subarray(start, e.w.pos)), hex(encodePure("k")) + hex(encodePure(payload)));
+      }
+    } finally {
+      F.setNativeEncode(false);
+    }
+  }
 });
