@@ -2,7 +2,9 @@
 // (ABI.md §9.3): a plain exception is retried; PoisonError dead-letters the
 // item at once; RetryableError is retried even where the SDK would poison.
 
-import { errnoName } from "./frames.js";
+import { EffectTooLargeError, errnoName } from "./frames.js";
+import { EncodeError } from "./msgpack.js";
+import { PathError } from "./path.js";
 
 /** Throw it to dead-letter the item now, without retries. */
 export class PoisonError extends Error {
@@ -102,7 +104,8 @@ export function classify(e: unknown): { outcome: number; kind: string } {
   if (e instanceof RejectedError) return { outcome: OutcomePoison, kind: "rejected" };
   if (e instanceof InputError) return { outcome: OutcomePoison, kind: "input" };
   if (e instanceof HostFailedError) return { outcome: OutcomeRetry, kind: "host" };
-  if (e instanceof Error && (e.name === "PathError" || e.name === "EncodeError")) return { outcome: OutcomePoison, kind: "poison" };
+  // Deterministic: the same item would fail the same way again.
+  if (e instanceof PathError || e instanceof EncodeError || e instanceof EffectTooLargeError) return { outcome: OutcomePoison, kind: "poison" };
   return { outcome: OutcomeRetry, kind: "error" };
 }
 

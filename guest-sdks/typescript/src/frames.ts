@@ -329,7 +329,7 @@ export function detailValue(d: ErrorDetail): Record<string, string> {
 export class EffectTooLargeError extends Error {
   constructor(size: number) {
     super(`squall: an effect of ${size} bytes exceeds the ABI's ${MaxEffectsFrame >> 20} MiB effects frame limit`);
-    this.name = "EncodeError"; // deterministic: the item is poisoned
+    this.name = "EffectTooLargeError";
   }
 }
 
