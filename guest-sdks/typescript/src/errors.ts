@@ -109,9 +109,13 @@ export function classify(e: unknown): { outcome: number; kind: string } {
   return { outcome: OutcomeRetry, kind: "error" };
 }
 
+// JS's own error classes: their name is part of what went wrong (as
+// "TypeError: x is undefined" in a console), so the message keeps it.
+const builtinErrors = new Set(["TypeError", "RangeError", "ReferenceError", "SyntaxError", "EvalError", "URIError", "InternalError", "AggregateError"]);
+
 /** The message of a thrown value. */
 export function messageOf(e: unknown): string {
-  if (e instanceof Error) return e.message;
+  if (e instanceof Error) return builtinErrors.has(e.name) ? `${e.name}: ${e.message}` : e.message;
   try {
     return String(e);
   } catch {

@@ -139,3 +139,23 @@ test("harness: large items flush in the middle; one effect over 16 MiB poisons t
   assert.equal(dl[0]!.error.kind, "poison");
   assert.match(dl[0]!.error.message, /exceeds the ABI's 16 MiB effects frame limit/);
 });
+
+test("harness: a JS runtime error keeps its class in the message and is retried", () => {
+  const m = defineModule("typeerr", (b) => {
+    const d = b.depot<{ x?: { y: number } }>("d");
+    const t = b.stream("t");
+    t.source(
+      d,
+      t.stage<{ x?: { y: number } }>("s", (_ctx, r) => {
+        if (r.x!.y > 0) return;
+      }),
+    );
+  });
+  const h = new Harness(m, { maxAttempts: 2 });
+  h.append("d", {});
+  const dl = h.deadLetters();
+  assert.equal(dl.length, 1);
+  assert.equal(dl[0]!.error.kind, "error");
+  assert.match(dl[0]!.error.message, /^TypeError: .* \(after 2 attempts\)$/);
+  assert.match(dl[0]!.error.stack, /harness\.test\.ts/);
+});
