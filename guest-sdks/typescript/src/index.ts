@@ -13,6 +13,8 @@ export { Path, path, key, mustKey, PathError, parsePath, validatePath } from "./
 export type { FilterOp, ViewFn, RangeOpts, PathMode } from "./path.js";
 export { Schema, schema } from "./schema.js";
 export { Float64, float, toNumber } from "./value.js";
+export { recordParser, FieldError } from "./fields.js";
+export type { FieldKind, FieldType, RecordOf } from "./fields.js";
 export type { Value } from "./value.js";
 export { encode, decode } from "./codec.js";
 export { DecodeError, EncodeError, compareEncoded } from "./msgpack.js";

@@ -79,11 +79,18 @@ export class Stage<In = Value> {
   readonly index: number;
   readonly topology: Topology;
   readonly fn: StageFn<In>;
-  constructor(name: string, index: number, topology: Topology, fn: StageFn<In>) {
+  /**
+   * Turns the decoded item into In; a failure poisons the item (kind
+   * "input"). Typed loosely so that Stage stays contravariant in In (hop
+   * infers the payload type from the stage).
+   */
+  readonly parse: ((v: unknown) => unknown) | undefined;
+  constructor(name: string, index: number, topology: Topology, fn: StageFn<In>, parse?: (v: unknown) => unknown) {
     this.name = name;
     this.index = index;
     this.topology = topology;
     this.fn = fn;
+    this.parse = parse;
   }
 }
 
@@ -99,14 +106,24 @@ export class Topology {
     this.name = name;
     this.index = index;
   }
-  /** Declares a stage; its id is its position. A stage's code may hop to stages declared after it. */
-  stage<In = Value>(name: string, fn: StageFn<In>): Stage<In> {
+  /**
+   * Declares a stage; its id is its position. A stage's code may hop to
+   * stages declared after it. With a parser (such as recordParser(...)), the
+   * stage gets what it returns, and an item it refuses is dead-lettered at
+   * once (kind "input").
+   */
+  stage<In = Value>(name: string, fn: StageFn<In>): Stage<In>;
+  stage<In>(name: string, parse: (v: unknown) => In, fn: StageFn<In>): Stage<In>;
+  stage<In>(name: string, a: StageFn<In> | ((v: unknown) => In), b?: StageFn<In>): Stage<In> {
+    const fn = (b ?? a) as StageFn<In>;
+    const parse = b === undefined ? undefined : (a as (v: unknown) => In);
     const w = `topologies[${this.index}].stages[${this.stages.length}]`;
     if (typeof fn !== "function") this.b.problem(w, `stage ${JSON.stringify(name)} needs a function (ctx, input) => void`);
     else if ((fn as { constructor?: { name?: string } }).constructor?.name === "AsyncFunction") {
       this.b.problem(w, `stage ${JSON.stringify(name)} is an async function; stages are synchronous (ctx.select returns values directly), remove "async"`);
     }
-    const s = new Stage<In>(name, this.stages.length, this, fn);
+    if (b !== undefined && typeof a !== "function") this.b.problem(w, `stage ${JSON.stringify(name)}: the parser must be a function (v: unknown) => input`);
+    const s = new Stage<In>(name, this.stages.length, this, fn, parse);
     this.stages.push(s);
     return s;
   }

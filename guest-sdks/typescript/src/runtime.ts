@@ -223,6 +223,7 @@ export class Instance {
       let input: unknown;
       try {
         input = decode(frame.subarray(it.payloadStart, it.payloadEnd));
+        if (stage.parse !== undefined) input = stage.parse(input);
       } catch (e) {
         err = new InputError(stage.name, e);
         failedStage = true;

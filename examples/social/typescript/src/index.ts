@@ -12,7 +12,7 @@
 //   - "deliver" appends the post to the follower's timeline
 //     ("$$timelines", a subindexed list of records).
 
-import { defineModule, hashBy, key, kindOf, PoisonError, quote, schema as S, type Value } from "@squall/sdk";
+import { defineModule, hashBy, key, PoisonError, quote, recordParser, schema as S } from "@squall/sdk";
 
 /** A record of the depot "follows". */
 export interface Follow {
@@ -40,38 +40,15 @@ export const FollowerPage = 256;
 /** The schema of a timeline entry. */
 export const TimelineEntry = S.record({ author: S.string, id: S.int, text: S.string });
 
-// Field readers: absent (nil) fields are zero values, as in the Go twin;
-// a field of another kind poisons the record.
-function fields(r: unknown, what: string): Record<string, unknown> {
-  if (r === null || typeof r !== "object" || Array.isArray(r) || r instanceof Uint8Array) {
-    throw new PoisonError(`${what} is a map, not ${kindOf(r)}`);
-  }
-  return r as Record<string, unknown>;
-}
-function str(o: Record<string, unknown>, name: string, what: string): string {
-  const v = o[name];
-  if (v === null || v === undefined) return "";
-  if (typeof v !== "string") throw new PoisonError(`${what} field "${name}" must be a string, not ${kindOf(v)}`);
-  return v;
-}
-function int(o: Record<string, unknown>, name: string, what: string): number {
-  const v = o[name];
-  if (v === null || v === undefined) return 0;
-  if (kindOf(v) !== "int" || typeof v !== "number") throw new PoisonError(`${what} field "${name}" must be an int, not ${kindOf(v)}`);
-  return v;
-}
-
-export function parseFollow(r: unknown): Follow {
-  const o = fields(r, "a follow");
-  const u = o.unfollow;
-  if (u !== null && u !== undefined && typeof u !== "boolean") throw new PoisonError(`a follow field "unfollow" must be a bool, not ${kindOf(u)}`);
-  return { from: str(o, "from", "a follow"), to: str(o, "to", "a follow"), unfollow: u === true };
-}
-
-export function parsePost(r: unknown): Post {
-  const o = fields(r, "a post");
-  return { author: str(o, "author", "a post"), id: int(o, "id", "a post"), text: str(o, "text", "a post") };
-}
+/** Record parsers: absent fields are zero values (as in the Go twin); a field of another kind dead-letters the record (kind "input"). */
+export const parseFollow: (v: unknown) => Follow = recordParser({ from: "string", to: "string", unfollow: "bool" });
+export const parsePost: (v: unknown) => Post = recordParser({ author: "string", id: "int", text: "string" });
+const deliveryFields = recordParser({ follower: "string", post: "any" });
+/** The post is stored as it came (a timeline entry the post stage made). */
+const parseDelivery = (v: unknown): Delivery => {
+  const d = deliveryFields(v);
+  return { follower: d.follower, post: d.post as unknown as Post };
+};
 
 export default defineModule("social", (m) => {
   const follows = m.depot<Follow>("follows", hashBy(key("to")));
@@ -84,8 +61,7 @@ export default defineModule("social", (m) => {
 
   const t = m.stream("social");
 
-  const follow = t.stage<Follow>("follow", (ctx, record) => {
-    const f = parseFollow(record);
+  const follow = t.stage("follow", parseFollow, (ctx, f) => {
     if (f.from === "" || f.to === "") throw new PoisonError(`a follow needs both users: from ${quote(f.from)}, to ${quote(f.to)}`);
     if (f.from === f.to) throw new PoisonError(`${quote(f.from)} cannot follow themselves`);
     // Runs on the partition of f.to, which owns f.to's followers.
@@ -101,8 +77,7 @@ export default defineModule("social", (m) => {
     ctx.emit(ctx.get(followerCounts, f.to) ?? 0);
   });
 
-  const post = t.stage<Post>("post", (ctx, record) => {
-    const p = parsePost(record);
+  const post = t.stage("post", parsePost, (ctx, p) => {
     if (p.author === "") throw new PoisonError(`post ${p.id} has no author`);
     ctx.transform(postCounts, key(p.author).incr(1));
     const entry: Post = { author: p.author, id: p.id, text: p.text };
@@ -119,9 +94,8 @@ export default defineModule("social", (m) => {
     ctx.emit(delivered);
   });
 
-  const deliver = t.stage<Delivery>("deliver", (ctx, d) => {
-    const o = fields(d, "a delivery");
-    ctx.transform(timelines, key(str(o, "follower", "a delivery")).append((o.post ?? null) as Value));
+  const deliver = t.stage("deliver", parseDelivery, (ctx, d) => {
+    ctx.transform(timelines, key(d.follower).append(d.post));
   });
 
   t.source(follows, follow);

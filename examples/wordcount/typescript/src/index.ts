@@ -10,7 +10,7 @@
 // gets the sentence's number of words back as the topology's ack return,
 // once every word is counted.
 
-import { defineModule, hashBy, key, kindOf, PoisonError, schema } from "@squall/sdk";
+import { defineModule, hashBy, key, recordParser, schema } from "@squall/sdk";
 
 /** A record of the depot "sentences". */
 export interface Sentence {
@@ -66,26 +66,16 @@ export function words(text: string): string[] {
   return out;
 }
 
-/** Reads a sentence record; absent fields are empty, fields of another kind poison the record. */
-export function parseSentence(r: unknown): Sentence {
-  if (r === null || typeof r !== "object" || Array.isArray(r)) throw new PoisonError(`a sentence is a map, not ${kindOf(r)}`);
-  const o = r as Record<string, unknown>;
-  const field = (name: string): string => {
-    const v = o[name];
-    if (v === null || v === undefined) return "";
-    if (typeof v !== "string") throw new PoisonError(`sentence field "${name}" must be a string, not ${kindOf(v)}`);
-    return v;
-  };
-  return { user: field("user"), text: field("text") };
-}
+/** Reads a sentence record: absent fields are empty; a field of another kind dead-letters the record (kind "input"). */
+export const parseSentence: (v: unknown) => Sentence = recordParser({ user: "string", text: "string" });
 
 export default defineModule("wordcount", (m) => {
   const sentences = m.depot<Sentence>("sentences", hashBy(key("user")));
   const wordCounts = m.pstate<string, number>("$$wordCounts", schema.mapOf(schema.string, schema.int));
 
   const t = m.stream("wordcount");
-  const split = t.stage<Sentence>("split", (ctx, record) => {
-    const ws = words(parseSentence(record).text);
+  const split = t.stage("split", parseSentence, (ctx, s) => {
+    const ws = words(s.text);
     // Count each word on the partition that owns it: the hop's key picks
     // the partition, the payload is the word itself.
     for (const w of ws) ctx.hop(count, w, w);
