@@ -101,7 +101,7 @@ export class Instance {
     if (this.fatal) throw this.fatal;
     const req = F.encodeQuery(this.req, op, pstate, path);
     if (req.length > F.MaxQueryFrame) {
-      throw new RangeError(`squall: query path of ${req.length} bytes exceeds the ABI's 1 MiB query frame limit`);
+      throw new PoisonError(`squall: query path of ${req.length} bytes exceeds the ABI's 1 MiB query frame limit`);
     }
     let resp: Uint8Array;
     try {
