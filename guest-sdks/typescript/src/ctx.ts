@@ -27,6 +27,7 @@ function done(): never {
 /** The context of one item: its effects (append, hop, transform, emit, log) and reads (select). */
 export class Ctx {
   /** @internal */ readonly inst: Instance;
+  /** @internal */ readonly batch: F.BatchFrame;
   /** @internal */ readonly it: F.BatchItem;
   /** @internal */ readonly item: number;
   /** @internal */ readonly stage: Stage<any>;
@@ -35,17 +36,14 @@ export class Ctx {
   private declare rng: bigint | undefined;
 
   /** @internal */
-  constructor(inst: Instance, it: F.BatchItem, item: number, stage: Stage<any>) {
+  constructor(inst: Instance, batch: F.BatchFrame, it: F.BatchItem, item: number, stage: Stage<any>) {
     // Few own fields: a Ctx is made per item, and object creation is what costs in QuickJS.
     this.inst = inst;
+    this.batch = batch;
     this.it = it;
     this.item = item;
     this.stage = stage;
     this.done = false;
-  }
-
-  private get batch(): F.BatchFrame {
-    return this.inst.batch!;
   }
 
   private check(): void {

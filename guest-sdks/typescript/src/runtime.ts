@@ -37,8 +37,6 @@ export class Instance {
   readonly eff = new F.EffectsWriter();
   private readonly req = new Writer(256);
   cur: Ctx | undefined;
-  /** The batch being processed (during squall_process). */
-  batch: F.BatchFrame | undefined;
   fatal: HostFailedError | undefined;
   private flushFailed = false;
   /** Maps a JS stack to source lines when the runtime can (set by the wasm glue). */
@@ -202,7 +200,6 @@ export class Instance {
       });
     }
     const topo = topos[batch.topology]!;
-    this.batch = batch;
     const eff = this.eff;
     let failed = F.NoItem;
     const items = batch.items;
@@ -215,7 +212,7 @@ export class Instance {
           message: `squall_process: item ${i} names stage ${it.stage} of topology "${topo.name}", which has ${topo.stages.length}`,
         });
       }
-      const ctx = new Ctx(this, it, i, stage);
+      const ctx = new Ctx(this, batch, it, i, stage);
       this.cur = ctx;
       eff.markItem();
       let err: unknown;
