@@ -96,8 +96,22 @@ func TestTypeScriptStageErrors(t *testing.T) {
 			t.Errorf("$$seen %s = %v, want %v", k, got, want)
 		}
 	}
+	// Wait for the three dead letters, not only for the lag: once (of many
+	// runs, under load) the dead letter of the first "boom" was not visible
+	// yet when the lag was already 0.
 	dls := n.deadLetters("throwmod")
+	for deadline := time.Now().Add(30 * time.Second); len(dls) < 3 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		dls = n.deadLetters("throwmod")
+	}
 	var boom, bad int
+	defer func() {
+		if boom != 2 || bad != 1 {
+			for _, dl := range dls {
+				t.Logf("dead letter: %s %v after %d attempts: %s: %+v", dl.Stage, dl.Payload, dl.Attempts, dl.Reason, dl.Error)
+			}
+		}
+	}()
 	for _, dl := range dls {
 		text, _ := dl.Payload.AsString()
 		switch text {
