@@ -255,3 +255,28 @@ func TestTypeScriptBundlesNpmPackages(t *testing.T) {
 		t.Errorf("definition %+v: the npm package did not compute what it should", def)
 	}
 }
+
+// TestTypeScriptBuildWithoutTsconfig: a project without tsconfig.json is
+// type-checked with strict defaults (a type error still fails the build)
+// and builds.
+func TestTypeScriptBuildWithoutTsconfig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs tsc and esbuild")
+	}
+	files := map[string]string{}
+	for k, v := range tsFixture {
+		if k != "tsconfig.json" {
+			files[k] = v
+		}
+	}
+	ctx := context.Background()
+	out := filepath.Join(t.TempDir(), "m.wasm")
+	if err := TypeScript(ctx, writeTree(t, files), out); err != nil {
+		t.Fatal(err)
+	}
+	files["src/fail.ts"] = "export function fail(why: string): never {\n  let n = 1;\n  n = why;\n  throw new Error(String(n));\n}\n"
+	err := TypeScript(ctx, writeTree(t, files), out)
+	if err == nil || !strings.Contains(err.Error(), "src/fail.ts(3,3): error TS2322") {
+		t.Errorf("a type error without tsconfig.json: %v", err)
+	}
+}
