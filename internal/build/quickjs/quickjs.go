@@ -187,7 +187,9 @@ func Compile(ctx context.Context, runtimeWasm, script []byte, cacheDir string) (
 	}
 	r := wazero.NewRuntimeWithConfig(ctx, cfg)
 	defer r.Close(ctx)
-	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
+		return nil, fmt.Errorf("quickjs: WASI: %w", err)
+	}
 	// The ABI's host functions: compiling calls none of them.
 	refuse := api.GoModuleFunc(func(_ context.Context, _ api.Module, stack []uint64) {
 		stack[0] = uint64(uint32(0xFFFFFFF9)) // -ESTATE
