@@ -95,9 +95,14 @@ uint8_t *squall_bytes(JSContext *c, JSValueConst v, size_t *len) {
         size_t size;
         uint8_t *p = JS_GetArrayBuffer(c, &size, ab);
         JS_FreeValue(c, ab);
-        if (!p && n > 0) return NULL; // detached: exception pending
+        if (!p) {
+            if (n > 0) return NULL; // detached: exception pending
+            if (JS_HasException(c)) JS_FreeValue(c, JS_GetException(c));
+            *len = 0;
+            return (uint8_t *)"";
+        }
         *len = n;
-        return p ? p + off : (uint8_t *)"";
+        return p + off;
     }
     JS_FreeValue(c, JS_GetException(c));
     size_t size;
