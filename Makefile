@@ -26,7 +26,7 @@ run: setup ## Run squall dev with the wordcount example (data in ./.squall; Ctrl
 	exec .tmp/bin/squall dev examples/wordcount/go
 
 .PHONY: test
-test: setup lint test-go test-sdk-go test-sdk-rust test-sdk-typescript test-examples fuzz-short ## Everything CI runs: lint, all tests, short fuzzing
+test: setup lint test-go test-sdk-go test-sdk-rust test-sdk-python test-sdk-typescript test-examples fuzz-short ## Everything CI runs: lint, all tests, short fuzzing
 	@echo "make test: all checks passed"
 
 .PHONY: test-go
@@ -59,6 +59,16 @@ test-sdk-typescript: ## Test the TypeScript SDK and its example projects under N
 .PHONY: quickjs-runtime
 quickjs-runtime: ## Build (or find in the cache) the QuickJS runtime that runs TypeScript modules
 	@scripts/build-quickjs-runtime.sh
+.PHONY: test-sdk-python
+test-sdk-python: ## Test the Python guest SDK and the Python modules natively (pytest on CPython 3.11)
+	cd guest-sdks/python && python3.11 -m pytest -q -p no:cacheprovider
+	cd examples/wordcount/python && python3.11 -m pytest -q -p no:cacheprovider
+	cd examples/social/python && python3.11 -m pytest -q -p no:cacheprovider
+	cd internal/conformance/modules/conformance/python && python3.11 -m pytest -q -p no:cacheprovider
+
+.PHONY: python-runtime
+python-runtime: ## Build the CPython 3.11 WASI runtime of Python modules (cached in ~/.cache/squall/python)
+	scripts/build-python-runtime.sh
 
 .PHONY: lint
 lint: ## gofmt, go vet, staticcheck, go mod tidy drift

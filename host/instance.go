@@ -441,9 +441,15 @@ func (in *Instance) Close(ctx context.Context) error {
 // Module returns the module the instance runs.
 func (in *Instance) Module() *Module { return in.m }
 
-// MemoryBytes is the size of the instance's linear memory: what it holds
-// of the host's memory (benchmarks report it per language).
-func (in *Instance) MemoryBytes() uint64 { return uint64(in.mem.Size()) }
+// MemoryBytes returns the size of the instance's linear memory: what the
+// guest has grown it to, the memory an instance costs (benchmarks report
+// it per language). Not to be called during a call from another goroutine.
+func (in *Instance) MemoryBytes() uint64 {
+	if in.mem == nil {
+		return 0
+	}
+	return uint64(in.mem.Size())
+}
 
 // Process runs one batch (ABI.md §12.3): it writes the batch frame into the
 // guest's inbox and calls squall_process under Config.BatchTimeout. While

@@ -14,6 +14,11 @@ go version
 go mod download
 # Rust guests (the SDK, examples, conformance suite) build with Debian's toolchain.
 scripts/install-rust-wasm.sh
+# Python modules: CPython 3.11, pip and pytest on the build machine, and the
+# CPython WASI runtime they run on (built from Debian's source package into
+# ~/.cache/squall/python the first time: a few minutes; then instant).
+scripts/install-python.sh
+scripts/build-python-runtime.sh
 # The API benchmarks (and their smoke test) measure against a real redis-server.
 scripts/install-redis.sh
 # TypeScript modules: Node.js and npm (tsc and esbuild come from each project's

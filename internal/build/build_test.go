@@ -56,7 +56,7 @@ func TestModuleErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ dir, want string }{
-		{empty, "has no go.mod (Go), Cargo.toml (Rust) or package.json (TypeScript)"},
+		{empty, "has no go.mod (Go), Cargo.toml (Rust), pyproject.toml or main.py (Python), or package.json (TypeScript)"},
 		{file, "is a file; give the folder of a module"},
 		{filepath.Join(empty, "missing"), "no such file or directory"},
 		{badRust, "cargo build --release --target"},

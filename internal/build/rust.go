@@ -113,6 +113,11 @@ func copyAtomic(src, dst string) error {
 	if err != nil {
 		return err
 	}
+	return writeAtomic(b, dst)
+}
+
+// writeAtomic writes b to dst through a unique temporary file.
+func writeAtomic(b []byte, dst string) error {
 	absOut, err := filepath.Abs(dst)
 	if err != nil {
 		return err
@@ -141,27 +146,33 @@ type Language string
 
 // The languages Module builds.
 const (
-	LangGo   Language = "go"
-	LangRust Language = "rust"
+	LangGo     Language = "go"
+	LangRust   Language = "rust"
+	LangPython Language = "python"
 )
 
 // Detect tells which language's module dir holds: go.mod means Go,
-// Cargo.toml means Rust, package.json means TypeScript.
+// Cargo.toml means Rust, pyproject.toml or main.py means Python, package.json
+// means TypeScript.
 func Detect(dir string) (Language, error) {
 	switch {
 	case exists(filepath.Join(dir, "go.mod")):
 		return LangGo, nil
 	case exists(filepath.Join(dir, "Cargo.toml")):
 		return LangRust, nil
+	case exists(filepath.Join(dir, "pyproject.toml")):
+		return LangPython, nil
 	case exists(filepath.Join(dir, "package.json")):
 		return LangTypeScript, nil
+	case IsPythonProject(dir):
+		return LangPython, nil
 	}
 	if fi, err := os.Stat(dir); err != nil {
 		return "", fmt.Errorf("build: %w", err)
 	} else if !fi.IsDir() {
-		return "", fmt.Errorf("build: %s is a file; give the folder of a module (with go.mod, Cargo.toml or package.json) or a .wasm file", dir)
+		return "", fmt.Errorf("build: %s is a file; give the folder of a module (with go.mod, Cargo.toml, pyproject.toml, main.py or package.json) or a .wasm file", dir)
 	}
-	return "", fmt.Errorf("build: %s has no go.mod (Go), Cargo.toml (Rust) or package.json (TypeScript); point at a module's folder", dir)
+	return "", fmt.Errorf("build: %s has no go.mod (Go), Cargo.toml (Rust), pyproject.toml or main.py (Python), or package.json (TypeScript); point at a module's folder", dir)
 }
 
 // Module builds the module in dir, whatever its language, to out.
@@ -175,6 +186,8 @@ func Module(ctx context.Context, dir, out string) (Language, error) {
 		return lang, Rust(ctx, dir, out)
 	case LangTypeScript:
 		return lang, TypeScript(ctx, dir, out)
+	case LangPython:
+		return lang, Python(ctx, dir, out)
 	default:
 		return lang, Go(ctx, dir, out)
 	}

@@ -363,28 +363,3 @@ func run(ctx context.Context, dir, command, name string, args ...string) error {
 	}
 	return nil
 }
-
-// writeAtomic writes b to out through a unique temporary file.
-func writeAtomic(b []byte, out string) error {
-	absOut, err := filepath.Abs(out)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(absOut), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(absOut), filepath.Base(absOut)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		_ = f.Close()
-		_ = os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		_ = os.Remove(f.Name())
-		return err
-	}
-	return publish(f.Name(), absOut)
-}

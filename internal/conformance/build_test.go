@@ -59,6 +59,12 @@ var sdks = []sdk{
 		skipDir: func(n string) bool { return n == "target" || n == "tests" || n == "examples" },
 	},
 	{
+		name: "python", src: "guest-sdks/python/src",
+		build: buildPython, version: pythonVersion,
+		sources: func(n string) bool { return strings.HasSuffix(n, ".py") || n == "pyproject.toml" },
+		skipDir: func(n string) bool { return n == "__pycache__" || n == "tests" },
+	},
+	{
 		name: "typescript", src: "guest-sdks/typescript",
 		build: buildTypeScript, version: typescriptVersion,
 		sources: func(n string) bool {
@@ -300,4 +306,25 @@ func crateName(manifest string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s: no package name", manifest)
+}
+
+// pythonVersion names the Python runtime build (the CPython version and
+// the hash of its recipe and shim), the build's staging code and the
+// CPython that compiles the modules' code.
+func pythonVersion() (string, error) {
+	id, err := build.PythonBuildID()
+	if err != nil {
+		return "", err
+	}
+	out, err := exec.Command("python3.11", "--version").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("python3.11 --version: %v\n%s\n%w", err, out, build.ErrNoPython)
+	}
+	return "python " + id + " " + string(bytes.TrimSpace(out)), nil
+}
+
+// buildPython builds a Python module with internal/build, as squall build
+// does.
+func buildPython(dir, out string) error {
+	return build.Python(context.Background(), dir, out)
 }

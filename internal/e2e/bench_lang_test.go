@@ -47,9 +47,10 @@ func rustVariant(src, name string) variant {
 
 // BenchmarkModuleStart measures, per guest language, what a partition task
 // pays to get a fresh instance of the wordcount module (instantiate, WASI
-// and the module's own init, the definition check), with the compiled code
-// cached; it reports the artifact's size and the instance's linear memory
-// after its start (mem_bytes).
+// and the module's own init, the definition check; for Python also the
+// interpreter's start and the import of the SDK and the user's code), with
+// the compiled code cached; it reports the artifact's size and the linear
+// memory of a started instance.
 func BenchmarkModuleStart(b *testing.B) {
 	for _, lang := range []struct {
 		name string
@@ -57,6 +58,7 @@ func BenchmarkModuleStart(b *testing.B) {
 	}{
 		{"go", func(t testing.TB) []byte { return moduleWasm(t, wordcountSrc) }},
 		{"rust", func(t testing.TB) []byte { return rustWasm(t, wordcountRustSrc) }},
+		{"python", func(t testing.TB) []byte { return pythonWasm(t, wordcountPythonSrc) }},
 		{"typescript", func(t testing.TB) []byte { return tsWasm(t, wordcountTSSrc) }},
 	} {
 		b.Run(lang.name, func(b *testing.B) {

@@ -148,6 +148,7 @@ func benchConfig(b *testing.B) engine.Config { return engine.Config{Logger: test
 func BenchmarkWordcount(b *testing.B) {
 	b.Run("wasm", func(b *testing.B) { benchWordcount(b, wasmVariant(wordcountSrc, "wordcount")) })
 	b.Run("rust", func(b *testing.B) { benchWordcount(b, rustVariant(wordcountRustSrc, "wordcount")) })
+	b.Run("python", func(b *testing.B) { benchWordcount(b, pythonVariant(wordcountPythonSrc, "wordcount")) })
 	b.Run("native", func(b *testing.B) { benchWordcount(b, nativeVariant(wordcountNative)) })
 }
 

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/squall-run/squall/abi"
-	"github.com/squall-run/squall/host"
 	"github.com/squall-run/squall/internal/build"
 	"github.com/squall-run/squall/internal/engine"
 )
@@ -84,74 +83,4 @@ func TestWordcountTypeScript(t *testing.T) {
 // TypeScript module (compare with BenchmarkWordcount/rust and /wasm).
 func BenchmarkWordcountTypeScript(b *testing.B) {
 	b.Run("typescript", func(b *testing.B) { benchWordcount(b, tsVariant(wordcountTSSrc, "wordcount")) })
-}
-
-// BenchmarkModuleCompile measures, per guest language, compiling the
-// wordcount artifact to native code with wazero: "cold" from scratch (no
-// compilation cache), as a node does on the first deploy of a module, and
-// "cached" with wazero's on-disk cache warm, as a restarted node does.
-// TypeScript modules all share one compilation of the runtime (the host
-// strips the file tree before compiling and keys the cache on the rest), so
-// "typescript/other-module" — the social example, compiled with the cache
-// that the wordcount's compile warmed — is what deploying any further
-// TypeScript module costs.
-func BenchmarkModuleCompile(b *testing.B) {
-	for _, lang := range []struct {
-		name string
-		wasm func(testing.TB) []byte
-	}{
-		{"go", func(t testing.TB) []byte { return moduleWasm(t, wordcountSrc) }},
-		{"rust", func(t testing.TB) []byte { return rustWasm(t, wordcountRustSrc) }},
-		{"typescript", func(t testing.TB) []byte { return tsWasm(t, wordcountTSSrc) }},
-	} {
-		b.Run(lang.name, func(b *testing.B) {
-			wasm := lang.wasm(b)
-			ctx := context.Background()
-			cfg := host.DefaultConfig()
-			for b.Loop() {
-				r, err := host.NewRuntime(ctx, cfg)
-				if err != nil {
-					b.Fatal(err)
-				}
-				m, err := r.Compile(ctx, "wordcount", wasm)
-				if err != nil {
-					b.Fatal(err)
-				}
-				_ = m.Close(ctx)
-				_ = r.Close(ctx)
-			}
-			b.ReportMetric(float64(len(wasm)), "wasm_bytes")
-		})
-		b.Run(lang.name+"/cached", func(b *testing.B) {
-			benchCachedCompile(b, lang.wasm(b), lang.wasm(b))
-		})
-	}
-	b.Run("typescript/other-module", func(b *testing.B) {
-		benchCachedCompile(b, tsWasm(b, wordcountTSSrc), tsWasm(b, socialTSSrc))
-	})
-}
-
-// benchCachedCompile compiles wasm with a fresh host runtime per iteration
-// on an on-disk compilation cache that compiling warm filled first.
-func benchCachedCompile(b *testing.B, warm, wasm []byte) {
-	ctx := context.Background()
-	cfg := host.DefaultConfig()
-	cfg.CacheDir = b.TempDir()
-	compile := func(w []byte) {
-		r, err := host.NewRuntime(ctx, cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		m, err := r.Compile(ctx, "m", w)
-		if err != nil {
-			b.Fatal(err)
-		}
-		_ = m.Close(ctx)
-		_ = r.Close(ctx)
-	}
-	compile(warm)
-	b.ResetTimer()
-	for b.Loop() {
-		compile(wasm)
-	}
 }

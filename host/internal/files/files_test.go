@@ -13,7 +13,6 @@ import (
 type entry struct {
 	name, data string
 	method     uint16
-	size       uint64 // declared size, if not len(data)
 }
 
 func archive(t *testing.T, entries ...entry) []byte {

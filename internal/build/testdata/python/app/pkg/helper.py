@@ -1,0 +1,6 @@
+def double(s):
+    return s + s
+
+
+def fail(what):
+    raise ValueError("failing on purpose: " + what)
