@@ -12,7 +12,9 @@
 # place, so concurrent runs never see a half-written file.
 #
 # The QuickJS source is fetched through apt (deb-src) at build time and never
-# kept in the repository. Needs root for apt-get the first time.
+# kept in the repository. Needs root for apt-get the first time. With
+# SQUALL_NO_INSTALL=1 (how `squall build` runs it) it installs nothing and
+# fails, naming this script, when a package or the deb-src entry is missing.
 set -euo pipefail
 # The runtime's C sources: next to this script (in the repository, or where
 # `squall build` unpacked its embedded copy).
@@ -22,12 +24,20 @@ cache="${SQUALL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/squall}/quickjs"
 log() { echo "build-quickjs-runtime: $*" >&2; }
 
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
+# need_install stops when installing is not allowed.
+need_install() {
+  if [ "${SQUALL_NO_INSTALL:-}" = 1 ]; then
+    log "error: $1 is missing; run scripts/build-quickjs-runtime.sh (or make quickjs-runtime) once, as root or with sudo, to install it and build the QuickJS runtime"
+    exit 1
+  fi
+}
 
 # 1. The toolchain: clang 14 for wasm32-wasi, wasi-libc, the wasm builtins,
 # and binaryen's wasm-opt.
 if ! command -v clang-14 >/dev/null 2>&1 || ! command -v wasm-ld >/dev/null 2>&1 || ! command -v wasm-opt >/dev/null 2>&1 ||
    [ ! -f /usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a ] ||
    [ ! -d /usr/include/wasm32-wasi ]; then
+  need_install "the toolchain (clang-14, lld, wasi-libc, libclang-rt-14-dev-wasm32, binaryen)"
   log "installing clang, lld, wasi-libc, libclang-rt-14-dev-wasm32 and binaryen from Debian"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq clang-14 lld wasi-libc libclang-rt-14-dev-wasm32 binaryen >/dev/null
@@ -50,6 +60,7 @@ fi
 src="$cache/src/quickjs-$QJS_VERSION"
 if [ ! -f "$src/quickjs.c" ]; then
   if ! apt-cache showsrc quickjs 2>/dev/null | grep -q "^Version: $QJS_VERSION"; then
+    need_install "the Debian trixie deb-src entry (for the quickjs source package)"
     log "adding the Debian trixie deb-src entry (for the quickjs source package)"
     sed 's/^Types: deb$/Types: deb-src/; s/^Suites: bookworm bookworm-updates$/Suites: trixie/' \
         /etc/apt/sources.list.d/debian.sources | awk 'BEGIN{RS="";ORS="\n\n"} NR==1' |
