@@ -150,6 +150,50 @@ function constructed(): Array<[string, () => unknown]> {
   ];
 }
 
+// A seeded generator of random JS values (xorshift32), and of corrupted
+// encodings: the same sequence on every run.
+let seed = 0x9e3779b9;
+function rnd(n: number): number {
+  seed ^= seed << 13;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5;
+  return (seed >>> 0) % n;
+}
+const pieces = ["", "a", "key", "ü", "☃", "𝄞", "\u0000", "x".repeat(40), "y".repeat(300)];
+function randomString(): string {
+  let s = "";
+  for (let n = rnd(4); n > 0; n--) s += pieces[rnd(pieces.length)];
+  if (rnd(50) === 0) s += "\ud800"; // a lone surrogate now and then: an encode error
+  return s;
+}
+function randomValue(depth: number): unknown {
+  const k = rnd(depth > 3 ? 9 : 14);
+  switch (k) {
+    case 0: return null;
+    case 1: return rnd(2) === 0;
+    case 2: return rnd(256) - 128;
+    case 3: return [0, 127, 128, 255, 256, 65535, 65536, 4294967295, 4294967296, 9007199254740991, -33, -129, -32769, -2147483649, -9007199254740991][rnd(15)];
+    case 4: return [1.5, -0.25, 1e300, -0, NaN, Infinity, 2 ** 53, -(2 ** 60), 0.1][rnd(9)];
+    case 5: return new Float64([2, 0, -7, 1.5, NaN, -0][rnd(6)]);
+    case 6: return [5n, 2n ** 63n - 1n, -(2n ** 63n), 2n ** 53n, -(2n ** 53n) - 1n, 2n ** 64n][rnd(6)];
+    case 7: return randomString();
+    case 8: return new Uint8Array(rnd(3) === 0 ? 300 : rnd(5)).map(() => rnd(256));
+    case 9: return Array.from({ length: rnd(5) }, () => randomValue(depth + 1));
+    case 10: {
+      const o: Record<string, unknown> = {};
+      for (let n = rnd(6); n > 0; n--) o[randomString()] = rnd(8) === 0 ? undefined : randomValue(depth + 1);
+      return o;
+    }
+    case 11: {
+      const m = new Map<unknown, unknown>();
+      for (let n = rnd(5); n > 0; n--) m.set([randomString(), rnd(100), new Float64(rnd(3)), rnd(2) === 0, null][rnd(5)], randomValue(depth + 1));
+      return m;
+    }
+    case 12: return new Set(Array.from({ length: rnd(5) }, () => [rnd(10), randomString(), new Float64(rnd(3) / 2)][rnd(3)]));
+    default: return { id: rnd(1000), tags: [randomString()], nested: randomValue(depth + 1) };
+  }
+}
+
 function run(): string[] {
   const bad: string[] = [];
   // The comparison itself must see differences.
@@ -187,6 +231,38 @@ function run(): string[] {
       if (!(pd.ok && nd.ok && same(pd.value, nd.value))) bad.push(`round trip ${name}: pure ${show(pd)}, native ${show(nd)}`);
     }
   }
+  // Random values: encode with both, then decode both encodings, then
+  // decode corrupted copies (a changed byte, a cut) with both.
+  let corrupted = 0;
+  for (let i = 0; i < 3000 && bad.length < 30; i++) {
+    const v = randomValue(0);
+    const p = attempt(() => encodePure(v));
+    const n = attempt(() => __squall.encode(v));
+    const ph = p.ok ? hex(p.value as Uint8Array) : `error ${p.error}`, nh = n.ok ? hex(n.value as Uint8Array) : `error ${n.error}`;
+    if (ph !== nh) {
+      bad.push(`random value ${i}: pure ${ph.slice(0, 80)}, native ${nh.slice(0, 80)}`);
+      continue;
+    }
+    if (!p.ok) continue;
+    const enc = p.value as Uint8Array;
+    const pd = attempt(() => decodePure(enc));
+    const nd = attempt(() => __squall.decode(enc));
+    if (!(pd.ok && nd.ok && same(pd.value, nd.value))) {
+      bad.push(`random value ${i} (${ph.slice(0, 60)}): decoded pure ${show(pd)}, native ${show(nd)}`);
+      continue;
+    }
+    for (let j = 0; j < 3; j++) {
+      const c = enc.slice(0, rnd(3) === 0 ? rnd(enc.length + 1) : enc.length);
+      if (c.length > 0 && j > 0) c[rnd(c.length)] = rnd(256);
+      const pc = attempt(() => decodePure(c));
+      const nc = attempt(() => __squall.decode(c));
+      if (pc.ok !== nc.ok || (!pc.ok && !nc.ok && pc.error !== nc.error) || (pc.ok && nc.ok && !same(pc.value, nc.value))) {
+        bad.push(`corrupted ${hex(c).slice(0, 60)}: pure ${show(pc)}, native ${show(nc)}`);
+      }
+      if (!pc.ok) corrupted++;
+    }
+  }
+  if (corrupted < 500) bad.push(`only ${corrupted} corrupted inputs were rejected: the corruption is too weak to test errors`);
   return bad;
 }
 
