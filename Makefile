@@ -42,12 +42,15 @@ test-sdk-go: ## Lint and test the Go guest SDK (its own module, zero dependencie
 test-examples: ## Lint and test the Go example modules (each its own Go module)
 	cd examples/wordcount/go && go vet ./... && GOOS=wasip1 GOARCH=wasm go vet ./... && go run $(STATICCHECK) ./... && go test -count=1 ./...
 	cd examples/social/go && go vet ./... && GOOS=wasip1 GOARCH=wasm go vet ./... && go run $(STATICCHECK) ./... && go test -count=1 ./...
+	cd examples/bank/go && go vet ./... && GOOS=wasip1 GOARCH=wasm go vet ./... && go run $(STATICCHECK) ./... && go test -count=1 ./...
 
 .PHONY: test-sdk-rust
 test-sdk-rust: ## Test the Rust guest SDK and its example crates natively (cargo test)
 	cd guest-sdks/rust && $(RUST) test --locked
 	cd examples/wordcount/rust && $(RUST) test --locked
 	cd examples/social/rust && $(RUST) test --locked
+	cd examples/bank/rust && $(RUST) test --locked
+	cd internal/conformance/modules/abi11/rust && $(RUST) test --locked
 
 .PHONY: test-sdk-typescript
 test-sdk-typescript: ## Test the TypeScript SDK and its example projects under Node (npm ci, tsc, node --test)

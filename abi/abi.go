@@ -19,7 +19,7 @@ const (
 	// Minor is the highest ABI minor version this package (and a host built
 	// on it) supports. A guest declares the minor it needs with its marker
 	// export; a host accepts guests whose minor is at most its own.
-	Minor = 0
+	Minor = 1
 )
 
 // Module names a guest may import from.
@@ -254,10 +254,14 @@ const (
 	ESCHEMA Errno = -10
 	// EMULTI: SELECT_ONE navigated to more than one value.
 	EMULTI Errno = -11
+	// ETIMEDOUT (1.1): a query invocation ran past its deadline.
+	ETIMEDOUT Errno = -12
+	// EFAILED (1.1): a query invocation failed; the message says why.
+	EFAILED Errno = -13
 )
 
 var errnoNames = [...]string{"", "EINVAL", "ENOENT", "EBADID", "ETOOBIG", "EWRONGPART", "EQUOTA",
-	"ESTATE", "EINTERNAL", "EPATH", "ESCHEMA", "EMULTI"}
+	"ESTATE", "EINTERNAL", "EPATH", "ESCHEMA", "EMULTI", "ETIMEDOUT", "EFAILED"}
 
 var errnoText = [...]string{"",
 	"malformed frame or argument",
@@ -271,6 +275,8 @@ var errnoText = [...]string{"",
 	"bad path",
 	"value does not fit the schema",
 	"more than one value",
+	"query deadline exceeded",
+	"query failed",
 }
 
 // String returns the code's name, such as "EINVAL", or "errno(-42)".
@@ -360,15 +366,24 @@ const (
 	ItemRecord ItemKind = 1
 	// ItemHop is a hop delivery: a stage continuation sent by HOP.
 	ItemHop ItemKind = 2
+	// ItemInvoke (1.1) is the invocation of a query's entry stage; its
+	// payload is the argument list. Only in [BatchQuery] batches.
+	ItemInvoke ItemKind = 3
 )
 
-// String returns the spec name: RECORD or HOP.
+// BatchQuery (1.1) is the batch header flag of a query invocation's
+// batches: the header's Topology is an index in the definition's queries.
+const BatchQuery uint16 = 1
+
+// String returns the spec name: RECORD, HOP or INVOKE.
 func (k ItemKind) String() string {
 	switch k {
 	case ItemRecord:
 		return "RECORD"
 	case ItemHop:
 		return "HOP"
+	case ItemInvoke:
+		return "INVOKE"
 	}
 	return "item_kind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -403,13 +418,17 @@ const (
 	// EffectError reports that the whole call failed. Body: an error detail
 	// map.
 	EffectError EffectOp = 8
+	// EffectAggregate (1.1) combines a value into a PState, or into the
+	// result of a query invocation, with an [Aggregator] (ABI.md §15.6).
+	// Body: the key path (a list), the value, and for AggTopN the int n.
+	EffectAggregate EffectOp = 9
 )
 
-var effectOpNames = [...]string{"", "APPEND", "HOP", "TRANSFORM", "EMIT", "LOG", "OUTCOME", "DEFINE", "ERROR"}
+var effectOpNames = [...]string{"", "APPEND", "HOP", "TRANSFORM", "EMIT", "LOG", "OUTCOME", "DEFINE", "ERROR", "AGGREGATE"}
 
 // String returns the spec name of the op, such as "APPEND".
 func (op EffectOp) String() string {
-	if op >= EffectAppend && op <= EffectError {
+	if op >= EffectAppend && op <= EffectAggregate {
 		return effectOpNames[op]
 	}
 	return "effect_op(" + strconv.Itoa(int(op)) + ")"
@@ -487,6 +506,15 @@ func (p Partitioner) String() string {
 // topology's ack return for the root record of the current item.
 const EmitAckReturn = 0
 
+// EmitQueryResult (1.1) is the emit stream of query results: the value
+// replaces the result of the query invocation (only in [BatchQuery]
+// batches).
+const EmitQueryResult = 1
+
+// QueryResultTarget (1.1) is the AGGREGATE target that names the result of
+// the current query invocation instead of a PState.
+const QueryResultTarget = 0xFFFF
+
 // LogLevel is the level of a LOG effect (its flags).
 type LogLevel uint8
 
@@ -543,15 +571,21 @@ const (
 	// QuerySelectOne returns the one value the path navigates to; none is
 	// [ResultNotFound], several is [EMULTI].
 	QuerySelectOne QueryOp = 2
+	// QueryInvoke (1.1) invokes a query topology: the target is its index
+	// in the definition's queries and the body the argument list; the
+	// result is the invocation's result.
+	QueryInvoke QueryOp = 3
 )
 
-// String returns the spec name: SELECT or SELECT_ONE.
+// String returns the spec name: SELECT, SELECT_ONE or INVOKE.
 func (op QueryOp) String() string {
 	switch op {
 	case QuerySelect:
 		return "SELECT"
 	case QuerySelectOne:
 		return "SELECT_ONE"
+	case QueryInvoke:
+		return "INVOKE"
 	}
 	return "query_op(" + strconv.Itoa(int(op)) + ")"
 }

@@ -30,7 +30,7 @@ var (
 	// ErrReserved: a reserved field, flag bit or unused field is not zero.
 	ErrReserved = errors.New("reserved field not zero")
 	// ErrUnknownCode: an opcode, item kind, partitioner, level, outcome or
-	// status that ABI 1.0 does not define.
+	// status that the ABI (up to [Minor]) does not define.
 	ErrUnknownCode = errors.New("unknown code")
 	// ErrTooLarge: the frame, or a length or count in it, exceeds a limit.
 	ErrTooLarge = errors.New("too large")
@@ -317,7 +317,8 @@ func DecodeInit(b []byte) (*InitFrame, error) {
 
 // BatchHeader is the fixed header of a batch frame (ABI.md §6.2).
 type BatchHeader struct {
-	// Flags are reserved (zero) in ABI 1.0.
+	// Flags: [BatchQuery] (1.1) for the batches of a query invocation;
+	// other bits are reserved.
 	Flags uint16
 	// BatchID numbers the batches of one (topology, partition); every
 	// attempt of a batch carries the same id.
@@ -326,7 +327,8 @@ type BatchHeader struct {
 	Partition uint32
 	// Attempt is 0 on the first attempt of the batch and counts retries.
 	Attempt uint32
-	// Topology is the index of the topology in the module definition.
+	// Topology is the index of the topology in the module definition (of
+	// the query in its queries, with BatchQuery).
 	Topology uint16
 	// TimeUnixNano is the batch time: what the clocks show, the same on
 	// every attempt.
@@ -338,7 +340,8 @@ type BatchHeader struct {
 // BatchItem is one item of a batch frame: a depot record or a hop
 // delivery.
 type BatchItem struct {
-	// Kind is ItemRecord or ItemHop.
+	// Kind is ItemRecord or ItemHop; with BatchQuery, ItemInvoke or
+	// ItemHop.
 	Kind ItemKind
 	// Stage is the index, in the topology's stages, of the stage to run.
 	Stage uint16
@@ -383,9 +386,12 @@ func (f *BatchFrame) Append(dst []byte) ([]byte, error) {
 	b = appendU32(b, 0)
 	b = appendU64(b, uint64(h.TimeUnixNano))
 	b = appendU64(b, h.Seed)
+	if h.Flags&^BatchQuery != 0 {
+		return dst, encodeFail(FrameBatch, -1, ErrReserved, nil, "flags 0x"+strconv.FormatUint(uint64(h.Flags), 16)+" set reserved bits")
+	}
 	for i := range f.Items {
 		it := &f.Items[i]
-		if err := it.check(); err != nil {
+		if err := it.check(h.Flags&BatchQuery != 0, i); err != nil {
 			return dst, encodeFail(FrameBatch, i, err.Err, nil, err.Msg)
 		}
 		if len(it.Payload) == 0 {
@@ -417,22 +423,36 @@ type itemProblem struct {
 	Off int // offset of the field within the item header
 }
 
-// check reports what is wrong with the fields of a batch item.
-func (it *BatchItem) check() *itemProblem {
+// check reports what is wrong with the fields of item i of a batch, a
+// query batch when query is set.
+func (it *BatchItem) check(query bool, i int) *itemProblem {
 	switch it.Kind {
 	case ItemRecord:
+		if query {
+			return &itemProblem{ErrReserved, "a QUERY batch holds INVOKE and HOP items, not RECORD", 4}
+		}
 		if it.Depot == NoDepot {
 			return &itemProblem{ErrReserved, "a RECORD item needs a depot index, not 0xFFFF", 8}
 		}
-	case ItemHop:
+	case ItemHop, ItemInvoke:
+		if it.Kind == ItemInvoke {
+			switch {
+			case !query:
+				return &itemProblem{ErrReserved, "an INVOKE item is allowed only in a QUERY batch", 4}
+			case i != 0:
+				return &itemProblem{ErrReserved, "an INVOKE item must be the first item of its batch", 4}
+			case it.Stage != 0:
+				return &itemProblem{ErrReserved, "an INVOKE item runs the entry stage 0, not " + strconv.Itoa(int(it.Stage)), 6}
+			}
+		}
 		if it.Depot != NoDepot {
-			return &itemProblem{ErrReserved, "a HOP item has depot 0xFFFF, not " + strconv.Itoa(int(it.Depot)), 8}
+			return &itemProblem{ErrReserved, "a " + it.Kind.String() + " item has depot 0xFFFF, not " + strconv.Itoa(int(it.Depot)), 8}
 		}
 		if it.Offset != 0 {
-			return &itemProblem{ErrReserved, "a HOP item has offset 0, not " + strconv.FormatUint(it.Offset, 10), 16}
+			return &itemProblem{ErrReserved, "a " + it.Kind.String() + " item has offset 0, not " + strconv.FormatUint(it.Offset, 10), 16}
 		}
 	default:
-		return &itemProblem{ErrUnknownCode, "unknown item kind " + strconv.Itoa(int(it.Kind)) + "; ABI 1.0 has 1 (RECORD) and 2 (HOP)", 4}
+		return &itemProblem{ErrUnknownCode, "unknown item kind " + strconv.Itoa(int(it.Kind)) + "; ABI 1.1 has 1 (RECORD), 2 (HOP) and 3 (INVOKE)", 4}
 	}
 	return nil
 }
@@ -457,7 +477,7 @@ func DecodeBatch(b []byte) (*BatchFrame, error) {
 		TimeUnixNano: int64(r.u64(32)),
 		Seed:         r.u64(40),
 	}}
-	if f.Header.Flags != 0 {
+	if f.Header.Flags&^BatchQuery != 0 {
 		return nil, r.fail(-1, 2, ErrReserved, "flags 0x"+strconv.FormatUint(uint64(f.Header.Flags), 16)+" set reserved bits")
 	}
 	if v := r.u16(26); v != 0 {
@@ -486,7 +506,7 @@ func DecodeBatch(b []byte) (*BatchFrame, error) {
 		it.SourcePartition = r.u32(p + 12)
 		it.Offset = r.u64(p + 16)
 		it.EventTimeUnixNano = int64(r.u64(p + 24))
-		if prob := it.check(); prob != nil {
+		if prob := it.check(f.Header.Flags&BatchQuery != 0, i); prob != nil {
 			return nil, r.fail(i, p+prob.Off, prob.Err, prob.Msg)
 		}
 		if size == 0 {

@@ -23,11 +23,39 @@ const (
 	DepotRandom = "random"
 	// DepotDisallow refuses appends from clients; only topologies append.
 	DepotDisallow = "disallow"
+	// DepotTick (1.1) makes a tick depot: the host appends the tick time
+	// (int Unix milliseconds) to partition 0 every TickMillis; nobody
+	// else appends.
+	DepotTick = "tick"
 )
 
-// TopologyStream is the kind of a stream topology, the only kind of ABI
-// 1.0.
-const TopologyStream = "stream"
+// Topology kinds.
+const (
+	// TopologyStream is the kind of a stream topology (ABI 1.0).
+	TopologyStream = "stream"
+	// TopologyMicrobatch (1.1) is the kind of a microbatch topology
+	// (ABI.md §15.2).
+	TopologyMicrobatch = "microbatch"
+)
+
+// Source start positions (SourceDef.StartFrom, 1.1).
+const (
+	// StartBeginning starts at the first record still stored (the default).
+	StartBeginning = "beginning"
+	// StartEnd starts at the end of the depot as it is at first deploy.
+	StartEnd = "end"
+	// StartOffset starts at SourceDef.StartOffset.
+	StartOffset = "offset"
+)
+
+// Defaults and bounds of the 1.1 definition fields.
+const (
+	DefaultMaxRecords = 1000
+	MaxMaxRecords     = 1_000_000
+	MaxIntervalMillis = 3_600_000
+	MaxTickMillis     = 86_400_000
+	MaxQueryArgs      = 64
+)
 
 // SchemaType is the type of a [Schema] node.
 type SchemaType string
@@ -76,6 +104,32 @@ type ModuleDef struct {
 	Depots     []DepotDef
 	PStates    []PStateDef
 	Topologies []TopologyDef
+	// Queries (1.1) are the query topologies, in the order of their ids.
+	Queries []QueryDef
+}
+
+// QueryDef declares a query topology (1.1, ABI.md §15.4).
+type QueryDef struct {
+	Name string
+	// Args names the arguments; an invocation passes exactly this many.
+	Args []string
+	// Stages are the query's stages; Stages[0] is the entry stage.
+	Stages []string
+}
+
+// StageIndex returns the id of the named stage, or -1.
+func (q *QueryDef) StageIndex(name string) int {
+	return slices.Index(q.Stages, name)
+}
+
+// QueryIndex returns the id of the named query, or -1.
+func (d *ModuleDef) QueryIndex(name string) int {
+	for i := range d.Queries {
+		if d.Queries[i].Name == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // DepotDef declares a depot.
@@ -87,8 +141,10 @@ type DepotDef struct {
 // DepotPartitioner says how appends from outside a topology (and APPENDs
 // without AppendLocal) choose a depot partition.
 type DepotPartitioner struct {
-	// Kind is DepotHash, DepotRandom or DepotDisallow.
+	// Kind is DepotHash, DepotRandom, DepotDisallow or (1.1) DepotTick.
 	Kind string
+	// TickMillis is the period of a DepotTick depot.
+	TickMillis int64
 	// Key selects the key to hash from the record (hash only), as a select
 	// path; the first value it navigates to is hashed, nil when none. An
 	// empty path hashes the whole record.
@@ -101,6 +157,9 @@ type PStateDef struct {
 	Schema Schema
 	// Global keeps the PState on partition 0 only.
 	Global bool
+	// Owner (1.1) names the one topology that may write the PState; empty:
+	// any stream topology may.
+	Owner string
 }
 
 // Schema is a PState storage schema: a leaf type, or a map, set, list or
@@ -131,18 +190,67 @@ type FieldDef struct {
 // TopologyDef declares a topology.
 type TopologyDef struct {
 	Name string
-	// Kind is TopologyStream.
+	// Kind is TopologyStream or (1.1) TopologyMicrobatch.
 	Kind string
 	// Sources name the depots the topology reads and the stage each record
 	// starts at.
 	Sources []SourceDef
 	// Stages are the topology's stages, in the order of their ids.
 	Stages []string
+	// MaxRecords (microbatch, 1.1) bounds the records of each source and
+	// partition in one microbatch; 0 means DefaultMaxRecords.
+	MaxRecords int64
+	// IntervalMillis (microbatch, 1.1) is the least time between the
+	// starts of two microbatches.
+	IntervalMillis int64
+}
+
+// BatchMaxRecords returns MaxRecords or its default.
+func (t *TopologyDef) BatchMaxRecords() int64 {
+	if t.MaxRecords <= 0 {
+		return DefaultMaxRecords
+	}
+	return t.MaxRecords
 }
 
 // SourceDef subscribes a stage to a depot.
 type SourceDef struct {
 	Depot, Stage string
+	// StartFrom (1.1) is where the source starts when the topology has no
+	// progress yet: "" or StartBeginning, StartEnd, or StartOffset with
+	// StartOffset.
+	StartFrom   string
+	StartOffset int64
+}
+
+// MinMinor returns the lowest ABI minor whose definition fields d uses:
+// 1 when it declares a tick depot, an owner, a microbatch topology, a
+// source start position or a query; 0 otherwise.
+func (d *ModuleDef) MinMinor() int {
+	if len(d.Queries) > 0 {
+		return 1
+	}
+	for _, dp := range d.Depots {
+		if dp.Partitioner.Kind == DepotTick {
+			return 1
+		}
+	}
+	for _, ps := range d.PStates {
+		if ps.Owner != "" {
+			return 1
+		}
+	}
+	for _, t := range d.Topologies {
+		if t.Kind == TopologyMicrobatch || t.MaxRecords != 0 || t.IntervalMillis != 0 {
+			return 1
+		}
+		for _, s := range t.Sources {
+			if s.StartFrom != "" && s.StartFrom != StartBeginning {
+				return 1
+			}
+		}
+	}
+	return 0
 }
 
 // DepotIndex returns the id of the named depot, or -1.
@@ -227,6 +335,9 @@ func (d *ModuleDef) Value() Value {
 		if len(dp.Partitioner.Key) > 0 {
 			part = append(part, entry("key", dp.Partitioner.Key.Value()))
 		}
+		if dp.Partitioner.Kind == DepotTick {
+			part = append(part, entry("millis", Int(dp.Partitioner.TickMillis)))
+		}
 		depots[i] = Map(entry("name", String(dp.Name)), entry("partitioner", Map(part...)))
 	}
 	pstates := make([]Value, len(d.PStates))
@@ -235,24 +346,56 @@ func (d *ModuleDef) Value() Value {
 		if ps.Global {
 			es = append(es, entry("global", Bool(true)))
 		}
+		if ps.Owner != "" {
+			es = append(es, entry("owner", String(ps.Owner)))
+		}
 		pstates[i] = Map(es...)
 	}
 	topos := make([]Value, len(d.Topologies))
 	for i, t := range d.Topologies {
 		srcs := make([]Value, len(t.Sources))
 		for j, s := range t.Sources {
-			srcs[j] = Map(entry("depot", String(s.Depot)), entry("stage", String(s.Stage)))
+			es := []MapEntry{entry("depot", String(s.Depot)), entry("stage", String(s.Stage))}
+			switch s.StartFrom {
+			case StartEnd:
+				es = append(es, entry("start_from", String(StartEnd)))
+			case StartOffset:
+				es = append(es, entry("start_from", Int(s.StartOffset)))
+			}
+			srcs[j] = Map(es...)
 		}
-		stages := make([]Value, len(t.Stages))
-		for j, s := range t.Stages {
-			stages[j] = String(s)
+		es := []MapEntry{entry("name", String(t.Name)), entry("kind", String(t.Kind)),
+			entry("sources", List(srcs...)), entry("stages", strings2Values(t.Stages))}
+		if t.MaxRecords != 0 && t.MaxRecords != DefaultMaxRecords {
+			es = append(es, entry("max_records", Int(t.MaxRecords)))
 		}
-		topos[i] = Map(entry("name", String(t.Name)), entry("kind", String(t.Kind)),
-			entry("sources", List(srcs...)), entry("stages", List(stages...)))
+		if t.IntervalMillis != 0 {
+			es = append(es, entry("interval_ms", Int(t.IntervalMillis)))
+		}
+		topos[i] = Map(es...)
 	}
 	top = append(top, entry("depots", List(depots...)), entry("pstates", List(pstates...)),
 		entry("topologies", List(topos...)))
+	if len(d.Queries) > 0 {
+		qs := make([]Value, len(d.Queries))
+		for i, q := range d.Queries {
+			es := []MapEntry{entry("name", String(q.Name)), entry("stages", strings2Values(q.Stages))}
+			if len(q.Args) > 0 {
+				es = append(es, entry("args", strings2Values(q.Args)))
+			}
+			qs[i] = Map(es...)
+		}
+		top = append(top, entry("queries", List(qs...)))
+	}
 	return Map(top...)
+}
+
+func strings2Values(ss []string) Value {
+	vs := make([]Value, len(ss))
+	for i, s := range ss {
+		vs[i] = String(s)
+	}
+	return List(vs...)
 }
 
 // Value returns the Value form of s (ABI.md §5.3): a leaf is its type name
@@ -489,10 +632,42 @@ func (p *problems) def(v Value) *ModuleDef {
 	for i, tv := range p.listField(w, f, "topologies", true) {
 		d.Topologies = append(d.Topologies, p.topology(at("topologies", i), tv))
 	}
-	if q := p.listField(w, f, "queries", false); len(q) > 0 {
-		p.add("queries", "query topologies are not supported in ABI 1.0; leave \"queries\" out or empty")
+	for i, qv := range p.listField(w, f, "queries", false) {
+		d.Queries = append(d.Queries, p.query(at("queries", i), qv))
 	}
 	return d
+}
+
+func (p *problems) intField(where string, f map[string]Value, name string) (int64, bool) {
+	v, ok := f[name]
+	if !ok {
+		return 0, false
+	}
+	n, ok := v.AsInt()
+	if !ok {
+		p.add(join(where, name), "must be an int, not "+v.Kind().String())
+	}
+	return n, ok
+}
+
+func (p *problems) stringList(where string, f map[string]Value, name string, required bool) []string {
+	var out []string
+	for i, sv := range p.listField(where, f, name, required) {
+		s, ok := sv.AsString()
+		if !ok {
+			p.add(at(join(where, name), i), "must be a string, not "+sv.Kind().String())
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (p *problems) query(w string, v Value) QueryDef {
+	f := p.fields(w, v, "a query", []string{"args", "name", "stages"})
+	q := QueryDef{Name: p.str(w, f, "name", true)}
+	q.Args = p.stringList(w, f, "args", false)
+	q.Stages = p.stringList(w, f, "stages", true)
+	return q
 }
 
 func (p *problems) depot(w string, v Value) DepotDef {
@@ -506,8 +681,16 @@ func (p *problems) depot(w string, v Value) DepotDef {
 		return d
 	}
 	pw := join(w, "partitioner")
-	pf := p.fields(pw, pv, "a partitioner", []string{"key", "kind"})
+	pf := p.fields(pw, pv, "a partitioner", []string{"key", "kind", "millis"})
 	d.Partitioner.Kind = p.str(pw, pf, "kind", true)
+	if n, ok := p.intField(pw, pf, "millis"); ok {
+		d.Partitioner.TickMillis = n
+		if d.Partitioner.Kind != DepotTick {
+			p.add(join(pw, "millis"), "only a tick partitioner takes millis")
+		}
+	} else if _, present := pf["millis"]; !present && d.Partitioner.Kind == DepotTick {
+		p.add(join(pw, "millis"), "required field is missing: the tick period in milliseconds")
+	}
 	if kv, ok := pf["key"]; ok {
 		path, err := ParsePath(kv)
 		switch {
@@ -521,8 +704,8 @@ func (p *problems) depot(w string, v Value) DepotDef {
 }
 
 func (p *problems) pstate(w string, v Value) PStateDef {
-	f := p.fields(w, v, "a PState", []string{"global", "name", "schema"})
-	ps := PStateDef{Name: p.str(w, f, "name", true), Global: p.boolean(w, f, "global")}
+	f := p.fields(w, v, "a PState", []string{"global", "name", "owner", "schema"})
+	ps := PStateDef{Name: p.str(w, f, "name", true), Global: p.boolean(w, f, "global"), Owner: p.str(w, f, "owner", false)}
 	if sv, ok := f["schema"]; ok {
 		ps.Schema = p.schema(join(w, "schema"), sv, 1)
 	} else if f != nil {
@@ -617,12 +800,40 @@ func (p *problems) schema(w string, v Value, depth int) Schema {
 }
 
 func (p *problems) topology(w string, v Value) TopologyDef {
-	f := p.fields(w, v, "a topology", []string{"kind", "name", "sources", "stages"})
+	f := p.fields(w, v, "a topology", []string{"interval_ms", "kind", "max_records", "name", "sources", "stages"})
 	t := TopologyDef{Name: p.str(w, f, "name", true), Kind: p.str(w, f, "kind", true)}
+	if n, ok := p.intField(w, f, "max_records"); ok {
+		if n < 1 || n > MaxMaxRecords {
+			p.add(join(w, "max_records"), "is "+strconv.FormatInt(n, 10)+"; it must be from 1 to "+strconv.Itoa(MaxMaxRecords))
+		}
+		t.MaxRecords = n
+	}
+	if n, ok := p.intField(w, f, "interval_ms"); ok {
+		if n < 0 || n > MaxIntervalMillis {
+			p.add(join(w, "interval_ms"), "is "+strconv.FormatInt(n, 10)+"; it must be from 0 to "+strconv.Itoa(MaxIntervalMillis))
+		}
+		t.IntervalMillis = n
+	}
 	for i, sv := range p.listField(w, f, "sources", true) {
 		sw := at(join(w, "sources"), i)
-		sf := p.fields(sw, sv, "a source", []string{"depot", "stage"})
-		t.Sources = append(t.Sources, SourceDef{Depot: p.str(sw, sf, "depot", true), Stage: p.str(sw, sf, "stage", true)})
+		sf := p.fields(sw, sv, "a source", []string{"depot", "stage", "start_from"})
+		s := SourceDef{Depot: p.str(sw, sf, "depot", true), Stage: p.str(sw, sf, "stage", true)}
+		if fv, ok := sf["start_from"]; ok {
+			str, isStr := fv.AsString()
+			n, isInt := fv.AsInt()
+			switch {
+			case isStr && (str == StartBeginning || str == StartEnd):
+				s.StartFrom = str
+			case isInt && n >= 0:
+				s.StartFrom, s.StartOffset = StartOffset, n
+			default:
+				p.add(join(sw, "start_from"), "must be \"beginning\", \"end\" or an offset (an int >= 0), not "+fv.String())
+			}
+		}
+		if s.StartFrom == StartBeginning {
+			s.StartFrom = ""
+		}
+		t.Sources = append(t.Sources, s)
 	}
 	for i, sv := range p.listField(w, f, "stages", true) {
 		s, ok := sv.AsString()
@@ -703,13 +914,17 @@ func (d *ModuleDef) validate(p *problems) {
 			if err := dp.Partitioner.Key.Validate(ModeSelect); err != nil {
 				p.add(join(w, "key"), strings.TrimPrefix(err.Error(), "abi: "))
 			}
-		case DepotRandom, DepotDisallow:
+		case DepotRandom, DepotDisallow, DepotTick:
 			if len(dp.Partitioner.Key) > 0 {
 				p.add(join(w, "key"), "only a hash partitioner takes a key path")
 			}
+			if dp.Partitioner.Kind == DepotTick && (dp.Partitioner.TickMillis < 1 || dp.Partitioner.TickMillis > MaxTickMillis) {
+				p.add(join(w, "millis"), "is "+strconv.FormatInt(dp.Partitioner.TickMillis, 10)+"; the tick period must be from 1 to "+
+					strconv.Itoa(MaxTickMillis)+" milliseconds")
+			}
 		default:
 			p.add(join(w, "kind"), "unknown depot partitioner "+strconv.Quote(dp.Partitioner.Kind)+
-				"; use \"hash\", \"random\" or \"disallow\"")
+				"; use \"hash\", \"random\", \"disallow\" or \"tick\"")
 		}
 	}
 	psNames := make([]string, len(d.PStates))
@@ -730,10 +945,15 @@ func (d *ModuleDef) validate(p *problems) {
 		w := at("topologies", i)
 		switch t.Kind {
 		case TopologyStream:
-		case "microbatch":
-			p.add(join(w, "kind"), "microbatch topologies are not supported in ABI 1.0; use \"stream\"")
+			if t.MaxRecords != 0 {
+				p.add(join(w, "max_records"), "only microbatch topologies take max_records")
+			}
+			if t.IntervalMillis != 0 {
+				p.add(join(w, "interval_ms"), "only microbatch topologies take interval_ms")
+			}
+		case TopologyMicrobatch:
 		default:
-			p.add(join(w, "kind"), "unknown topology kind "+strconv.Quote(t.Kind)+"; use \"stream\"")
+			p.add(join(w, "kind"), "unknown topology kind "+strconv.Quote(t.Kind)+"; use \"stream\" or \"microbatch\"")
 		}
 		if len(t.Stages) > MaxDefEntries {
 			p.add(join(w, "stages"), "has "+strconv.Itoa(len(t.Stages))+" entries; the limit is "+strconv.Itoa(MaxDefEntries))
@@ -746,9 +966,9 @@ func (d *ModuleDef) validate(p *problems) {
 			p.add(join(w, "sources"), "has "+strconv.Itoa(len(t.Sources))+" entries; the limit is "+strconv.Itoa(MaxDefEntries))
 		}
 		if len(t.Sources) == 0 {
-			p.add(join(w, "sources"), "a stream topology needs at least one source {\"depot\": ..., \"stage\": ...}")
+			p.add(join(w, "sources"), "a topology needs at least one source {\"depot\": ..., \"stage\": ...}")
 		}
-		seen := map[SourceDef]int{}
+		seen := map[[2]string]int{}
 		for j, s := range t.Sources {
 			sw := at(join(w, "sources"), j)
 			if d.DepotIndex(s.Depot) < 0 {
@@ -769,12 +989,53 @@ func (d *ModuleDef) validate(p *problems) {
 				}
 				p.add(join(sw, "stage"), msg)
 			}
-			if k, dup := seen[s]; dup {
+			if k, dup := seen[[2]string{s.Depot, s.Stage}]; dup {
 				p.add(sw, "duplicate source (also "+at(join(w, "sources"), k)+")")
 			} else {
-				seen[s] = j
+				seen[[2]string{s.Depot, s.Stage}] = j
 			}
 		}
+	}
+	for i, ps := range d.PStates {
+		if ps.Owner == "" {
+			continue
+		}
+		if d.TopologyIndex(ps.Owner) < 0 {
+			msg := "unknown topology " + strconv.Quote(ps.Owner) + "; "
+			if len(d.Topologies) == 0 {
+				msg += "the module declares no topologies"
+			} else {
+				msg += "declared topologies: " + quoteList(topoNames)
+			}
+			p.add(join(at("pstates", i), "owner"), msg)
+		}
+	}
+	d.validateQueries(p, topoNames)
+}
+
+func (d *ModuleDef) validateQueries(p *problems, topoNames []string) {
+	if len(d.Queries) > MaxDefEntries {
+		p.add("queries", "has "+strconv.Itoa(len(d.Queries))+" entries; the limit is "+strconv.Itoa(MaxDefEntries))
+	}
+	qNames := make([]string, len(d.Queries))
+	for i, q := range d.Queries {
+		qNames[i] = q.Name
+	}
+	p.names("queries", "query", qNames, "name")
+	for i := range d.Queries {
+		q := &d.Queries[i]
+		w := at("queries", i)
+		if slices.Contains(topoNames, q.Name) {
+			p.add(join(w, "name"), "query name "+strconv.Quote(q.Name)+" is also a topology name; queries and topologies need distinct names")
+		}
+		if len(q.Args) > MaxQueryArgs {
+			p.add(join(w, "args"), "has "+strconv.Itoa(len(q.Args))+" arguments; the limit is "+strconv.Itoa(MaxQueryArgs))
+		}
+		p.names(join(w, "args"), "argument", q.Args, "")
+		if len(q.Stages) == 0 {
+			p.add(join(w, "stages"), "a query needs at least one stage (the first is its entry)")
+		}
+		p.names(join(w, "stages"), "stage", q.Stages, "")
 	}
 }
 

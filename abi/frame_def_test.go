@@ -128,8 +128,46 @@ func frDefProblemCases() []frDefCase {
 			`topologeis: unknown field; a module definition fields are "depots", "name", "pstates", "queries", "topologies"`}},
 		{"non-string key", Map(MapEntry{Int(1), Int(2)}, MapEntry{String("depots"), frL()}, MapEntry{String("pstates"), frL()},
 			MapEntry{String("topologies"), frL()}), []string{"definition: field names are strings; found the int key 1"}},
-		{"queries", def(frL(), frL(), frL(), "queries", frL(frM())), []string{
-			`queries: query topologies are not supported in ABI 1.0; leave "queries" out or empty`}},
+		{"1.1 query problems", def(frL(events), frL(), frL(okTopo), "queries", frL(
+			frM(),
+			frM("name", "t", "stages", frStrs("a")),
+			frM("name", "q", "args", frStrs("x", "x", "bad arg"), "stages", frL()),
+			frM("name", "q", "args", "x", "stages", frStrs("a", "a"), "deadline", Int(1)),
+		)), []string{
+			"queries[0].name: required field is missing",
+			"queries[0].stages: required field is missing",
+			`queries[1].name: query name "t" is also a topology name; queries and topologies need distinct names`,
+			`queries[2].args[1]: duplicate argument name "x" (also queries[2].args[0])`,
+			`queries[2].args[2]: name "bad arg" has ' ' at byte 3; use letters, digits, '_', '-', '.' and '$', starting with a letter, '_' or '$'`,
+			"queries[2].stages: a query needs at least one stage (the first is its entry)",
+			"queries[3].args: must be a list, not string",
+			`queries[3].deadline: unknown field; a query fields are "args", "name", "stages"`,
+			`queries[3].name: duplicate query name "q" (also queries[2])`,
+			`queries[3].stages[1]: duplicate stage name "a" (also queries[3].stages[0])`,
+		}},
+		{"1.1 definition fields", def(frL(
+			frM("name", "tick", "partitioner", frM("kind", "tick")),
+			frM("name", "tock", "partitioner", frM("kind", "tick", "millis", Int(0))),
+			frM("name", "h", "partitioner", frM("kind", "hash", "millis", Int(5))),
+		), frL(
+			frM("name", "p", "schema", "int", "owner", "nobody"),
+		), frL(
+			frM("name", "mb", "kind", "microbatch", "sources", frL(frM("depot", "tick", "stage", "s", "start_from", "middle")),
+				"stages", frStrs("s"), "max_records", Int(0), "interval_ms", Int(-1)),
+			frM("name", "st", "kind", "stream", "sources", frL(frM("depot", "tick", "stage", "s", "start_from", Int(-3))),
+				"stages", frStrs("s"), "max_records", Int(10), "interval_ms", Int(10)),
+		)), []string{
+			"depots[0].partitioner.millis: required field is missing: the tick period in milliseconds",
+			"depots[1].partitioner.millis: is 0; the tick period must be from 1 to 86400000 milliseconds",
+			"depots[2].partitioner.millis: only a tick partitioner takes millis",
+			`pstates[0].owner: unknown topology "nobody"; declared topologies: "mb", "st"`,
+			"topologies[0].interval_ms: is -1; it must be from 0 to 3600000",
+			"topologies[0].max_records: is 0; it must be from 1 to 1000000",
+			`topologies[0].sources[0].start_from: must be "beginning", "end" or an offset (an int >= 0), not "middle"`,
+			"topologies[1].interval_ms: only microbatch topologies take interval_ms",
+			"topologies[1].max_records: only microbatch topologies take max_records",
+			`topologies[1].sources[0].start_from: must be "beginning", "end" or an offset (an int >= 0), not -3`,
+		}},
 		{"bad module name", def(frL(), frL(), frL(), "name", "9lives"), []string{
 			`name: name "9lives" has '9' at byte 0; use letters, digits, '_', '-', '.' and '$', starting with a letter, '_' or '$'`}},
 		{"depot problems", def(frL(
@@ -145,7 +183,7 @@ func frDefProblemCases() []frDefCase {
 		), frL(), frL()), []string{
 			`depots[0].name: name "a b" has ' ' at byte 1; use letters, digits, '_', '-', '.' and '$', starting with a letter, '_' or '$'`,
 			"depots[1].name: must be a string, not int",
-			`depots[2].partitioner.kind: unknown depot partitioner "roundrobin"; use "hash", "random" or "disallow"`,
+			`depots[2].partitioner.kind: unknown depot partitioner "roundrobin"; use "hash", "random", "disallow" or "tick"`,
 			`depots[3].name: duplicate depot name "x" (also depots[2])`,
 			`depots[4].partitioner: required field is missing; use {"kind": "hash"}, {"kind": "random"} or {"kind": "disallow"}`,
 			"depots[5].partitioner.key: only a hash partitioner takes a key path",
@@ -206,10 +244,9 @@ func frDefProblemCases() []frDefCase {
 			frM("name", "a", "kind", "stream", "sources", frL(frSrc("events", "s")), "stages", frL(Int(1), String("s"))),
 			frM("name", "d", "sources", frL(frM("depot", "events")), "stages", frStrs("s")),
 		)), []string{
-			`topologies[0].kind: microbatch topologies are not supported in ABI 1.0; use "stream"`,
-			`topologies[1].sources: a stream topology needs at least one source {"depot": ..., "stage": ...}`,
+			`topologies[1].sources: a topology needs at least one source {"depot": ..., "stage": ...}`,
 			"topologies[1].stages: a topology needs at least one stage",
-			`topologies[2].kind: unknown topology kind "batch"; use "stream"`,
+			`topologies[2].kind: unknown topology kind "batch"; use "stream" or "microbatch"`,
 			"topologies[2].sources[1]: duplicate source (also topologies[2].sources[0])",
 			`topologies[2].sources[2].stage: unknown stage "t"; stages of topology "c": "s", "s", "bad name"`,
 			`topologies[2].stages[1]: duplicate stage name "s" (also topologies[2].stages[0])`,

@@ -83,13 +83,16 @@ type Effect struct {
 	// [NoItem].
 	Item uint32
 
-	// Key is the key of a HASH hop.
+	// Key is the key of a HASH hop, or the key path (a list) of an
+	// AGGREGATE.
 	Key Value
+	// N is the bound of an AGGREGATE with AggTopN.
+	N int64
 	// Partition is the partition of a DIRECT hop.
 	Partition uint32
 	// Value is the record (APPEND), the payload (HOP), the path in its
-	// Value form (TRANSFORM), the emitted value (EMIT) or the module
-	// definition (DEFINE).
+	// Value form (TRANSFORM), the emitted value (EMIT), the module
+	// definition (DEFINE) or the value combined (AGGREGATE).
 	Value Value
 	// Text is the message of a LOG.
 	Text string
@@ -111,6 +114,23 @@ func (e *Effect) LogLevel() LogLevel { return LogLevel(e.Flags) }
 
 // Outcome returns the outcome of an OUTCOME.
 func (e *Effect) Outcome() Outcome { return Outcome(e.Flags) }
+
+// Aggregator returns the aggregator of an AGGREGATE.
+func (e *Effect) Aggregator() Aggregator { return Aggregator(e.Flags) }
+
+// NewAggregate returns an AGGREGATE (1.1) of v with agg into the PState
+// target (or [QueryResultTarget]) at the key path keys. Use
+// [NewAggregateTopN] for AggTopN.
+func NewAggregate(item uint32, target uint16, agg Aggregator, keys []Value, v Value) Effect {
+	return Effect{Op: EffectAggregate, Flags: uint8(agg), Target: target, Item: item, Key: List(keys...), Value: v}
+}
+
+// NewAggregateTopN returns an AGGREGATE (1.1) with AggTopN of the pair
+// [score, id] into a list of at most n pairs at the key path keys.
+func NewAggregateTopN(item uint32, target uint16, keys []Value, score, id Value, n int64) Effect {
+	return Effect{Op: EffectAggregate, Flags: uint8(AggTopN), Target: target, Item: item, Key: List(keys...),
+		Value: List(score, id), N: n}
+}
 
 // NewAppend returns an APPEND of record to depot for item.
 func NewAppend(item uint32, depot uint16, ack AckLevel, local bool, record Value) Effect {
@@ -239,8 +259,13 @@ func (e *Effect) check() *itemProblem {
 		return nil
 	case EffectError:
 		return first(zeroFlags(), zeroTarget())
+	case EffectAggregate:
+		if a := e.Aggregator(); a < AggCount || a > AggTopN {
+			return &itemProblem{ErrUnknownCode, "unknown aggregator " + strconv.Itoa(int(a)) + "; use 1 (COUNT) to 8 (TOP_N)", 5}
+		}
+		return needItem()
 	}
-	return &itemProblem{ErrUnknownCode, "unknown effect op " + strconv.Itoa(int(e.Op)) + "; ABI 1.0 has 1 (APPEND) to 8 (ERROR)", 4}
+	return &itemProblem{ErrUnknownCode, "unknown effect op " + strconv.Itoa(int(e.Op)) + "; ABI 1.1 has 1 (APPEND) to 9 (AGGREGATE)", 4}
 }
 
 // EffectsFrame is the frame a guest passes to flush (ABI.md §6.3).
@@ -298,6 +323,17 @@ func appendEffect(dst []byte, index int, e *Effect) ([]byte, error) {
 		b, err = appendFrameValue(b, FrameEffects, index, e.Value, "DEFINE definition")
 	case EffectError:
 		b, err = appendFrameValue(b, FrameEffects, index, e.Detail.Value(), "ERROR detail")
+	case EffectAggregate:
+		if e.Key.Kind() != KindList {
+			return dst, encodeFail(FrameEffects, index, ErrBadValue, nil, "AGGREGATE key path must be a list, not "+e.Key.Kind().String())
+		}
+		if b, err = appendFrameValue(b, FrameEffects, index, e.Key, "AGGREGATE key path"); err != nil {
+			return dst, err
+		}
+		b, err = appendFrameValue(b, FrameEffects, index, e.Value, "AGGREGATE value")
+		if err == nil && e.Aggregator() == AggTopN {
+			b, err = appendFrameValue(b, FrameEffects, index, Int(e.N), "AGGREGATE n")
+		}
 	}
 	if err != nil {
 		return dst, err
@@ -423,6 +459,31 @@ func (r *frameReader) effectBody(i, off int, body []byte, e *Effect) *FrameError
 		one("DEFINE definition")
 	case EffectError:
 		err = r.detail(i, off, body, e, "ERROR detail")
+	case EffectAggregate:
+		var n int
+		if e.Key, n, err = r.valuePrefix(i, off, body, "AGGREGATE key path"); err != nil {
+			return err
+		}
+		if e.Key.Kind() != KindList {
+			return r.fail(i, off, ErrBadValue, "AGGREGATE key path must be a list, not "+e.Key.Kind().String())
+		}
+		if e.Aggregator() != AggTopN {
+			e.Value, err = r.value(i, off+n, body[n:], "AGGREGATE value")
+			return err
+		}
+		var m int
+		if e.Value, m, err = r.valuePrefix(i, off+n, body[n:], "AGGREGATE value"); err != nil {
+			return err
+		}
+		var nv Value
+		at := off + n + m
+		if nv, err = r.value(i, at, body[n+m:], "AGGREGATE n"); err != nil {
+			return err
+		}
+		var ok bool
+		if e.N, ok = nv.AsInt(); !ok {
+			return r.fail(i, at, ErrBadValue, "AGGREGATE n of TOP_N must be an int, not "+nv.Kind().String())
+		}
 	}
 	return err
 }

@@ -156,6 +156,22 @@ func frBatchVectors() []frBatchVector {
 					EventTimeUnixNano: 0, Payload: frEnc(String(strings.Repeat("x", 40)))},
 			},
 		}},
+		{"1.1 query invocation: INVOKE and a hop", BatchFrame{
+			Header: BatchHeader{Flags: BatchQuery, BatchID: 17, Partition: 3, Topology: 1,
+				TimeUnixNano: 1_700_000_002_000_000_000, Seed: 99},
+			Items: []BatchItem{
+				{Kind: ItemInvoke, Stage: 0, Depot: NoDepot, SourcePartition: 3, EventTimeUnixNano: 1_700_000_002_000_000_000,
+					Payload: frEnc(List(String("alice"), Int(10)))},
+				{Kind: ItemHop, Stage: 1, Depot: NoDepot, SourcePartition: 0, EventTimeUnixNano: 1_700_000_002_000_000_000,
+					Payload: frEnc(Map(entry("id", String("alice"))))},
+			},
+		}},
+		{"1.1 query hop batch", BatchFrame{
+			Header: BatchHeader{Flags: BatchQuery, BatchID: 17, Partition: 0, Topology: 0, TimeUnixNano: 5, Seed: 1},
+			Items: []BatchItem{
+				{Kind: ItemHop, Stage: 2, Depot: NoDepot, SourcePartition: 3, EventTimeUnixNano: 5, Payload: frEnc(Nil())},
+			},
+		}},
 	}
 }
 
@@ -209,6 +225,24 @@ func frEffectsVectors() []frEffectsVector {
 			NewLog(NoItem, LogError, "cannot decode item 2"),
 			NewError(2, ErrorDetail{Kind: "sdk", Message: "unknown stage 9 in topology 0"}),
 		}}},
+		{"1.1 AGGREGATE into a PState with each aggregator", EffectsFrame{Effects: []Effect{
+			NewAggregate(0, 2, AggCount, []Value{String("alice")}, Nil()),
+			NewAggregate(0, 2, AggSum, []Value{String("alice"), String("total")}, Int(-25)),
+			NewAggregate(0, 3, AggSum, nil, Float(0.5)),
+			NewAggregate(0, 4, AggMin, []Value{Int(7)}, String("b")),
+			NewAggregate(0, 4, AggMax, []Value{Int(7)}, Int(1<<40)),
+			NewAggregate(0, 5, AggSet, []Value{String("tags")}, String("go")),
+			NewAggregate(0, 5, AggList, []Value{String("log"), Int(2026)}, Map(entry("amount", Int(5)))),
+			NewAggregate(0, 6, AggMap, []Value{String("alice")}, List(String("bob"), Int(3))),
+			NewAggregateTopN(0, 7, []Value{String("top")}, Int(500), String("carol"), 10),
+			NewOutcome(0, OutcomeOK, ErrorDetail{}),
+		}}},
+		{"1.1 query result: EMIT QUERY_RESULT and AGGREGATE into it", EffectsFrame{Effects: []Effect{
+			NewEmit(0, EmitQueryResult, Map(entry("balance", Int(100)))),
+			NewAggregate(0, QueryResultTarget, AggSum, []Value{String("balance")}, Int(5)),
+			NewAggregateTopN(0, QueryResultTarget, []Value{String("top")}, Float(2.5), Int(9), 3),
+			NewOutcome(0, OutcomeOK, ErrorDetail{}),
+		}}},
 	}
 }
 
@@ -224,6 +258,11 @@ func frQueryVectors() []frQueryVector {
 			{Op: QuerySelect, PState: 2, Path: P().Key(String("alice")).SortedRange(Nil(), Int(100), RangeOpts{Reverse: true, Limit: 10}).Value()},
 			{Op: QuerySelectOne, PState: 2, Path: P().Key(String("alice")).View(ViewCount).Value()},
 			{Op: QuerySelect, PState: 0, Path: P().MustKey(String("bob")).All().Filter(FilterGe, Int(3)).Value()},
+		}}},
+		{"1.1 INVOKE next to a select", QueryFrame{Queries: []Query{
+			NewInvoke(1, String("alice"), Int(10)),
+			{Op: QuerySelectOne, PState: 0, Path: P().Key(String("alice")).Value()},
+			NewInvoke(0),
 		}}},
 	}
 }
@@ -242,6 +281,12 @@ func frResponseVectors() []frResponseVector {
 			{Status: ResultOK, Value: List()},
 			{Status: int32(EMULTI), Message: "SELECT_ONE navigated to 3 values"},
 			{Status: int32(EPATH), Message: ""},
+		}}},
+		{"1.1 INVOKE results", QueryResponse{Results: []Result{
+			{Status: ResultOK, Value: Map(entry("balance", Int(100)), entry("transfers", List()))},
+			{Status: int32(ETIMEDOUT), Message: "query account ran past its deadline of 10ms"},
+			{Status: int32(EFAILED), Message: "query account: stage read on partition 3: boom"},
+			{Status: int32(EINVAL), Message: "query account takes 2 arguments (id, limit); got 1"},
 		}}},
 	}
 }
@@ -278,6 +323,100 @@ func frDefVectors() []frDefVector {
 				{Name: "audit", Kind: TopologyStream, Sources: []SourceDef{{Depot: "events", Stage: "audit"}}, Stages: []string{"audit"}},
 			},
 		}},
+		{"1.1 bank: tick depot, microbatch, owner, query", ModuleDef{
+			Name: "bank",
+			Depots: []DepotDef{
+				{Name: "transfers", Partitioner: DepotPartitioner{Kind: DepotHash, Key: P().Key(String("from"))}},
+				{Name: "deposits", Partitioner: DepotPartitioner{Kind: DepotHash, Key: P().Key(String("account"))}},
+				{Name: "minute", Partitioner: DepotPartitioner{Kind: DepotTick, TickMillis: 60000}},
+			},
+			PStates: []PStateDef{
+				{Name: "accounts", Owner: "bank", Schema: Schema{Type: SchemaMap, Key: &Schema{Type: SchemaString}, Val: &Schema{
+					Type: SchemaRecord, Fields: []FieldDef{
+						{Name: "balance", Schema: Schema{Type: SchemaInt}},
+						{Name: "history", Schema: Schema{Type: SchemaMap, Key: &Schema{Type: SchemaInt}, Val: &Schema{Type: SchemaAny}, Subindexed: true}},
+					}}}},
+				{Name: "stats", Schema: Schema{Type: SchemaMap, Key: &Schema{Type: SchemaString}, Val: &Schema{Type: SchemaAny}}},
+			},
+			Topologies: []TopologyDef{
+				{Name: "bank", Kind: TopologyMicrobatch, Sources: []SourceDef{
+					{Depot: "transfers", Stage: "debit"},
+					{Depot: "deposits", Stage: "deposit", StartFrom: StartEnd},
+					{Depot: "minute", Stage: "tick", StartFrom: StartOffset, StartOffset: 12},
+				}, Stages: []string{"debit", "credit", "deposit", "tick"}, MaxRecords: 500, IntervalMillis: 100},
+				{Name: "audit", Kind: TopologyStream, Sources: []SourceDef{{Depot: "transfers", Stage: "log", StartFrom: StartEnd}},
+					Stages: []string{"log"}},
+			},
+			Queries: []QueryDef{
+				{Name: "account", Args: []string{"id", "limit"}, Stages: []string{"start", "read"}},
+				{Name: "total", Stages: []string{"fanout", "sum"}},
+			},
+		}},
+	}
+}
+
+type frAggVector struct {
+	name   string
+	agg    Aggregator
+	cur    Value
+	keys   []Value
+	v      Value
+	n      int
+	errMsg bool // the combination is an error
+}
+
+func frAggVectors() []frAggVector {
+	pairs := func(ps ...[2]Value) Value {
+		l := make([]Value, len(ps))
+		for i, p := range ps {
+			l[i] = List(p[0], p[1])
+		}
+		return List(l...)
+	}
+	pv := func(a, b Value) [2]Value { return [2]Value{a, b} }
+	return []frAggVector{
+		{name: "count from nil", agg: AggCount, cur: Nil(), v: Nil()},
+		{name: "count", agg: AggCount, cur: Int(41), v: Nil()},
+		{name: "count value not nil", agg: AggCount, cur: Int(1), v: Int(1), errMsg: true},
+		{name: "sum ints", agg: AggSum, cur: Int(10), v: Int(-3)},
+		{name: "sum from nil", agg: AggSum, cur: Nil(), v: Int(5)},
+		{name: "sum int and float", agg: AggSum, cur: Int(1), v: Float(0.5)},
+		{name: "sum floats", agg: AggSum, cur: Float(0.25), v: Float(0.5)},
+		{name: "sum overflow", agg: AggSum, cur: Int(math.MaxInt64), v: Int(1), errMsg: true},
+		{name: "sum of a string", agg: AggSum, cur: Int(1), v: String("1"), errMsg: true},
+		{name: "sum into a string", agg: AggSum, cur: String("a"), v: Int(1), errMsg: true},
+		{name: "min", agg: AggMin, cur: Int(3), v: Int(2)},
+		{name: "min keeps", agg: AggMin, cur: Int(3), v: Int(4)},
+		{name: "min int below float", agg: AggMin, cur: Float(-100), v: Int(5)},
+		{name: "min from nil", agg: AggMin, cur: Nil(), v: String("x")},
+		{name: "max strings", agg: AggMax, cur: String("apple"), v: String("banana")},
+		{name: "max keeps", agg: AggMax, cur: Int(9), v: Int(-9)},
+		{name: "set from nil", agg: AggSet, cur: Nil(), v: String("a")},
+		{name: "set add", agg: AggSet, cur: Set(String("b"), String("c")), v: String("a")},
+		{name: "set add present", agg: AggSet, cur: Set(String("a")), v: String("a")},
+		{name: "set of a float", agg: AggSet, cur: Nil(), v: Float(1), errMsg: true},
+		{name: "set into a list", agg: AggSet, cur: List(), v: Int(1), errMsg: true},
+		{name: "list from nil", agg: AggList, cur: Nil(), v: Int(1)},
+		{name: "list append", agg: AggList, cur: List(Int(1), Int(2)), v: Int(1)},
+		{name: "map from nil", agg: AggMap, cur: Nil(), v: List(String("k"), Int(1))},
+		{name: "map set", agg: AggMap, cur: Map(entry("a", Int(1)), entry("k", Int(0))), v: List(String("k"), Int(1))},
+		{name: "map not a pair", agg: AggMap, cur: Nil(), v: List(String("k")), errMsg: true},
+		{name: "top-n from nil", agg: AggTopN, cur: Nil(), v: List(Int(10), String("a")), n: 2},
+		{name: "top-n insert and cut", agg: AggTopN, cur: pairs(pv(Int(10), String("a")), pv(Int(5), String("b"))),
+			v: List(Int(7), String("c")), n: 2},
+		{name: "top-n below the cut", agg: AggTopN, cur: pairs(pv(Int(10), String("a")), pv(Int(5), String("b"))),
+			v: List(Int(1), String("c")), n: 2},
+		{name: "top-n raises an id", agg: AggTopN, cur: pairs(pv(Int(10), String("a")), pv(Int(5), String("b"))),
+			v: List(Int(20), String("b")), n: 3},
+		{name: "top-n never lowers an id", agg: AggTopN, cur: pairs(pv(Int(10), String("a")), pv(Int(5), String("b"))),
+			v: List(Int(1), String("a")), n: 3},
+		{name: "top-n ties by id", agg: AggTopN, cur: pairs(pv(Int(5), String("b"))), v: List(Int(5), String("a")), n: 3},
+		{name: "top-n n 0", agg: AggTopN, cur: Nil(), v: List(Int(1), String("a")), n: 0, errMsg: true},
+		{name: "group-by into nil", agg: AggCount, cur: Nil(), keys: []Value{String("alice"), String("n")}, v: Nil()},
+		{name: "group-by into a map", agg: AggSum, cur: Map(entry("alice", Map(entry("n", Int(2)))), entry("bob", Int(1))),
+			keys: []Value{String("alice"), String("n")}, v: Int(3)},
+		{name: "group-by through a leaf", agg: AggSum, cur: Map(entry("bob", Int(1))), keys: []Value{String("bob"), String("n")},
+			v: Int(3), errMsg: true},
 	}
 }
 
@@ -308,7 +447,16 @@ func frPartitionVectors() []frPartitionVector {
 
 // ---- generation ----
 
+// frFile joins the lines of a golden file. A vector whose name starts
+// with "1.1 " tests an ABI 1.1 addition: it gets "minor": 1 after its
+// name, so that SDKs that target 1.0 can skip it.
 func frFile(header string, lines []string) string {
+	for i, l := range lines {
+		if strings.HasPrefix(l, `{"name": "1.1 `) {
+			j := strings.Index(l, `", `) + 3
+			lines[i] = l[:j] + `"minor": 1, ` + l[j:]
+		}
+	}
 	return "# " + header + " Generated by abi/frame_golden_test.go; see README.md.\n" + strings.Join(lines, "\n") + "\n"
 }
 
@@ -356,7 +504,17 @@ func frEffectJSON(e Effect) string {
 		}
 		o = append(o, frKV{"path", frValueJSON(e.Value)}, frKV{"path_text", frStrJ(p.String())})
 	case EffectEmit:
-		o = append(o, frKV{"stream", frStrJ("ACK_RETURN")}, frKV{"value", frValueJSON(e.Value)})
+		stream := "ACK_RETURN"
+		if e.Target == EmitQueryResult {
+			stream = "QUERY_RESULT"
+		}
+		o = append(o, frKV{"stream", frStrJ(stream)}, frKV{"value", frValueJSON(e.Value)})
+	case EffectAggregate:
+		o = append(o, frKV{"aggregator", frStrJ(e.Aggregator().String())}, frKV{"keys", frValueJSON(e.Key)},
+			frKV{"value", frValueJSON(e.Value)})
+		if e.Aggregator() == AggTopN {
+			o = append(o, frKV{"n", frNum(e.N)})
+		}
 	case EffectLog:
 		o = append(o, frKV{"level", frStrJ(e.LogLevel().String())}, frKV{"text", frStrJ(e.Text)})
 	case EffectOutcome:
@@ -373,6 +531,9 @@ func frEffectJSON(e Effect) string {
 }
 
 func frQueryJSON(q Query) string {
+	if q.Op == QueryInvoke {
+		return frObj{{"op", frStrJ(q.Op.String())}, {"query", frNum(int64(q.PState))}, {"args", frValueJSON(q.Path)}}.String()
+	}
 	p, err := ParsePath(q.Path)
 	if err != nil {
 		panic(err) // lint:allow-panic test helper; golden paths are valid
@@ -522,6 +683,26 @@ func frGenerate(t testing.TB) map[string]string {
 			{"hash", frU64(HashKey(enc))}, {"partitions", frJSONArray(ps)}}.String())
 	}
 	files["partition.jsonl"] = frFile("Key partitioning: HashKey and KeyPartition (ABI.md §4.3).", lines)
+
+	lines = nil
+	for _, v := range frAggVectors() {
+		got, err := AggregateAt(v.cur, v.keys, v.agg, v.v, v.n)
+		if (err != nil) != v.errMsg {
+			t.Fatalf("aggregate vector %q: error %v", v.name, err)
+		}
+		o := frObj{{"name", frStrJ(v.name)}, {"aggregator", frStrJ(v.agg.String())}, {"code", frNum(int64(v.agg))},
+			{"current", frValueJSON(v.cur)}, {"keys", frValueJSON(List(v.keys...))}, {"value", frValueJSON(v.v)}}
+		if v.agg == AggTopN {
+			o = append(o, frKV{"n", frNum(int64(v.n))})
+		}
+		if err != nil {
+			o = append(o, frKV{"error", "true"})
+		} else {
+			o = append(o, frKV{"result", frValueJSON(got)})
+		}
+		lines = append(lines, o.String())
+	}
+	files["aggregate.jsonl"] = frFile("Aggregators (ABI.md §15.3): combining value into current at keys gives result, or an error.", lines)
 	return files
 }
 
@@ -736,7 +917,7 @@ func frCode[T ~uint8](j *frJ, raw json.RawMessage, max T) T {
 func (j *frJ) effect(raw json.RawMessage) Effect {
 	m := j.obj(raw)
 	e := Effect{
-		Op:     frCode(j, m["op"], EffectError),
+		Op:     frCode(j, m["op"], EffectAggregate),
 		Target: uint16(j.num(m["target"], 16)),
 		Item:   uint32(j.num(m["item"], 32)),
 	}
@@ -761,10 +942,27 @@ func (j *frJ) effect(raw json.RawMessage) Effect {
 	case EffectTransform:
 		e.Value = j.value(m["path"])
 	case EffectEmit:
-		if j.str(m["stream"]) != "ACK_RETURN" {
+		switch j.str(m["stream"]) {
+		case "ACK_RETURN":
+		case "QUERY_RESULT":
+			if e.Target != EmitQueryResult {
+				j.fail("stream QUERY_RESULT with target %d", e.Target)
+			}
+		default:
 			j.fail("unknown stream %s", m["stream"])
 		}
 		e.Value = j.value(m["value"])
+	case EffectAggregate:
+		a, ok := ParseAggregator(j.str(m["aggregator"]))
+		if !ok {
+			j.fail("unknown aggregator %s", m["aggregator"])
+		}
+		e.Flags = uint8(a)
+		e.Key = j.value(m["keys"])
+		e.Value = j.value(m["value"])
+		if a == AggTopN {
+			e.N = j.inum(m["n"])
+		}
 	case EffectLog:
 		e.Flags = uint8(frCode(j, m["level"], LogError))
 		e.Text = j.str(m["text"])
@@ -843,7 +1041,7 @@ func TestFrameGolden_Vectors(t *testing.T) {
 					t.Fatal(err)
 				}
 				kind := ItemKind(0)
-				for _, k := range []ItemKind{ItemRecord, ItemHop} {
+				for _, k := range []ItemKind{ItemRecord, ItemHop, ItemInvoke} {
 					if k.String() == j.str(im["kind"]) {
 						kind = k
 					}
@@ -880,6 +1078,10 @@ func TestFrameGolden_Vectors(t *testing.T) {
 			f := &QueryFrame{}
 			for _, raw := range j.arr(m["queries"]) {
 				qm := j.obj(raw)
+				if j.str(qm["op"]) == "INVOKE" {
+					f.Queries = append(f.Queries, Query{Op: QueryInvoke, PState: uint16(j.num(qm["query"], 16)), Path: j.value(qm["args"])})
+					continue
+				}
 				op := QuerySelect
 				if j.str(qm["op"]) == "SELECT_ONE" {
 					op = QuerySelectOne
@@ -989,6 +1191,31 @@ func TestFrameGolden_Vectors(t *testing.T) {
 			if frErrName(err) != j.str(m["error"]) || fe.Index != index || fe.Offset != offset ||
 				fe.Errno().String() != j.str(m["errno"]) || err.Error() != j.str(m["go_error"]) {
 				t.Errorf("%s: got %s %d %d %v %q", m["name"], frErrName(err), fe.Index, fe.Offset, fe.Errno(), err)
+			}
+		}
+	})
+	t.Run("aggregate", func(t *testing.T) {
+		for _, m := range frLines(t, "aggregate.jsonl") {
+			j := &frJ{}
+			agg, ok := ParseAggregator(j.str(m["aggregator"]))
+			if !ok || int64(agg) != j.inum(m["code"]) {
+				t.Fatalf("%s: aggregator %s code %s", m["name"], m["aggregator"], m["code"])
+			}
+			n := 0
+			if m["n"] != nil {
+				n = int(j.inum(m["n"]))
+			}
+			got, err := AggregateAt(j.value(m["current"]), j.value(m["keys"]).Items(), agg, j.value(m["value"]), n)
+			if j.err != nil {
+				t.Fatalf("%s: %v", m["name"], j.err)
+			}
+			switch {
+			case m["error"] != nil && err == nil:
+				t.Errorf("%s: got %v, want an error", m["name"], got)
+			case m["error"] == nil && err != nil:
+				t.Errorf("%s: %v", m["name"], err)
+			case m["error"] == nil && !Equal(got, j.value(m["result"])):
+				t.Errorf("%s: got %v, want %v", m["name"], got, j.value(m["result"]))
 			}
 		}
 	})

@@ -6,13 +6,16 @@ import (
 )
 
 // Query is one read of a query frame (ABI.md §6.5): a path run against the
-// local partition of a PState.
+// local partition of a PState, or (1.1, §15.7) the invocation of a query
+// topology.
 type Query struct {
-	// Op is QuerySelect or QuerySelectOne.
+	// Op is QuerySelect, QuerySelectOne or (1.1) QueryInvoke.
 	Op QueryOp
-	// PState is the PState's index in the module definition.
+	// PState is the PState's index in the module definition; for
+	// QueryInvoke, the query's index in its queries (the same u16 field).
 	PState uint16
-	// Path is the select path in its Value form ([Path.Value]).
+	// Path is the select path in its Value form ([Path.Value]); for
+	// QueryInvoke, the argument list (the same body field).
 	Path Value
 }
 
@@ -31,8 +34,11 @@ func (f *QueryFrame) Append(dst []byte) ([]byte, error) {
 	b := appendFrameHeader(dst, FrameQuery, 0, len(f.Queries))
 	for i := range f.Queries {
 		q := &f.Queries[i]
-		if q.Op != QuerySelect && q.Op != QuerySelectOne {
+		if q.Op < QuerySelect || q.Op > QueryInvoke {
 			return dst, encodeFail(FrameQuery, i, ErrUnknownCode, nil, "unknown query op "+strconv.Itoa(int(q.Op)))
+		}
+		if q.Op == QueryInvoke && q.Path.Kind() != KindList {
+			return dst, encodeFail(FrameQuery, i, ErrBadValue, nil, "INVOKE arguments must be a list, not "+q.Path.Kind().String())
 		}
 		b = appendU32(b, 0)
 		b = append(b, byte(q.Op), 0)
@@ -79,8 +85,8 @@ func DecodeQuery(b []byte) (*QueryFrame, error) {
 		q := &f.Queries[i]
 		size := r.u32(p)
 		q.Op = QueryOp(r.u8(p + 4))
-		if q.Op != QuerySelect && q.Op != QuerySelectOne {
-			return nil, r.fail(i, p+4, ErrUnknownCode, "unknown query op "+strconv.Itoa(int(q.Op))+"; use 1 (SELECT) or 2 (SELECT_ONE)")
+		if q.Op < QuerySelect || q.Op > QueryInvoke {
+			return nil, r.fail(i, p+4, ErrUnknownCode, "unknown query op "+strconv.Itoa(int(q.Op))+"; use 1 (SELECT), 2 (SELECT_ONE) or 3 (INVOKE)")
 		}
 		if fl := r.u8(p + 5); fl != 0 {
 			return nil, r.fail(i, p+5, ErrReserved, "query flags 0x"+strconv.FormatUint(uint64(fl), 16)+" set reserved bits")
@@ -92,6 +98,9 @@ func DecodeQuery(b []byte) (*QueryFrame, error) {
 		}
 		if q.Path, err = r.value(i, p+QueryItemHeaderSize, body, "path"); err != nil {
 			return nil, err
+		}
+		if q.Op == QueryInvoke && q.Path.Kind() != KindList {
+			return nil, r.fail(i, p+QueryItemHeaderSize, ErrBadValue, "INVOKE arguments must be a list, not "+q.Path.Kind().String())
 		}
 		p += QueryItemHeaderSize + len(body)
 	}
@@ -207,4 +216,10 @@ func DecodeResponse(b []byte) (*QueryResponse, error) {
 		return nil, r.fail(-1, p, ErrTrailing, strconv.Itoa(len(b)-p)+" bytes after the last result")
 	}
 	return f, nil
+}
+
+// NewInvoke returns an INVOKE query (1.1) of the query with index query
+// and the arguments args.
+func NewInvoke(query uint16, args ...Value) Query {
+	return Query{Op: QueryInvoke, PState: query, Path: List(args...)}
 }

@@ -99,7 +99,7 @@ func frSampleDef() *ModuleDef {
 func frEffectEqual(a, b *Effect) bool {
 	return a.Op == b.Op && a.Flags == b.Flags && a.Target == b.Target && a.Item == b.Item &&
 		Equal(a.Key, b.Key) && a.Partition == b.Partition && Equal(a.Value, b.Value) &&
-		a.Text == b.Text && a.Detail == b.Detail
+		a.Text == b.Text && a.Detail == b.Detail && a.N == b.N
 }
 
 func frEffectsEqual(a, b *EffectsFrame) bool {
@@ -410,8 +410,12 @@ func frDecodeCases(t testing.TB) []frDecodeCase {
 			"abi: batch frame: header at byte 26: reserved u16 is 1"},
 		{"batch reserved u32", FrameBatch, frPatch(batch, 28, 1), ErrReserved, -1, 28,
 			"abi: batch frame: header at byte 28: reserved u32 is 1"},
-		{"item kind", FrameBatch, frPatch(batch, item1+4, 3), ErrUnknownCode, 1, item1 + 4,
-			"abi: batch frame: item 1 at byte " + itoa(int64(item1+4)) + ": unknown item kind 3; ABI 1.0 has 1 (RECORD) and 2 (HOP)"},
+		{"item kind", FrameBatch, frPatch(batch, item1+4, 4), ErrUnknownCode, 1, item1 + 4,
+			"abi: batch frame: item 1 at byte " + itoa(int64(item1+4)) + ": unknown item kind 4; ABI 1.1 has 1 (RECORD), 2 (HOP) and 3 (INVOKE)"},
+		{"1.1 invoke outside a query batch", FrameBatch, frPatch(batch, item1+4, 3), ErrReserved, 1, item1 + 4,
+			"abi: batch frame: item 1 at byte " + itoa(int64(item1+4)) + ": an INVOKE item is allowed only in a QUERY batch"},
+		{"1.1 record in a query batch", FrameBatch, frPatch(batch, 2, 1), ErrReserved, 0, item0 + 4,
+			"abi: batch frame: item 0 at byte 52: a QUERY batch holds INVOKE and HOP items, not RECORD"},
 		{"item flags", FrameBatch, frPatch(batch, item0+5, 0x80), ErrReserved, 0, item0 + 5,
 			"abi: batch frame: item 0 at byte 53: item flags 0x80 set reserved bits"},
 		{"record without depot", FrameBatch, frPatch(batch, item0+8, 0xff, 0xff), ErrReserved, 0, item0 + 8,
@@ -428,10 +432,26 @@ func frDecodeCases(t testing.TB) []frDecodeCase {
 			"abi: batch frame: item 1 at byte " + itoa(int64(item1)) + ": item header needs 32 bytes, 20 left"},
 
 		// Effects frame.
-		{"unknown op", FrameEffects, frRawEffect(9, 0, 0, 0, nil), ErrUnknownCode, 0, 12,
-			"abi: effects frame: effect 0 at byte 12: unknown effect op 9; ABI 1.0 has 1 (APPEND) to 8 (ERROR)"},
+		{"unknown op", FrameEffects, frRawEffect(10, 0, 0, 0, nil), ErrUnknownCode, 0, 12,
+			"abi: effects frame: effect 0 at byte 12: unknown effect op 10; ABI 1.1 has 1 (APPEND) to 9 (AGGREGATE)"},
 		{"op zero", FrameEffects, frRawEffect(0, 0, 0, 0, nil), ErrUnknownCode, 0, 12,
-			"abi: effects frame: effect 0 at byte 12: unknown effect op 0; ABI 1.0 has 1 (APPEND) to 8 (ERROR)"},
+			"abi: effects frame: effect 0 at byte 12: unknown effect op 0; ABI 1.1 has 1 (APPEND) to 9 (AGGREGATE)"},
+		{"1.1 aggregator 0", FrameEffects, frRawEffect(9, 0, 0, 0, []byte{0x90, 0xc0}), ErrUnknownCode, 0, 13,
+			"abi: effects frame: effect 0 at byte 13: unknown aggregator 0; use 1 (COUNT) to 8 (TOP_N)"},
+		{"1.1 aggregator 9", FrameEffects, frRawEffect(9, 9, 0, 0, []byte{0x90, 0xc0}), ErrUnknownCode, 0, 13,
+			"abi: effects frame: effect 0 at byte 13: unknown aggregator 9; use 1 (COUNT) to 8 (TOP_N)"},
+		{"1.1 aggregate without item", FrameEffects, frRawEffect(9, 1, 0, NoItem, []byte{0x90, 0xc0}), ErrSequence, 0, 16,
+			"abi: effects frame: effect 0 at byte 16: AGGREGATE needs an item index, not NoItem (0xFFFFFFFF)"},
+		{"1.1 aggregate key path not a list", FrameEffects, frRawEffect(9, 1, 0, 0, []byte{0x01, 0xc0}), ErrBadValue, 0, 20,
+			"abi: effects frame: effect 0 at byte 20: AGGREGATE key path must be a list, not int"},
+		{"1.1 aggregate without value", FrameEffects, frRawEffect(9, 1, 0, 0, []byte{0x90}), ErrBadValue, 0, 21,
+			"abi: effects frame: effect 0 at byte 21: AGGREGATE value: abi: decode: byte offset 0: unexpected end of input"},
+		{"1.1 aggregate three values", FrameEffects, frRawEffect(9, 2, 0, 0, []byte{0x90, 0x01, 0x02}), ErrBadValue, 0, 22,
+			"abi: effects frame: effect 0 at byte 22: AGGREGATE value: abi: decode: byte offset 1: trailing bytes after value (1 bytes)"},
+		{"1.1 top-n without n", FrameEffects, frRawEffect(9, 8, 0, 0, []byte{0x90, 0x92, 0x01, 0x02}), ErrBadValue, 0, 24,
+			"abi: effects frame: effect 0 at byte 24: AGGREGATE n: abi: decode: byte offset 0: unexpected end of input"},
+		{"1.1 top-n with a string n", FrameEffects, frRawEffect(9, 8, 0, 0, []byte{0x90, 0x92, 0x01, 0x02, 0xa1, 0x61}), ErrBadValue, 0, 24,
+			"abi: effects frame: effect 0 at byte 24: AGGREGATE n of TOP_N must be an int, not string"},
 		{"append reserved flags", FrameEffects, frRawEffect(1, 0x08, 0, 0, []byte{1}), ErrReserved, 0, 13,
 			"abi: effects frame: effect 0 at byte 13: APPEND flags 0x8 set reserved bits"},
 		{"append ack 3", FrameEffects, frRawEffect(1, 0x03, 0, 0, []byte{1}), ErrUnknownCode, 0, 13,
@@ -490,8 +510,8 @@ func frDecodeCases(t testing.TB) []frDecodeCase {
 			"abi: effects frame: effect 0 at byte 13: ERROR flags are reserved, got 0x1"},
 
 		// Query frame.
-		{"query op", FrameQuery, frPatch(query, 12, 3), ErrUnknownCode, 0, 12,
-			"abi: query frame: query 0 at byte 12: unknown query op 3; use 1 (SELECT) or 2 (SELECT_ONE)"},
+		{"query op", FrameQuery, frPatch(query, 12, 4), ErrUnknownCode, 0, 12,
+			"abi: query frame: query 0 at byte 12: unknown query op 4; use 1 (SELECT), 2 (SELECT_ONE) or 3 (INVOKE)"},
 		{"query flags", FrameQuery, frPatch(query, 13, 1), ErrReserved, 0, 13,
 			"abi: query frame: query 0 at byte 13: query flags 0x1 set reserved bits"},
 		{"query path truncated", FrameQuery, frPatch32(query, 8, 0), ErrBadValue, 0, 16,
@@ -634,13 +654,13 @@ func TestFrameEncode_Errors(t *testing.T) {
 		msg  string
 	}{
 		{"unknown op", &EffectsFrame{Effects: []Effect{{Op: 42}}}, ErrUnknownCode,
-			"abi: effects frame: effect 0: unknown effect op 42; ABI 1.0 has 1 (APPEND) to 8 (ERROR)"},
+			"abi: effects frame: effect 0: unknown effect op 42; ABI 1.1 has 1 (APPEND) to 9 (AGGREGATE)"},
 		{"bad utf-8", &EffectsFrame{Effects: []Effect{NewEmit(0, 0, String("\xff"))}}, ErrBadValue,
 			"abi: effects frame: effect 0: EMIT value: abi: encode: $: invalid UTF-8 in string at byte 0"},
 		{"define with item", &EffectsFrame{Effects: []Effect{{Op: EffectDefine, Item: 3, Value: Map()}}}, ErrSequence,
 			"abi: effects frame: effect 0: DEFINE belongs to no item: its item must be NoItem (0xFFFFFFFF), not 3"},
 		{"item kind", &BatchFrame{Items: []BatchItem{{Kind: 9, Payload: []byte{0xc0}}}}, ErrUnknownCode,
-			"abi: batch frame: item 0: unknown item kind 9; ABI 1.0 has 1 (RECORD) and 2 (HOP)"},
+			"abi: batch frame: item 0: unknown item kind 9; ABI 1.1 has 1 (RECORD), 2 (HOP) and 3 (INVOKE)"},
 		{"empty payload", &BatchFrame{Items: []BatchItem{{Kind: ItemHop, Depot: NoDepot}}}, ErrBadValue,
 			"abi: batch frame: item 0: empty payload; a payload is one MessagePack value"},
 		{"query op", &QueryFrame{Queries: []Query{{Op: 0}}}, ErrUnknownCode,

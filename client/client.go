@@ -26,6 +26,7 @@ type Client struct {
 	modules squallv1connect.ModuleServiceClient
 	depots  squallv1connect.DepotServiceClient
 	pstates squallv1connect.PStateServiceClient
+	queries squallv1connect.QueryServiceClient
 	cluster squallv1connect.ClusterServiceClient
 }
 
@@ -93,6 +94,7 @@ func New(addr string, opts ...Option) (*Client, error) {
 	c.modules = squallv1connect.NewModuleServiceClient(c.hc, addr, copts...)
 	c.depots = squallv1connect.NewDepotServiceClient(c.hc, addr, copts...)
 	c.pstates = squallv1connect.NewPStateServiceClient(c.hc, addr, copts...)
+	c.queries = squallv1connect.NewQueryServiceClient(c.hc, addr, copts...)
 	c.cluster = squallv1connect.NewClusterServiceClient(c.hc, addr, copts...)
 	return c, nil
 }

@@ -28,8 +28,12 @@ var (
 	// ErrUnauthenticated: the token is missing or wrong.
 	ErrUnauthenticated = errors.New("squall: unauthenticated")
 	// ErrProcessingFailed: an append's record is in the depot but a
-	// topology failed to process it; the [*Error] has an [AppendFailure].
+	// topology failed to process it (the [*Error] has an
+	// [AppendFailure]), or a stage of an invoked query failed.
 	ErrProcessingFailed = errors.New("squall: processing failed")
+	// ErrDeadlineExceeded: the request (a query invocation, say) ran past
+	// its deadline.
+	ErrDeadlineExceeded = errors.New("squall: deadline exceeded")
 	// ErrTooLarge: a request or artifact is above the node's limits.
 	ErrTooLarge = errors.New("squall: too large")
 	// ErrUnavailable: the node cannot be reached or is shutting down;
@@ -49,6 +53,7 @@ var sentinels = map[connect.Code]error{
 	connect.CodeResourceExhausted:  ErrTooLarge,
 	connect.CodeUnavailable:        ErrUnavailable,
 	connect.CodeUnimplemented:      ErrUnimplemented,
+	connect.CodeDeadlineExceeded:   ErrDeadlineExceeded,
 }
 
 // Error is an error returned by a node (or a request the client refused

@@ -32,7 +32,7 @@ func TestCompileRejects(t *testing.T) {
 		{name: "v2import", wasm: func(t *testing.T) []byte { return fixture(t, "v2import") }, problems: []string{
 			`import "squall_v2"."flush": the module was built for Squall ABI v2 and this host speaks v1 (import module "squall_v1"); deploy it to a host that supports that version, or rebuild it with a v1 SDK`}},
 		{name: "unknownimport", wasm: func(t *testing.T) []byte { return fixture(t, "unknownimport") }, problems: []string{
-			`import "squall_v1"."frobnicate": this host (Squall ABI 1.0) has no such function; the module may need a newer host`,
+			`import "squall_v1"."frobnicate": this host (Squall ABI 1.1) has no such function; the module may need a newer host`,
 			`import "env"."abort": a Squall module may import only from "squall_v1" and "wasi_snapshot_preview1"`}},
 		{name: "nomarker", wasm: func(t *testing.T) []byte { return fixture(t, "nomarker") }, problems: []string{
 			`no ABI version marker: the module must export a function named "squall_abi_1_<minor>"; was it built with a Squall SDK?`}},
@@ -65,7 +65,7 @@ func TestCompileRejects(t *testing.T) {
 			if strings.Join(ie.Problems, "\n") != strings.Join(tc.problems, "\n") {
 				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(ie.Problems, "\n"), strings.Join(tc.problems, "\n"))
 			}
-			if !strings.HasPrefix(err.Error(), `host: module "`+tc.name+`": abi: the module cannot run on this host (Squall ABI 1.0): `) {
+			if !strings.HasPrefix(err.Error(), `host: module "`+tc.name+`": abi: the module cannot run on this host (Squall ABI 1.1): `) {
 				t.Errorf("error %q", err)
 			}
 		})

@@ -311,7 +311,7 @@ func TestProcessInvalidBatch(t *testing.T) {
 	}{
 		{"partition", func(b *abi.BatchFrame) { b.Header.Partition = 4 }, "partition 4, but the instance was started with 4 tasks"},
 		{"topology", func(b *abi.BatchFrame) { b.Header.Topology = 1 }, "topology 1, but the module defines 1 topologies"},
-		{"stage", func(b *abi.BatchFrame) { b.Items[0].Stage = 2 }, `item 0 names stage 2, but topology "core" has 2 stages`},
+		{"stage", func(b *abi.BatchFrame) { b.Items[0].Stage = 2 }, `item 0 names stage 2, but topology core has 2 stages`},
 		{"empty payload", func(b *abi.BatchFrame) { b.Items[0].Payload = nil }, "empty payload"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

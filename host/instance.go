@@ -532,13 +532,29 @@ func (in *Instance) checkBatch(b *abi.BatchFrame) error {
 	if b.Header.Partition >= in.tasks {
 		return fail("partition %d, but the instance was started with %d tasks", b.Header.Partition, in.tasks)
 	}
-	if int(b.Header.Topology) >= len(in.def.Topologies) {
-		return fail("topology %d, but the module defines %d topologies", b.Header.Topology, len(in.def.Topologies))
+	var name string
+	var stages int
+	if b.Header.Flags&abi.BatchQuery != 0 {
+		// A query invocation (ABI.md §15.5): the topology field indexes
+		// the queries, and only a 1.1 guest may be sent one.
+		if in.m.c.minor < 1 {
+			return fail("a query batch, but the module declares ABI 1.%d", in.m.c.minor)
+		}
+		if int(b.Header.Topology) >= len(in.def.Queries) {
+			return fail("query %d, but the module defines %d queries", b.Header.Topology, len(in.def.Queries))
+		}
+		q := &in.def.Queries[b.Header.Topology]
+		name, stages = "query "+q.Name, len(q.Stages)
+	} else {
+		if int(b.Header.Topology) >= len(in.def.Topologies) {
+			return fail("topology %d, but the module defines %d topologies", b.Header.Topology, len(in.def.Topologies))
+		}
+		t := &in.def.Topologies[b.Header.Topology]
+		name, stages = "topology "+t.Name, len(t.Stages)
 	}
-	topo := &in.def.Topologies[b.Header.Topology]
 	for i := range b.Items {
-		if s := b.Items[i].Stage; int(s) >= len(topo.Stages) {
-			return fail("item %d names stage %d, but topology %q has %d stages", i, s, topo.Name, len(topo.Stages))
+		if s := b.Items[i].Stage; int(s) >= stages {
+			return fail("item %d names stage %d, but %s has %d stages", i, s, name, stages)
 		}
 		if it := &b.Items[i]; it.Kind == abi.ItemRecord && int(it.Depot) >= len(in.def.Depots) {
 			return fail("item %d names depot %d, but the module defines %d depots", i, it.Depot, len(in.def.Depots))

@@ -199,6 +199,12 @@ func (m *Module) start(ctx context.Context, p InitParams, describe bool) (*Insta
 		return nil, nil, nil, &GuestError{Kind: KindDefinition, Module: m.name, Call: abi.ExportInit, Item: abi.NoItem,
 			Msg: err.Error(), Err: err}
 	}
+	if need := def.MinMinor(); need > m.c.minor {
+		_ = in.Close(ctx)
+		msg := fmt.Sprintf("the definition uses ABI 1.%d features (tick depots, microbatch topologies, PState owners, source start positions or queries) "+
+			"but the module's marker is %s; build it with an SDK that targets ABI 1.%d", need, abi.MarkerName(abi.Major, m.c.minor), need)
+		return nil, nil, nil, &GuestError{Kind: KindDefinition, Module: m.name, Call: abi.ExportInit, Item: abi.NoItem, Msg: msg}
+	}
 	enc, err := def.Encode()
 	if err != nil {
 		_ = in.Close(ctx)

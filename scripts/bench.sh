@@ -17,6 +17,9 @@ out=bench.out
   # Engine end to end: wordcount in Go, Rust, Python and TypeScript wasm and native Go; social fanout;
   # ACK latency; module start (and memory), first compile cold and cached per language.
   go test -run '^$' -count 1 -benchtime "$benchtime" -bench 'Wordcount|SocialFanout|AckLatency|ModuleStart|ModuleCompile' ./internal/e2e
+  # Microbatch and query topologies: the bank example in wasm, and the native microbatch baseline.
+  go test -run '^$' -count 1 -benchtime "$benchtime" -bench 'Bank' ./internal/e2e
+  go test -run '^$' -count 1 -benchtime "$benchtime" -bench 'MicrobatchTransfers' ./internal/engine
   # The API against redis-server.
   scripts/install-redis.sh >/dev/null
   go test -run '^$' -count 1 -benchtime "$benchtime" -bench . ./internal/apibench

@@ -63,6 +63,10 @@ type DB struct {
 	closeMu sync.RWMutex
 	closed  atomic.Bool
 
+	// snaps are the open snapshots (Close closes them first).
+	snapMu sync.Mutex
+	snaps  map[*Snapshot]struct{}
+
 	// The commit queue. qmu guards queue, qclosed and failed.
 	qmu     sync.Mutex
 	queue   []*commitReq
@@ -216,6 +220,7 @@ func (db *DB) Close() error {
 	db.closed.Store(true)
 	db.closeMu.Lock() // waits for reads in progress
 	defer db.closeMu.Unlock()
+	db.closeSnapshots()
 	if err := db.pdb.Close(); err != nil {
 		return fmt.Errorf("storage: close %s: %w", db.dir, err)
 	}

@@ -61,9 +61,11 @@ type Node struct {
 }
 
 type config struct {
-	dir    string
-	token  string
-	logger *slog.Logger
+	dir         string
+	token       string
+	logger      *slog.Logger
+	maxAttempts int
+	backoff     time.Duration
 }
 
 // Option configures [Start].
@@ -76,6 +78,14 @@ func WithDataDir(dir string) Option { return func(c *config) { c.dir = dir } }
 // WithToken requires token as a bearer token, as `squall server` does;
 // [Node.Client] sends it.
 func WithToken(token string) Option { return func(c *config) { c.token = token } }
+
+// WithRetries makes the node retry a failing item (or microbatch) at most
+// maxAttempts times, backoff apart (doubling, up to 5 times backoff),
+// instead of the defaults (8 attempts, from 100 ms to 30 s): tests of
+// failures and paused microbatch topologies then take milliseconds.
+func WithRetries(maxAttempts int, backoff time.Duration) Option {
+	return func(c *config) { c.maxAttempts, c.backoff = maxAttempts, backoff }
+}
 
 // WithLogger sends the node's logs to l (default: discarded).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
@@ -107,6 +117,10 @@ func Start(t testing.TB, opts ...Option) *Node {
 	}
 	ncfg := node.Config{DataDir: cfg.dir, Listen: "127.0.0.1:0", Token: cfg.token, Logger: cfg.logger,
 		Version: "testnode", CompileCacheDir: filepath.Join(CacheDir(), "compiled")}
+	ncfg.Engine.MaxAttempts = cfg.maxAttempts
+	if cfg.backoff > 0 {
+		ncfg.Engine.BackoffBase, ncfg.Engine.BackoffMax = cfg.backoff, 5*cfg.backoff
+	}
 	n, err := node.Start(context.Background(), ncfg)
 	if err != nil {
 		t.Fatalf("testnode: start: %v", err)

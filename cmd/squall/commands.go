@@ -221,7 +221,14 @@ func printDescription(w io.Writer, d *squallv1.ModuleDescription) {
 		for _, s := range t.GetSources() {
 			srcs = append(srcs, s.GetDepot()+"→"+s.GetStage())
 		}
-		fmt.Fprintf(w, "  topology %s: stages %s; sources %s\n", t.GetName(), strings.Join(t.GetStages(), ", "), strings.Join(srcs, ", "))
+		kind := ""
+		if t.GetKind() == squallv1.TopologyKind_TOPOLOGY_KIND_MICROBATCH {
+			kind = " (microbatch)"
+		}
+		fmt.Fprintf(w, "  topology %s%s: stages %s; sources %s\n", t.GetName(), kind, strings.Join(t.GetStages(), ", "), strings.Join(srcs, ", "))
+	}
+	for _, q := range d.GetQueries() {
+		fmt.Fprintf(w, "  query    %s(%s): stages %s\n", q.GetName(), strings.Join(q.GetArgs(), ", "), strings.Join(q.GetStages(), ", "))
 	}
 }
 
@@ -315,11 +322,26 @@ func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
 		for _, m := range res.GetModules() {
 			fmt.Fprintf(stdout, "module %s: %s, %d tasks\n", m.GetName(), stateName(m.GetState()), m.GetTasks())
 			for _, t := range m.GetTopologies() {
-				fmt.Fprintf(stdout, "  topology %s: lag %d\n", t.GetName(), t.GetLag())
+				fmt.Fprintf(stdout, "  topology %s: lag %d%s\n", t.GetName(), t.GetLag(), topologyState(t))
 			}
 		}
 		return nil
 	})
+}
+
+// topologyState describes a microbatch topology's state for status.
+func topologyState(t *squallv1.TopologyStatus) string {
+	if t.GetKind() != squallv1.TopologyKind_TOPOLOGY_KIND_MICROBATCH {
+		return ""
+	}
+	s := fmt.Sprintf(", %d microbatches", t.GetMicrobatches())
+	switch {
+	case t.GetPaused():
+		s += ", PAUSED: " + t.GetError()
+	case t.GetError() != "":
+		s += ", retrying: " + t.GetError()
+	}
+	return s
 }
 
 func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {

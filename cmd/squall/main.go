@@ -63,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runAppend(ctx, rest, stdout)
 	case "select":
 		err = runSelect(ctx, rest, stdout)
+	case "query":
+		err = runQuery(ctx, rest, stdout)
 	case "status":
 		err = runStatus(ctx, rest, stdout)
 	case "version", "--version", "-version":
@@ -105,6 +107,7 @@ Usage:
   squall append MODULE DEPOT RECORD [--ack none|append|ack]
                                            append a record (JSON) to a depot
   squall select MODULE PSTATE PATH [--one] read a PState with a path, e.g. 'key("the")'
+  squall query MODULE QUERY [ARG...]       invoke a query topology; ARGs are JSON values
   squall status                            show the node, its modules and their lag
   squall demo [--data-dir DIR]             run the storage demo against DIR (default ./.squall)
   squall version [--json]                  print the version and the on-disk format version

@@ -154,7 +154,7 @@ func (c *Ctx) checkDepot(d *Depot) error {
 }
 
 func (c *Ctx) checkStage(s *Stage) error {
-	t := c.mod.topos[c.batch.topology]
+	t := c.stage.topo
 	switch {
 	case s != nil && s.topo == t && s.index < len(t.stages) && t.stages[s.index] == s:
 		return nil // the module's own handle

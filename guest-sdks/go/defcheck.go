@@ -141,23 +141,35 @@ type defn struct {
 	depots     []defDepot
 	pstates    []defPState
 	topologies []defTopology
+	queries    []defQuery
 }
 
 type defDepot struct {
 	name, kind string
 	key        Path
+	millis     int64
+	hasMillis  bool
 }
 
 type defPState struct {
 	name   string
 	schema Schema
 	global bool
+	owner  string
 }
 
 type defTopology struct {
 	name, kind string
 	sources    [][2]string // depot, stage
 	stages     []string
+	maxRecords int64
+	interval   int64
+}
+
+type defQuery struct {
+	name   string
+	args   []string
+	stages []string
 }
 
 // CheckDefinition checks a module definition in its ABI form as the host
@@ -251,10 +263,39 @@ func (p *problems) def(v Value) *defn {
 	for i, tv := range p.listField(w, f, "topologies", true) {
 		d.topologies = append(d.topologies, p.topology(at("topologies", i), tv))
 	}
-	if q := p.listField(w, f, "queries", false); len(q) > 0 {
-		p.add("queries", "query topologies are not supported in ABI 1.0; leave \"queries\" out or empty")
+	for i, qv := range p.listField(w, f, "queries", false) {
+		d.queries = append(d.queries, p.query(at("queries", i), qv))
 	}
 	return d
+}
+
+func (p *problems) intField(where string, f map[string]Value, name string) (int64, bool) {
+	v, ok := f[name]
+	if !ok {
+		return 0, false
+	}
+	n, ok := v.AsInt()
+	if !ok {
+		p.add(join(where, name), "must be an int, not "+v.kind.String())
+	}
+	return n, ok
+}
+
+func (p *problems) stringList(where string, f map[string]Value, name string, required bool) []string {
+	var out []string
+	for i, sv := range p.listField(where, f, name, required) {
+		s, ok := sv.AsString()
+		if !ok {
+			p.add(at(join(where, name), i), "must be a string, not "+sv.kind.String())
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (p *problems) query(w string, v Value) defQuery {
+	f := p.fields(w, v, "a query", []string{"args", "name", "stages"})
+	return defQuery{name: p.str(w, f, "name", true), args: p.stringList(w, f, "args", false), stages: p.stringList(w, f, "stages", true)}
 }
 
 func (p *problems) depot(w string, v Value) defDepot {
@@ -268,8 +309,16 @@ func (p *problems) depot(w string, v Value) defDepot {
 		return d
 	}
 	pw := join(w, "partitioner")
-	pf := p.fields(pw, pv, "a partitioner", []string{"key", "kind"})
+	pf := p.fields(pw, pv, "a partitioner", []string{"key", "kind", "millis"})
 	d.kind = p.str(pw, pf, "kind", true)
+	if n, ok := p.intField(pw, pf, "millis"); ok {
+		d.millis, d.hasMillis = n, true
+		if d.kind != "tick" {
+			p.add(join(pw, "millis"), "only a tick partitioner takes millis")
+		}
+	} else if _, present := pf["millis"]; !present && d.kind == "tick" {
+		p.add(join(pw, "millis"), "required field is missing: the tick period in milliseconds")
+	}
 	if kv, ok := pf["key"]; ok {
 		path, err := ParsePath(kv)
 		if err != nil {
@@ -282,8 +331,8 @@ func (p *problems) depot(w string, v Value) defDepot {
 }
 
 func (p *problems) pstate(w string, v Value) defPState {
-	f := p.fields(w, v, "a PState", []string{"global", "name", "schema"})
-	ps := defPState{name: p.str(w, f, "name", true), global: p.boolean(w, f, "global")}
+	f := p.fields(w, v, "a PState", []string{"global", "name", "owner", "schema"})
+	ps := defPState{name: p.str(w, f, "name", true), global: p.boolean(w, f, "global"), owner: p.str(w, f, "owner", false)}
 	if sv, ok := f["schema"]; ok {
 		ps.schema = p.schema(join(w, "schema"), sv, 1)
 	} else if f != nil {
@@ -380,12 +429,31 @@ func (p *problems) schema(w string, v Value, depth int) Schema {
 }
 
 func (p *problems) topology(w string, v Value) defTopology {
-	f := p.fields(w, v, "a topology", []string{"kind", "name", "sources", "stages"})
+	f := p.fields(w, v, "a topology", []string{"interval_ms", "kind", "max_records", "name", "sources", "stages"})
 	t := defTopology{name: p.str(w, f, "name", true), kind: p.str(w, f, "kind", true)}
+	if n, ok := p.intField(w, f, "max_records"); ok {
+		if n < 1 || n > 1_000_000 {
+			p.add(join(w, "max_records"), "is "+strconv.FormatInt(n, 10)+"; it must be from 1 to 1000000")
+		}
+		t.maxRecords = n
+	}
+	if n, ok := p.intField(w, f, "interval_ms"); ok {
+		if n < 0 || n > 3_600_000 {
+			p.add(join(w, "interval_ms"), "is "+strconv.FormatInt(n, 10)+"; it must be from 0 to 3600000")
+		}
+		t.interval = n
+	}
 	for i, sv := range p.listField(w, f, "sources", true) {
 		sw := at(join(w, "sources"), i)
-		sf := p.fields(sw, sv, "a source", []string{"depot", "stage"})
+		sf := p.fields(sw, sv, "a source", []string{"depot", "stage", "start_from"})
 		t.sources = append(t.sources, [2]string{p.str(sw, sf, "depot", true), p.str(sw, sf, "stage", true)})
+		if fv, ok := sf["start_from"]; ok {
+			str, isStr := fv.AsString()
+			n, isInt := fv.AsInt()
+			if !(isStr && (str == "beginning" || str == "end")) && !(isInt && n >= 0) {
+				p.add(join(sw, "start_from"), "must be \"beginning\", \"end\" or an offset (an int >= 0), not "+fv.String())
+			}
+		}
 	}
 	for i, sv := range p.listField(w, f, "stages", true) {
 		s, ok := sv.AsString()
@@ -435,12 +503,15 @@ func (d *defn) validate(p *problems) {
 			if err := dp.key.Validate(SelectMode); err != nil {
 				p.add(join(w, "key"), strings.TrimPrefix(err.Error(), "squall: "))
 			}
-		case "random", "disallow":
+		case "random", "disallow", "tick":
 			if dp.key.Len() > 0 {
 				p.add(join(w, "key"), "only a hash partitioner takes a key path")
 			}
+			if dp.kind == "tick" && (dp.millis < 1 || dp.millis > 86_400_000) {
+				p.add(join(w, "millis"), "is "+strconv.FormatInt(dp.millis, 10)+"; the tick period must be from 1 to 86400000 milliseconds")
+			}
 		default:
-			p.add(join(w, "kind"), "unknown depot partitioner "+strconv.Quote(dp.kind)+"; use \"hash\", \"random\" or \"disallow\"")
+			p.add(join(w, "kind"), "unknown depot partitioner "+strconv.Quote(dp.kind)+"; use \"hash\", \"random\", \"disallow\" or \"tick\"")
 		}
 	}
 	psNames := make([]string, len(d.pstates))
@@ -462,17 +533,22 @@ func (d *defn) validate(p *problems) {
 		w := at("topologies", i)
 		switch t.kind {
 		case "stream":
+			if t.maxRecords != 0 {
+				p.add(join(w, "max_records"), "only microbatch topologies take max_records")
+			}
+			if t.interval != 0 {
+				p.add(join(w, "interval_ms"), "only microbatch topologies take interval_ms")
+			}
 		case "microbatch":
-			p.add(join(w, "kind"), "microbatch topologies are not supported in ABI 1.0; use \"stream\"")
 		default:
-			p.add(join(w, "kind"), "unknown topology kind "+strconv.Quote(t.kind)+"; use \"stream\"")
+			p.add(join(w, "kind"), "unknown topology kind "+strconv.Quote(t.kind)+"; use \"stream\" or \"microbatch\"")
 		}
 		if len(t.stages) == 0 {
 			p.add(join(w, "stages"), "a topology needs at least one stage")
 		}
 		p.names(join(w, "stages"), "stage", t.stages, "")
 		if len(t.sources) == 0 {
-			p.add(join(w, "sources"), "a stream topology needs at least one source {\"depot\": ..., \"stage\": ...}")
+			p.add(join(w, "sources"), "a topology needs at least one source {\"depot\": ..., \"stage\": ...}")
 		}
 		seen := map[[2]string]int{}
 		for j, s := range t.sources {
@@ -501,5 +577,35 @@ func (d *defn) validate(p *problems) {
 				seen[s] = j
 			}
 		}
+	}
+	for i, ps := range d.pstates {
+		if ps.owner != "" && !slices.Contains(topoNames, ps.owner) {
+			msg := "unknown topology " + strconv.Quote(ps.owner) + "; "
+			if len(topoNames) == 0 {
+				msg += "the module declares no topologies"
+			} else {
+				msg += "declared topologies: " + quoteList(topoNames)
+			}
+			p.add(join(at("pstates", i), "owner"), msg)
+		}
+	}
+	qNames := make([]string, len(d.queries))
+	for i, q := range d.queries {
+		qNames[i] = q.name
+	}
+	p.names("queries", "query", qNames, "name")
+	for i, q := range d.queries {
+		w := at("queries", i)
+		if slices.Contains(topoNames, q.name) {
+			p.add(join(w, "name"), "query name "+strconv.Quote(q.name)+" is also a topology name; queries and topologies need distinct names")
+		}
+		if len(q.args) > 64 {
+			p.add(join(w, "args"), "has "+strconv.Itoa(len(q.args))+" arguments; the limit is 64")
+		}
+		p.names(join(w, "args"), "argument", q.args, "")
+		if len(q.stages) == 0 {
+			p.add(join(w, "stages"), "a query needs at least one stage (the first is its entry)")
+		}
+		p.names(join(w, "stages"), "stage", q.stages, "")
 	}
 }

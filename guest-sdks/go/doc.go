@@ -2,7 +2,7 @@
 // PStates and stream topologies whose stages are ordinary Go functions,
 // compiled to one WebAssembly file that a Squall server runs.
 //
-// It targets the Squall guest ABI 1.0 (abi/ABI.md in the Squall
+// It targets the Squall guest ABI 1.1 (abi/ABI.md in the Squall
 // repository); users never see the ABI. It needs Go 1.24 or later and has
 // no dependencies.
 //
@@ -75,6 +75,22 @@
 // ([Ctx.Log]). It learns where and when it runs from [Ctx.Partition],
 // [Ctx.Attempt], [Ctx.BatchTime] and [Ctx.Rand], which replay the same on
 // every attempt.
+//
+// # Microbatch and query topologies
+//
+// [ModuleBuilder.Microbatch] declares a topology whose records are
+// processed in numbered microbatches over every partition, exactly once:
+// every partition's effects of a microbatch become visible together, and
+// a microbatch that fails is retried from scratch (the host pauses the
+// topology if it keeps failing). The PStates it writes are declared on it
+// with [Topology.PState]. [Ctx.Aggregate] combines a value into a PState
+// at a key path with [Count], [Sum], [Min], [Max], [AddToSet],
+// [AppendToList], [PutInMap] or [TopN]; the host applies it.
+// [ModuleBuilder.Query] declares a query topology, run on demand by
+// clients and by [Ctx.Invoke]: its first stage gets the arguments, its
+// stages hop and read (never write), and [Ctx.Return] and
+// [Ctx.AggregateResult] make its result. [ModuleBuilder.TickDepot] feeds a
+// topology on a timer.
 //
 // The effects of an item commit atomically with its progress, and only if
 // the stage returns nil. A stage that returns an error is retried later

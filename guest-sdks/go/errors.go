@@ -112,6 +112,8 @@ const (
 	EPATH      Errno = -9  // the path does not fit the data
 	ESCHEMA    Errno = -10 // the value does not fit the schema
 	EMULTI     Errno = -11 // SelectOne found several values
+	ETIMEDOUT  Errno = -12 // an invoked query ran past its deadline
+	EFAILED    Errno = -13 // an invoked query failed
 )
 
 // String returns the code's name, such as "EPATH".

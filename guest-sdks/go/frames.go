@@ -46,6 +46,7 @@ func decodeInit(b []byte) (initFrame, error) {
 // batchFrame is the frame of squall_process (§6.2). Payloads alias the
 // inbox, which the host does not touch during the call.
 type batchFrame struct {
+	query        bool // the BATCH_QUERY flag (1.1): topology indexes the queries
 	batchID      uint64
 	partition    uint32
 	attempt      uint32
@@ -75,9 +76,11 @@ func decodeBatch(b []byte) (*batchFrame, error) {
 	if ferr != nil {
 		return nil, ferr
 	}
-	if fl := r.U16(2); fl != 0 {
+	fl := r.U16(2)
+	if fl&^wire.BatchQuery != 0 {
 		return nil, r.Fail(-1, 2, wire.ErrReserved, "flags 0x"+strconv.FormatUint(uint64(fl), 16)+" set reserved bits")
 	}
+	query := fl&wire.BatchQuery != 0
 	if v := r.U16(26); v != 0 {
 		return nil, r.Fail(-1, 26, wire.ErrReserved, "reserved u16 is "+strconv.Itoa(int(v)))
 	}
@@ -85,6 +88,7 @@ func decodeBatch(b []byte) (*batchFrame, error) {
 		return nil, r.Fail(-1, 28, wire.ErrReserved, "reserved u32 is "+strconv.FormatUint(uint64(v), 10))
 	}
 	f := &batchFrame{
+		query:        query,
 		batchID:      r.U64(8),
 		partition:    r.U32(16),
 		attempt:      r.U32(20),
@@ -112,18 +116,33 @@ func decodeBatch(b []byte) (*batchFrame, error) {
 		it.eventTimeUnixNano = int64(r.U64(p + 24))
 		switch it.kind {
 		case wire.ItemRecord:
+			if query {
+				return nil, r.Fail(i, p+4, wire.ErrReserved, "a QUERY batch holds INVOKE and HOP items, not RECORD")
+			}
 			if it.depot == wire.NoDepot {
 				return nil, r.Fail(i, p+8, wire.ErrReserved, "a RECORD item needs a depot index, not 0xFFFF")
 			}
-		case wire.ItemHop:
+		case wire.ItemHop, wire.ItemInvoke:
+			name := "HOP"
+			if it.kind == wire.ItemInvoke {
+				name = "INVOKE"
+				switch {
+				case !query:
+					return nil, r.Fail(i, p+4, wire.ErrReserved, "an INVOKE item is allowed only in a QUERY batch")
+				case i != 0:
+					return nil, r.Fail(i, p+4, wire.ErrReserved, "an INVOKE item must be the first item of its batch")
+				case it.stage != 0:
+					return nil, r.Fail(i, p+6, wire.ErrReserved, "an INVOKE item runs the entry stage 0, not "+strconv.Itoa(int(it.stage)))
+				}
+			}
 			if it.depot != wire.NoDepot {
-				return nil, r.Fail(i, p+8, wire.ErrReserved, "a HOP item has depot 0xFFFF, not "+strconv.Itoa(int(it.depot)))
+				return nil, r.Fail(i, p+8, wire.ErrReserved, "a "+name+" item has depot 0xFFFF, not "+strconv.Itoa(int(it.depot)))
 			}
 			if it.offset != 0 {
-				return nil, r.Fail(i, p+16, wire.ErrReserved, "a HOP item has offset 0, not "+strconv.FormatUint(it.offset, 10))
+				return nil, r.Fail(i, p+16, wire.ErrReserved, "a "+name+" item has offset 0, not "+strconv.FormatUint(it.offset, 10))
 			}
 		default:
-			return nil, r.Fail(i, p+4, wire.ErrUnknownCode, "unknown item kind "+strconv.Itoa(int(it.kind))+"; ABI 1.0 has 1 (RECORD) and 2 (HOP)")
+			return nil, r.Fail(i, p+4, wire.ErrUnknownCode, "unknown item kind "+strconv.Itoa(int(it.kind))+"; ABI 1.1 has 1 (RECORD), 2 (HOP) and 3 (INVOKE)")
 		}
 		if size == 0 {
 			return nil, r.Fail(i, p, wire.ErrBadValue, "empty payload; a payload is one MessagePack value")
@@ -264,6 +283,21 @@ func appendQuery(b []byte, op uint8, pstate uint16, path Path) ([]byte, error) {
 	b = append(b, op, 0)
 	b = wire.AppendU16(b, pstate)
 	out, err := appendPath(b, path)
+	if err != nil {
+		return b[:start], err
+	}
+	wire.PutU32(out[start:], uint32(len(out)-start-wire.QueryItemHeaderSize))
+	return out, nil
+}
+
+// appendInvoke appends one INVOKE query (ABI 1.1, §15.7) of a query frame:
+// query q with the argument list args.
+func appendInvoke(b []byte, q uint16, args Value) ([]byte, error) {
+	start := len(b)
+	b = wire.AppendU32(b, 0)
+	b = append(b, wire.QueryInvoke, 0)
+	b = wire.AppendU16(b, q)
+	out, err := appendEncode(b, &args)
 	if err != nil {
 		return b[:start], err
 	}

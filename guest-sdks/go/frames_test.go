@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/squall-run/squall/guest-sdks/go/internal/golden"
 	"github.com/squall-run/squall/guest-sdks/go/internal/wire"
@@ -26,7 +27,7 @@ func TestGoldenInitFrames(t *testing.T) {
 	}
 }
 
-var itemKinds = map[string]uint8{"RECORD": wire.ItemRecord, "HOP": wire.ItemHop}
+var itemKinds = map[string]uint8{"RECORD": wire.ItemRecord, "HOP": wire.ItemHop, "INVOKE": wire.ItemInvoke}
 
 func TestGoldenBatchFrames(t *testing.T) {
 	for _, l := range readFrames(t, "batch.jsonl") {
@@ -37,7 +38,8 @@ func TestGoldenBatchFrames(t *testing.T) {
 			}
 			h := l.Obj("header")
 			if f.batchID != h.Uint("batch_id") || f.partition != uint32(h.Int("partition")) || f.attempt != uint32(h.Int("attempt")) ||
-				f.topology != uint16(h.Int("topology")) || f.timeUnixNano != h.Int("time_unix_nano") || f.seed != h.Uint("seed") {
+				f.topology != uint16(h.Int("topology")) || f.timeUnixNano != h.Int("time_unix_nano") || f.seed != h.Uint("seed") ||
+				f.query != (h.Int("flags")&wire.BatchQuery != 0) {
 				t.Fatalf("header %+v, want %v", f, h)
 			}
 			items := l.Objs("items")
@@ -147,6 +149,18 @@ func TestGoldenEffectsFrames(t *testing.T) {
 					err = e.define(def)
 				case "ERROR":
 					err = e.value(wire.OpError, 0, 0, item, detailOf(w).value())
+				case "AGGREGATE":
+					code := uint8(0)
+					for i, n := range wire.AggNames {
+						if n == w.Str("aggregator") {
+							code = uint8(i)
+						}
+					}
+					var n int64
+					if w.Has("n") {
+						n = w.Int("n")
+					}
+					err = e.aggregate(code, target, item, fromGolden(w.Val("keys")), fromGolden(w.Val("value")), n)
 				default:
 					t.Fatalf("unknown op %s", w.Str("op"))
 				}
@@ -167,6 +181,13 @@ func TestGoldenQueryFrames(t *testing.T) {
 			qs := l.Objs("queries")
 			b := wire.AppendHeader(nil, wire.KindQuery, uint32(len(qs)))
 			for _, q := range qs {
+				if q.Str("op") == "INVOKE" {
+					var err error
+					if b, err = appendInvoke(b, uint16(q.Int("query")), fromGolden(q.Val("args"))); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
 				p, err := ParsePath(fromGolden(q.Val("path")))
 				if err != nil {
 					t.Fatal(err)
@@ -261,6 +282,30 @@ func TestGoldenModuleDefs(t *testing.T) {
 			ingest.Source(internal, replay)
 			audit := m.Stream("audit")
 			audit.Source(events, audit.Stage("audit", nop))
+		},
+		"1.1 bank: tick depot, microbatch, owner, query": func(m *ModuleBuilder) {
+			m.Name("bank")
+			transfers := m.Depot("transfers", HashBy(Key("from")))
+			deposits := m.Depot("deposits", HashBy(Key("account")))
+			minute := m.TickDepot("minute", time.Minute)
+			bank := m.Microbatch("bank", MaxRecords(500), Interval(100*time.Millisecond))
+			bank.PState("accounts", MapOf(StringT, RecordOf(Field("balance", IntT), Field("history", MapOf(IntT, AnyT).Subindexed()))))
+			m.PState("stats", MapOf(StringT, AnyT))
+			debit := bank.Stage("debit", nop)
+			bank.Stage("credit", nop)
+			deposit := bank.Stage("deposit", nop)
+			tick := bank.Stage("tick", nop)
+			bank.Source(transfers, debit)
+			bank.Source(deposits, deposit, StartFromEnd())
+			bank.Source(minute, tick, StartFromOffset(12))
+			audit := m.Stream("audit")
+			audit.Source(transfers, audit.Stage("log", nop), StartFromEnd())
+			account := m.Query("account", "id", "limit")
+			account.Stage("start", nop)
+			account.Stage("read", nop)
+			total := m.Query("total")
+			total.Stage("fanout", nop)
+			total.Stage("sum", nop)
 		},
 	}
 	seen := 0

@@ -62,11 +62,12 @@ func theGuest() *instance {
 	return guest
 }
 
-// squallABI10 is the version marker: this module needs Squall ABI 1.0
-// (§2.4). It is never called.
+// squallABI11 is the version marker: this module needs Squall ABI 1.1
+// (§2.4, §15: microbatch and query topologies, aggregation, tick depots).
+// It is never called.
 //
-//go:wasmexport squall_abi_1_0
-func squallABI10() {}
+//go:wasmexport squall_abi_1_1
+func squallABI11() {}
 
 //go:wasmexport squall_inbox
 func squallInbox(minCap int32) int32 {

@@ -40,6 +40,7 @@ type ModuleBuilder struct {
 	depots  []*Depot
 	pstates []*PState
 	topos   []*Topology
+	queries []*Topology // query topologies (ABI 1.1)
 	misuse  []DefProblem
 }
 
@@ -67,8 +68,9 @@ func (d *Depot) Name() string { return d.name }
 // DepotPartitioner says how a depot routes records appended from outside
 // a topology (and [Ctx.Append] without [Local]) to a partition.
 type DepotPartitioner struct {
-	kind string
-	key  Path
+	kind   string
+	key    Path
+	millis int64 // tick depots
 }
 
 // HashBy routes a record to the partition that owns a key selected from
@@ -105,6 +107,7 @@ type PState struct {
 	index  int
 	schema Schema
 	global bool
+	owner  *Topology // the one topology that writes it (ABI 1.1), or nil
 }
 
 // Name returns the PState's name.
@@ -142,11 +145,17 @@ type Topology struct {
 	mb      *ModuleBuilder
 	stages  []*Stage
 	sources []source
+
+	kind       string // "stream", "microbatch" or "query"
+	maxRecords int64
+	intervalMS int64
+	args       []string // query topologies
 }
 
 type source struct {
 	depot *Depot
 	stage *Stage
+	start Value // nil: the beginning; "end" or an offset (ABI 1.1)
 }
 
 // Name returns the topology's name.
@@ -155,7 +164,7 @@ func (t *Topology) Name() string { return t.name }
 // Stream declares a stream topology: records are processed one by one, at
 // least once, with their effects committed atomically with the progress.
 func (m *ModuleBuilder) Stream(name string) *Topology {
-	t := &Topology{name: name, index: len(m.topos), mb: m}
+	t := &Topology{name: name, index: len(m.topos), mb: m, kind: "stream"}
 	m.topos = append(m.topos, t)
 	return t
 }
@@ -192,15 +201,20 @@ func (s *Stage) Topology() *Topology { return s.topo }
 func (t *Topology) Stage(name string, fn StageFunc) *Stage {
 	s := &Stage{name: name, index: len(t.stages), topo: t, fn: fn}
 	if fn == nil {
-		t.mb.misused(at(at("topologies", t.index)+".stages", s.index), "stage "+strconv.Quote(name)+" has no function")
+		t.mb.misused(at(at(t.section(), t.index)+".stages", s.index), "stage "+strconv.Quote(name)+" has no function")
 	}
 	t.stages = append(t.stages, s)
 	return s
 }
 
-// Source makes every record appended to depot start at stage.
-func (t *Topology) Source(depot *Depot, stage *Stage) {
-	w := at(at("topologies", t.index)+".sources", len(t.sources))
+// Source makes every record appended to depot start at stage. Options
+// ([StartFromEnd], [StartFromOffset]) say where the source starts on the
+// topology's first deploy; by default, at the first record still stored.
+func (t *Topology) Source(depot *Depot, stage *Stage, opts ...SourceOption) {
+	w := at(at(t.section(), t.index)+".sources", len(t.sources))
+	if t.kind == "query" {
+		t.mb.misused(w, "a query topology has no sources: clients and stages invoke it")
+	}
 	switch {
 	case depot == nil:
 		t.mb.misused(w+".depot", "the depot is nil")
@@ -214,7 +228,11 @@ func (t *Topology) Source(depot *Depot, stage *Stage) {
 		t.mb.misused(w+".stage", "stage "+strconv.Quote(stage.name)+" belongs to topology "+
 			strconv.Quote(stage.topo.name)+"; a source starts a stage of its own topology")
 	}
-	t.sources = append(t.sources, source{depot, stage})
+	src := source{depot: depot, stage: stage}
+	for _, o := range opts {
+		o.applySource(&src)
+	}
+	t.sources = append(t.sources, src)
 }
 
 // value returns the ABI form of the definition, with default fields
@@ -231,6 +249,9 @@ func (m *ModuleBuilder) value() Value {
 		if d.part.key.Len() > 0 && d.part.key.Err() == nil {
 			part = append(part, kv("key", d.part.key.value()))
 		}
+		if d.part.kind == "tick" {
+			part = append(part, kv("millis", Int(d.part.millis)))
+		}
 		depots[i] = Map(kv("name", String(d.name)), kv("partitioner", Map(part...)))
 	}
 	pstates := make([]Value, len(m.pstates))
@@ -238,6 +259,9 @@ func (m *ModuleBuilder) value() Value {
 		es := []MapEntry{kv("name", String(p.name)), kv("schema", p.schema.Value())}
 		if p.global {
 			es = append(es, kv("global", Bool(true)))
+		}
+		if p.owner != nil {
+			es = append(es, kv("owner", String(p.owner.name)))
 		}
 		pstates[i] = Map(es...)
 	}
@@ -252,16 +276,38 @@ func (m *ModuleBuilder) value() Value {
 			if s.stage != nil {
 				sn = s.stage.name
 			}
-			srcs[j] = Map(kv("depot", String(dn)), kv("stage", String(sn)))
+			es := []MapEntry{kv("depot", String(dn)), kv("stage", String(sn))}
+			if !s.start.IsNil() {
+				es = append(es, kv("start_from", s.start))
+			}
+			srcs[j] = Map(es...)
 		}
-		stages := make([]Value, len(t.stages))
-		for j, s := range t.stages {
-			stages[j] = String(s.name)
+		es := []MapEntry{kv("name", String(t.name)), kv("kind", String(t.kind)),
+			kv("sources", List(srcs...)), kv("stages", t.stageNames())}
+		if t.maxRecords != 0 && t.maxRecords != defaultMaxRecords {
+			es = append(es, kv("max_records", Int(t.maxRecords)))
 		}
-		topos[i] = Map(kv("name", String(t.name)), kv("kind", String("stream")),
-			kv("sources", List(srcs...)), kv("stages", List(stages...)))
+		if t.intervalMS != 0 {
+			es = append(es, kv("interval_ms", Int(t.intervalMS)))
+		}
+		topos[i] = Map(es...)
 	}
 	top = append(top, kv("depots", List(depots...)), kv("pstates", List(pstates...)), kv("topologies", List(topos...)))
+	if len(m.queries) > 0 {
+		qs := make([]Value, len(m.queries))
+		for i, q := range m.queries {
+			es := []MapEntry{kv("name", String(q.name)), kv("stages", q.stageNames())}
+			if len(q.args) > 0 {
+				args := make([]Value, len(q.args))
+				for j, a := range q.args {
+					args[j] = String(a)
+				}
+				es = append(es, kv("args", List(args...)))
+			}
+			qs[i] = Map(es...)
+		}
+		top = append(top, kv("queries", List(qs...)))
+	}
 	return Map(top...)
 }
 
@@ -271,6 +317,7 @@ type module struct {
 	depots   []*Depot
 	pstates  []*PState
 	topos    []*Topology
+	queries  []*Topology
 	defBytes []byte
 }
 
@@ -313,7 +360,7 @@ func build(define func(*ModuleBuilder)) (mod *module, err error) {
 	if eerr != nil {
 		return nil, &buildError{kind: "definition", msg: "squall: the module definition cannot be encoded: " + eerr.Error(), err: eerr}
 	}
-	return &module{depots: mb.depots, pstates: mb.pstates, topos: mb.topos, defBytes: b}, nil
+	return &module{depots: mb.depots, pstates: mb.pstates, topos: mb.topos, queries: mb.queries, defBytes: b}, nil
 }
 
 func trimSquall(err error) string {

@@ -127,6 +127,26 @@ func (e *effects) put(op, flags uint8, target uint16, item uint32, v *Value) err
 	return e.end(start)
 }
 
+// aggregate appends an AGGREGATE (ABI 1.1): the key path, the value and,
+// for TOP_N, n.
+func (e *effects) aggregate(agg uint8, target uint16, item uint32, keys, v Value, n int64) error {
+	start := e.begin(wire.OpAggregate, agg, target, item)
+	b, err := appendEncode(e.b, &keys)
+	if err == nil {
+		b, err = appendEncode(b, &v)
+	}
+	if err == nil && agg == wire.AggTopN {
+		nv := Int(n)
+		b, err = appendEncode(b, &nv)
+	}
+	if err != nil {
+		e.b = e.b[:start]
+		return Poison(err)
+	}
+	e.b = b
+	return e.end(start)
+}
+
 // path appends an effect whose body is a path.
 func (e *effects) path(op uint8, target uint16, item uint32, p Path) error {
 	start := e.begin(op, 0, target, item)
@@ -304,6 +324,32 @@ func (inst *instance) query(op uint8, ps *PState, path Path) (result, error) {
 	if len(req) > wire.MaxQueryFrame {
 		return result{}, Poison(fmt.Errorf("squall: query path of %d bytes exceeds the ABI's 1 MiB query frame limit", len(req)))
 	}
+	return inst.roundTrip(req)
+}
+
+// invoke runs an INVOKE query (ABI 1.1) of query q with the argument list
+// args.
+func (inst *instance) invoke(q uint16, args Value) (result, error) {
+	inst.flush()
+	if inst.fatal != nil {
+		return result{}, inst.fatal
+	}
+	if c := inst.cur; c != nil && c.rejected != nil {
+		return result{}, c.rejected
+	}
+	b, err := appendInvoke(wire.AppendHeader(inst.req[:0], wire.KindQuery, 1), q, args)
+	if err != nil {
+		return result{}, Poison(err)
+	}
+	inst.req = b
+	if len(b) > wire.MaxQueryFrame {
+		return result{}, Poison(fmt.Errorf("squall: invoke arguments of %d bytes exceed the ABI's 1 MiB query frame limit", len(b)))
+	}
+	return inst.roundTrip(b)
+}
+
+// roundTrip sends a query frame of one query and decodes the result.
+func (inst *instance) roundTrip(req []byte) (result, error) {
 	if inst.out == nil {
 		inst.out = make([]byte, 64<<10)
 	}
@@ -402,11 +448,15 @@ func (inst *instance) Process(n int) int32 {
 	if err != nil {
 		return inst.failCall(wire.NoItem, errorDetail{kind: "abi", message: err.Error()})
 	}
-	if int(b.topology) >= len(mod.topos) {
-		return inst.failCall(wire.NoItem, errorDetail{kind: "abi", message: "squall_process: the batch names topology " +
-			strconv.Itoa(int(b.topology)) + "; the module has " + strconv.Itoa(len(mod.topos))})
+	topos, what := mod.topos, "topology"
+	if b.query {
+		topos, what = mod.queries, "query"
 	}
-	topo := mod.topos[b.topology]
+	if int(b.topology) >= len(topos) {
+		return inst.failCall(wire.NoItem, errorDetail{kind: "abi", message: "squall_process: the batch names " + what + " " +
+			strconv.Itoa(int(b.topology)) + "; the module has " + strconv.Itoa(len(topos))})
+	}
+	topo := topos[b.topology]
 	failed := uint32(wire.NoItem)
 	// One allocation for the Ctxs of the batch rather than one per item.
 	ctxs := make([]Ctx, len(b.items))

@@ -59,11 +59,12 @@ var partitionerKinds = map[string]squallv1.PartitionerKind{
 	abi.DepotHash:     squallv1.PartitionerKind_PARTITIONER_KIND_HASH,
 	abi.DepotRandom:   squallv1.PartitionerKind_PARTITIONER_KIND_RANDOM,
 	abi.DepotDisallow: squallv1.PartitionerKind_PARTITIONER_KIND_DISALLOW,
+	abi.DepotTick:     squallv1.PartitionerKind_PARTITIONER_KIND_TICK,
 }
 
 var topologyKinds = map[string]squallv1.TopologyKind{
-	abi.TopologyStream: squallv1.TopologyKind_TOPOLOGY_KIND_STREAM,
-	"microbatch":       squallv1.TopologyKind_TOPOLOGY_KIND_MICROBATCH,
+	abi.TopologyStream:     squallv1.TopologyKind_TOPOLOGY_KIND_STREAM,
+	abi.TopologyMicrobatch: squallv1.TopologyKind_TOPOLOGY_KIND_MICROBATCH,
 }
 
 // DescribeModule returns the Describe form of a deployed module: what its
@@ -92,7 +93,7 @@ func DescribeModule(def *abi.ModuleDef, info ModuleInfo) (*squallv1.ModuleDescri
 		if !ok {
 			return nil, defError("depots", i, "partitioner.kind", "unknown depot partitioner "+strconv.Quote(dp.Partitioner.Kind))
 		}
-		p := &squallv1.DepotPartitioner{Kind: kind}
+		p := &squallv1.DepotPartitioner{Kind: kind, TickMillis: uint32(dp.Partitioner.TickMillis)}
 		if len(dp.Partitioner.Key) > 0 {
 			key, err := PathToProto(dp.Partitioner.Key)
 			if err != nil {
@@ -107,7 +108,7 @@ func DescribeModule(def *abi.ModuleDef, info ModuleInfo) (*squallv1.ModuleDescri
 		if err != nil {
 			return nil, defError("pstates", i, "schema", err.Error())
 		}
-		d.Pstates[i] = &squallv1.PStateDescription{Name: ps.Name, Schema: s, Global: ps.Global}
+		d.Pstates[i] = &squallv1.PStateDescription{Name: ps.Name, Schema: s, Global: ps.Global, Owner: ps.Owner}
 	}
 	for i, t := range def.Topologies {
 		kind, ok := topologyKinds[t.Kind]
@@ -116,14 +117,20 @@ func DescribeModule(def *abi.ModuleDef, info ModuleInfo) (*squallv1.ModuleDescri
 		}
 		srcs := make([]*squallv1.TopologySource, len(t.Sources))
 		for j, s := range t.Sources {
-			srcs[j] = &squallv1.TopologySource{Depot: s.Depot, Stage: s.Stage}
+			srcs[j] = &squallv1.TopologySource{Depot: s.Depot, Stage: s.Stage, StartFrom: s.StartFrom, StartOffset: uint64(s.StartOffset)}
 		}
 		d.Topologies[i] = &squallv1.TopologyDescription{
-			Name:    t.Name,
-			Kind:    kind,
-			Sources: srcs,
-			Stages:  append([]string(nil), t.Stages...),
+			Name:       t.Name,
+			Kind:       kind,
+			Sources:    srcs,
+			Stages:     append([]string(nil), t.Stages...),
+			MaxRecords: uint32(t.MaxRecords),
+			IntervalMs: uint32(t.IntervalMillis),
 		}
+	}
+	for _, q := range def.Queries {
+		d.Queries = append(d.Queries, &squallv1.QueryDescription{Name: q.Name, Args: append([]string(nil), q.Args...),
+			Stages: append([]string(nil), q.Stages...)})
 	}
 	return d, nil
 }
@@ -134,8 +141,7 @@ func defError(section string, i int, field, msg string) error {
 
 // ModuleDefFromDescription reads the module definition back from a
 // description, for clients that work with [abi.ModuleDef] (the CLI, tests).
-// The definition's name is the deployed name. Query descriptions are left
-// out (ABI 1.0 definitions declare no queries). The definition is
+// The definition's name is the deployed name. The definition is
 // validated; errors are [*FieldError]s located below "module".
 func ModuleDefFromDescription(d *squallv1.ModuleDescription) (*abi.ModuleDef, error) {
 	def := &abi.ModuleDef{Name: d.GetName()}
@@ -158,6 +164,7 @@ func ModuleDefFromDescription(d *squallv1.ModuleDescription) (*abi.ModuleDef, er
 		if len(key) > 0 {
 			dd.Partitioner.Key = key
 		}
+		dd.Partitioner.TickMillis = int64(dp.GetPartitioner().GetTickMillis())
 		def.Depots = append(def.Depots, dd)
 	}
 	for i, ps := range d.GetPstates() {
@@ -166,11 +173,12 @@ func ModuleDefFromDescription(d *squallv1.ModuleDescription) (*abi.ModuleDef, er
 		if err != nil {
 			return nil, err
 		}
-		def.PStates = append(def.PStates, abi.PStateDef{Name: ps.GetName(), Schema: s, Global: ps.GetGlobal()})
+		def.PStates = append(def.PStates, abi.PStateDef{Name: ps.GetName(), Schema: s, Global: ps.GetGlobal(), Owner: ps.GetOwner()})
 	}
 	for i, t := range d.GetTopologies() {
 		at := "module" + index("topologies", i)
-		td := abi.TopologyDef{Name: t.GetName(), Stages: append([]string(nil), t.GetStages()...)}
+		td := abi.TopologyDef{Name: t.GetName(), Stages: append([]string(nil), t.GetStages()...),
+			MaxRecords: int64(t.GetMaxRecords()), IntervalMillis: int64(t.GetIntervalMs())}
 		for k, v := range topologyKinds {
 			if v == t.GetKind() {
 				td.Kind = k
@@ -180,9 +188,14 @@ func ModuleDefFromDescription(d *squallv1.ModuleDescription) (*abi.ModuleDef, er
 			return nil, &FieldError{Field: at + ".kind", Msg: "unknown topology kind " + t.GetKind().String()}
 		}
 		for _, s := range t.GetSources() {
-			td.Sources = append(td.Sources, abi.SourceDef{Depot: s.GetDepot(), Stage: s.GetStage()})
+			td.Sources = append(td.Sources, abi.SourceDef{Depot: s.GetDepot(), Stage: s.GetStage(), StartFrom: s.GetStartFrom(),
+				StartOffset: int64(s.GetStartOffset())})
 		}
 		def.Topologies = append(def.Topologies, td)
+	}
+	for _, q := range d.GetQueries() {
+		def.Queries = append(def.Queries, abi.QueryDef{Name: q.GetName(), Args: append([]string(nil), q.GetArgs()...),
+			Stages: append([]string(nil), q.GetStages()...)})
 	}
 	if err := def.Validate(); err != nil {
 		return nil, &FieldError{Field: "module", Msg: err.Error()}

@@ -186,3 +186,47 @@ func TestAckLevel(t *testing.T) {
 		t.Errorf("AckLevelToProto(7) = %v", got)
 	}
 }
+
+// The ABI 1.1 fields survive Describe and back: tick depots, owners,
+// microbatch options, start positions and queries.
+func TestDescribeModule_ABI11(t *testing.T) {
+	str, i64 := abi.Schema{Type: abi.SchemaString}, abi.Schema{Type: abi.SchemaInt}
+	def := &abi.ModuleDef{
+		Name: "bank",
+		Depots: []abi.DepotDef{
+			{Name: "transfers", Partitioner: abi.DepotPartitioner{Kind: abi.DepotHash, Key: abi.P().Key(abi.String("from"))}},
+			{Name: "minute", Partitioner: abi.DepotPartitioner{Kind: abi.DepotTick, TickMillis: 60000}},
+		},
+		PStates: []abi.PStateDef{{Name: "balances", Owner: "bank", Schema: abi.Schema{Type: abi.SchemaMap, Key: &str, Val: &i64}}},
+		Topologies: []abi.TopologyDef{
+			{Name: "bank", Kind: abi.TopologyMicrobatch, MaxRecords: 500, IntervalMillis: 100, Stages: []string{"debit", "tick"},
+				Sources: []abi.SourceDef{{Depot: "transfers", Stage: "debit", StartFrom: abi.StartEnd},
+					{Depot: "minute", Stage: "tick", StartFrom: abi.StartOffset, StartOffset: 7}}},
+		},
+		Queries: []abi.QueryDef{{Name: "account", Args: []string{"id", "limit"}, Stages: []string{"start", "read"}}, {Name: "total", Stages: []string{"sum"}}},
+	}
+	if err := def.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := apiconv.DescribeModule(def, apiconv.ModuleInfo{Name: "bank", Tasks: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := d.GetDepots()[1].GetPartitioner(); p.GetKind() != squallv1.PartitionerKind_PARTITIONER_KIND_TICK || p.GetTickMillis() != 60000 {
+		t.Errorf("tick depot %v", p)
+	}
+	if tp := d.GetTopologies()[0]; tp.GetKind() != squallv1.TopologyKind_TOPOLOGY_KIND_MICROBATCH || tp.GetMaxRecords() != 500 ||
+		tp.GetIntervalMs() != 100 || tp.GetSources()[1].GetStartFrom() != abi.StartOffset || tp.GetSources()[1].GetStartOffset() != 7 {
+		t.Errorf("microbatch topology %v", tp)
+	}
+	if q := d.GetQueries(); len(q) != 2 || strings.Join(q[0].GetArgs(), ",") != "id,limit" || q[1].GetStages()[0] != "sum" {
+		t.Errorf("queries %v", q)
+	}
+	back, err := apiconv.ModuleDefFromDescription(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !abi.Equal(back.Value(), def.Value()) {
+		t.Errorf("ModuleDefFromDescription =\n %v\nwant\n %v", back.Value(), def.Value())
+	}
+}

@@ -37,6 +37,10 @@ type sdk struct {
 	// is a build input; dirs reports whether a directory is skipped.
 	sources func(name string) bool
 	skipDir func(name string) bool
+	// features are the optional behaviours the SDK implements; tests of a
+	// feature run only for the SDKs that list it ("abi-1.1": microbatch
+	// and query topologies, aggregation, tick depots).
+	features []string
 }
 
 // sdks are the SDKs under test. A new SDK joins the suite here (and with
@@ -48,7 +52,8 @@ var sdks = []sdk{
 		sources: func(n string) bool {
 			return (strings.HasSuffix(n, ".go") && !strings.HasSuffix(n, "_test.go")) || n == "go.mod" || n == "go.sum"
 		},
-		skipDir: func(n string) bool { return n == "testdata" },
+		skipDir:  func(n string) bool { return n == "testdata" },
+		features: []string{"abi-1.1"},
 	},
 	{
 		name: "rust", src: "guest-sdks/rust",
@@ -56,7 +61,8 @@ var sdks = []sdk{
 		sources: func(n string) bool {
 			return strings.HasSuffix(n, ".rs") || n == "Cargo.toml" || n == "Cargo.lock" || n == "config.toml"
 		},
-		skipDir: func(n string) bool { return n == "target" || n == "tests" || n == "examples" },
+		skipDir:  func(n string) bool { return n == "target" || n == "tests" || n == "examples" },
+		features: []string{"abi-1.1"},
 	},
 	{
 		name: "python", src: "guest-sdks/python/src",
@@ -328,3 +334,6 @@ func pythonVersion() (string, error) {
 func buildPython(dir, out string) error {
 	return build.Python(context.Background(), dir, out)
 }
+
+// supports reports whether the SDK implements a feature (sdk.features).
+func (s sdk) supports(feature string) bool { return slices.Contains(s.features, feature) }

@@ -54,9 +54,20 @@ func (tr *transcript) ack(n *node, module, depot string, rec abi.Value) map[stri
 // scenario and requires the same transcript from each.
 func acrossSDKs(t *testing.T, src func(lang string) string, scenario func(t *testing.T, n *node, def *abi.ModuleDef, tr *transcript)) {
 	t.Helper()
+	acrossSDKsWith(t, "", src, scenario)
+}
+
+// acrossSDKsWith is acrossSDKs for the SDKs that support feature (all
+// when it is ""): an SDK that does not (yet) is skipped, with a note.
+func acrossSDKsWith(t *testing.T, feature string, src func(lang string) string, scenario func(t *testing.T, n *node, def *abi.ModuleDef, tr *transcript)) {
+	t.Helper()
 	var first *transcript
 	var firstLang string
 	for _, s := range sdks {
+		if feature != "" && !s.supports(feature) {
+			t.Logf("%s: skipped: the SDK does not declare feature %q", s.name, feature)
+			continue
+		}
 		wasm := moduleWasm(t, s, src(s.name))
 		tr := &transcript{}
 		t.Run(s.name, func(t *testing.T) {

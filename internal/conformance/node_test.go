@@ -80,7 +80,7 @@ func (n *node) deploy(name string, wasm []byte) *abi.ModuleDef {
 	if err != nil {
 		n.t.Fatalf("describe %s: %v", name, err)
 	}
-	if err := n.e.Deploy(ctx, engine.ModuleSpec{Def: def, Tasks: tasks, NewProcessor: engine.WasmFactory(m, tasks)}); err != nil {
+	if err := n.e.Deploy(ctx, engine.ModuleSpec{Def: def, Tasks: tasks, NewProcessor: engine.WasmFactory(m, tasks), ABIMinor: m.ABIMinor()}); err != nil {
 		n.t.Fatalf("deploy %s: %v", def.Name, err)
 	}
 	return def

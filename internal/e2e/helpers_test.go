@@ -154,13 +154,18 @@ func (n *node) compile(name string, wasm []byte) (*host.Module, *abi.ModuleDef) 
 func (n *node) deployWasm(name string, wasm []byte) *abi.ModuleDef {
 	n.t.Helper()
 	m, def := n.compile(name, wasm)
-	n.deploy(def, engine.WasmFactory(m, tasks))
+	if err := n.e.Deploy(context.Background(), engine.ModuleSpec{Def: def, Tasks: tasks, NewProcessor: engine.WasmFactory(m, tasks),
+		ABIMinor: m.ABIMinor()}); err != nil {
+		n.t.Fatalf("deploy %s: %v", def.Name, err)
+	}
 	return def
 }
 
 func (n *node) deploy(def *abi.ModuleDef, f engine.ProcessorFactory) {
 	n.t.Helper()
-	if err := n.e.Deploy(context.Background(), engine.ModuleSpec{Def: def, Tasks: tasks, NewProcessor: f}); err != nil {
+	// Native modules and the modules built here from the SDKs speak this
+	// engine's ABI minor.
+	if err := n.e.Deploy(context.Background(), engine.ModuleSpec{Def: def, Tasks: tasks, NewProcessor: f, ABIMinor: abi.Minor}); err != nil {
 		n.t.Fatalf("deploy %s: %v", def.Name, err)
 	}
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -8,4 +9,9 @@ import (
 
 // TestMain checks that every test stops what it started: engines, host
 // runtimes, stores.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(bankChildEnv) != "" {
+		os.Exit(bankChild())
+	}
+	goleak.VerifyTestMain(m)
+}

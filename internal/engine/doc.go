@@ -1,4 +1,5 @@
-// Package engine is Squall's single-node stream topology executor. It wires
+// Package engine is Squall's single-node topology executor: stream
+// topologies, microbatch topologies, query topologies and tick depots. It wires
 // the store (package storage) to the processors that run module code: wasm
 // instances from package host ([WasmFactory]), or Go functions through
 // [NativeModule], which produce the same abi.Effects through the same
@@ -88,12 +89,32 @@
 // acknowledged is lost: a record's progress passes it only once its tree
 // is committed, dead letters included.
 //
+// # Microbatch topologies, query topologies, tick depots
+//
+// A microbatch topology (ABI.md §15.2) is run by its own goroutine, an
+// mbRunner, not by the tasks: microbatch N covers every source's records
+// on every partition after where N-1 ended; their items and the hops they
+// send run on the runner's processor, every effect staged in one store
+// batch, committed with every partition's progress record in one write
+// only when every item ended OK (microbatch.go). A failure retries the
+// whole microbatch, then pauses the topology ([Engine.Topologies] reports
+// it); a poisoned item dead-letters its source record. PStates carry an
+// owner so that no stream task writes what a microbatch reads and writes.
+// [Engine.Invoke] runs a query topology (§15.4) on the caller's goroutine
+// over one store snapshot, on processors borrowed from the module's pool
+// (query.go). A tick depot gets a record on partition 0 every period from
+// a goroutine of its module (tick.go). AGGREGATE effects are applied by
+// effects.go, shared by the three kinds of calls.
+//
 // # Stopping
 //
 // [Engine.Close] drains: tasks stop reading new records, finish the trees
 // in flight and commit their progress, so a restart replays nothing; when
 // its context ends first it stops the tasks where they are. Every goroutine
-// the engine starts is a task, owned by its module and stopped by Close.
+// the engine starts is a task, a microbatch runner or a tick depot's,
+// owned by its module and stopped by Close; microbatch runners and ticks
+// stop as soon as draining starts (a microbatch is all or nothing, so
+// stopping between two loses nothing).
 //
 // [Engine.Undeploy] does the same for one module and removes it; the
 // module's data and recorded definition stay, so deploying the same

@@ -53,6 +53,11 @@ type Config struct {
 	BackoffBase, BackoffMax time.Duration
 	// CallTimeout is the deadline of one Process call (default 10 s).
 	CallTimeout time.Duration
+	// MicrobatchTimeout bounds one attempt of a microbatch, every call of
+	// every partition together (default 5 min): an attempt past it fails
+	// and is retried, so a hop loop or a pathological microbatch cannot
+	// hold a topology for ever.
+	MicrobatchTimeout time.Duration
 	// Seed seeds the engine's pseudo-random sources: backoff jitter, batch
 	// seeds and processing-tree ids (default 1). Nothing the engine commits
 	// depends on it except through what processors do with batch seeds.
@@ -94,6 +99,9 @@ func (c *Config) fill() error {
 	}
 	if c.CallTimeout <= 0 {
 		c.CallTimeout = 10 * time.Second
+	}
+	if c.MicrobatchTimeout <= 0 {
+		c.MicrobatchTimeout = 5 * time.Minute
 	}
 	if c.Seed == 0 {
 		c.Seed = 1
@@ -306,6 +314,13 @@ func (e *Engine) Deploy(ctx context.Context, spec ModuleSpec) error {
 	if err := spec.Def.Validate(); err != nil {
 		return invalid("deploy module %q: %v", name, err)
 	}
+	if need := spec.Def.MinMinor(); need > spec.ABIMinor {
+		return invalid("deploy module %q: its definition uses Squall ABI 1.%d features (tick depots, microbatch topologies, PState owners, "+
+			"source start positions or queries) and the module's code targets ABI 1.%d", name, need, spec.ABIMinor)
+	}
+	if spec.ABIMinor > abi.Minor {
+		return invalid("deploy module %q: the module targets Squall ABI 1.%d and this engine supports up to 1.%d", name, spec.ABIMinor, abi.Minor)
+	}
 	for _, d := range spec.Def.Depots {
 		if d.Name == DeadLetterDepot {
 			return invalid("deploy module %q: depot name %q is reserved for the engine's dead letters", name, d.Name)
@@ -342,6 +357,12 @@ func (e *Engine) Deploy(ctx context.Context, spec ModuleSpec) error {
 			return err
 		}
 	}
+	for _, r := range m.mbs {
+		if err := r.load(ctx); err != nil {
+			m.cancel()
+			return err
+		}
+	}
 	e.modules[name] = m
 	m.start()
 	return nil
@@ -359,6 +380,10 @@ type ModuleSpec struct {
 	Tasks uint32
 	// NewProcessor makes each partition's Processor.
 	NewProcessor ProcessorFactory
+	// ABIMinor is the ABI minor the module's code targets (its marker,
+	// host.Module.ABIMinor; NativeModule.Factory's processors speak
+	// abi.Minor). Effects and queries of a later minor are rejected.
+	ABIMinor int
 }
 
 // recordModule checks spec against the module's recorded task count and
@@ -465,6 +490,9 @@ func (e *Engine) AppendToDepot(ctx context.Context, moduleName, depotName string
 	if ack > AckAck {
 		return AppendResult{}, invalid("ack level %d does not exist", ack)
 	}
+	if d.tick > 0 {
+		return AppendResult{}, invalid("depot %s/%s is a tick depot: only the engine appends to it (every %s)", moduleName, depotName, d.tick)
+	}
 	val, err := abi.Encode(record)
 	if err != nil {
 		return AppendResult{}, invalid("depot %s/%s: the record cannot be encoded: %v", moduleName, depotName, err)
@@ -496,6 +524,7 @@ func (e *Engine) AppendToDepot(ctx context.Context, moduleName, depotName string
 			return AppendResult{}, err
 		}
 		t.kick()
+		d.kickMBs()
 		return res, nil
 	}
 
@@ -510,6 +539,7 @@ func (e *Engine) AppendToDepot(ctx context.Context, moduleName, depotName string
 		return AppendResult{}, err
 	}
 	t.kick()
+	d.kickMBs()
 	w := newClientWaiter(d.readers)
 	d.acks.resolve(tok, res.Offset, w)
 	select {
@@ -539,29 +569,50 @@ func (e *Engine) Lag(moduleName string) (uint64, error) {
 		return 0, err
 	}
 	var lag uint64
+	for _, r := range m.mbs {
+		n, err := r.lag()
+		if err != nil {
+			return 0, err
+		}
+		lag += n
+	}
 	for _, ti := range m.topos {
-		for p := range m.tasks {
-			raw, ok, err := e.db.Progress(m.name, ti.def.Name, p)
+		if ti.micro {
+			continue
+		}
+		n, err := e.streamLag(m, ti)
+		if err != nil {
+			return 0, err
+		}
+		lag += n
+	}
+	return lag, nil
+}
+
+// streamLag is the lag of one stream topology.
+func (e *Engine) streamLag(m *module, ti *topoInfo) (uint64, error) {
+	var lag uint64
+	for p := range m.tasks {
+		raw, ok, err := e.db.Progress(m.name, ti.def.Name, p)
+		if err != nil {
+			return 0, err
+		}
+		var prog progress
+		if ok {
+			if prog, err = decodeProgress(raw); err != nil {
+				return 0, err
+			}
+		}
+		for _, s := range ti.sources {
+			first, next, err := s.depot.d.Bounds(p)
 			if err != nil {
 				return 0, err
 			}
-			var prog progress
-			if ok {
-				if prog, err = decodeProgress(raw); err != nil {
-					return 0, err
-				}
+			sp, found := prog.srcs[srcKey{s.depot.def.Name, ti.def.Stages[s.stage]}]
+			if !found {
+				sp = srcProgress{low: first, hi: first}
 			}
-			for _, s := range ti.sources {
-				first, next, err := s.depot.d.Bounds(p)
-				if err != nil {
-					return 0, err
-				}
-				sp, found := prog.srcs[srcKey{s.depot.def.Name, ti.def.Stages[s.stage]}]
-				if !found {
-					sp = srcProgress{low: first, hi: first}
-				}
-				lag += sp.remaining(first, next)
-			}
+			lag += sp.remaining(first, next)
 		}
 	}
 	return lag, nil
@@ -617,4 +668,42 @@ func (e *Engine) pstate(moduleName, pstate string) (*module, *pstateInfo, error)
 		}
 	}
 	return nil, nil, notFound("module %q has no PState %q", moduleName, pstate)
+}
+
+// TopologyStatus is the state of one topology of a deployed module.
+type TopologyStatus struct {
+	Name, Kind string
+	// Lag counts the depot records the topology has not completely
+	// processed (by committed progress).
+	Lag uint64
+	// Microbatch is set for microbatch topologies.
+	Microbatch *MicrobatchStatus
+}
+
+// Topologies returns the state of every topology of a deployed module, in
+// definition order.
+func (e *Engine) Topologies(moduleName string) ([]TopologyStatus, error) {
+	m, err := e.lookup(moduleName)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TopologyStatus, 0, len(m.topos))
+	for _, ti := range m.topos {
+		ts := TopologyStatus{Name: ti.def.Name, Kind: ti.def.Kind}
+		if ti.micro {
+			for _, r := range m.mbs {
+				if r.ti == ti {
+					st := r.Status()
+					ts.Microbatch = &st
+					if ts.Lag, err = r.lag(); err != nil {
+						return nil, err
+					}
+				}
+			}
+		} else if ts.Lag, err = e.streamLag(m, ti); err != nil {
+			return nil, err
+		}
+		out = append(out, ts)
+	}
+	return out, nil
 }

@@ -2,10 +2,7 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"strings"
 
 	"github.com/squall-run/squall/abi"
 	"github.com/squall-run/squall/storage"
@@ -32,8 +29,9 @@ type call struct {
 	fail     error
 	internal bool
 	errEff   *abi.ErrorDetail // an ERROR effect
-	choices  uint64           // SHUFFLE hops and random appends so far
+	chooseFn func() uint32    // SHUFFLE hops and random appends
 	logs     bool             // write LOG effects (the processor does not)
+	ctx      context.Context  // of the current Query call: bounds INVOKEs
 }
 
 // EffectLogger is implemented by processors that write the LOG effects
@@ -175,47 +173,25 @@ func (c *call) apply(ctx context.Context, e *abi.Effect) (abi.Errno, string) {
 	}
 	m := c.t.m
 	switch e.Op {
-	case abi.EffectTransform:
-		if int(e.Target) >= len(m.pstates) {
-			return abi.EBADID, fmt.Sprintf("PState %d does not exist; the module has %d", e.Target, len(m.pstates))
-		}
-		pi := m.pstates[e.Target]
-		path, err := abi.ParsePath(e.Value)
-		if err != nil {
-			return abi.EPATH, err.Error()
-		}
-		if code, msg := m.pstatePartitionCheck(pi, path, c.t.p); code != 0 {
-			return code, msg
-		}
+	case abi.EffectTransform, abi.EffectAggregate:
 		out.touched = true
-		if _, err := c.sb.Transform(pi.ps, c.t.p, path); err != nil {
-			return c.storeErr(err)
+		var code abi.Errno
+		var msg string
+		var fatal error
+		if e.Op == abi.EffectTransform {
+			code, msg, fatal = m.applyTransform(c.sb, c.t.p, int(c.ts.info.idx), e)
+		} else {
+			code, msg, fatal = m.applyAggregate(c.sb, c.t.p, int(c.ts.info.idx), e)
 		}
-		return 0, ""
+		if fatal != nil {
+			c.failWith(fmt.Errorf("engine: module %q partition %d: %w", m.name, c.t.p, fatal), true)
+		}
+		return code, msg
 
 	case abi.EffectAppend:
-		if int(e.Target) >= len(m.depots) {
-			return abi.EBADID, fmt.Sprintf("depot %d does not exist; the module has %d", e.Target, len(m.depots))
-		}
-		d := m.depots[e.Target]
-		enc, err := abi.Encode(e.Value)
-		if err != nil {
-			return abi.EINVAL, "the record cannot be encoded: " + err.Error()
-		}
-		part := c.t.p
-		var key []byte
-		if !e.Local() {
-			switch d.def.Partitioner.Kind {
-			case abi.DepotDisallow:
-				return abi.EINVAL, fmt.Sprintf("depot %q is declared disallow: append to it with LOCAL", d.def.Name)
-			case abi.DepotRandom:
-				part = c.choose()
-			default:
-				var msg string
-				if part, key, msg = m.hashRoute(d, e.Value, enc); msg != "" {
-					return abi.EPATH, msg
-				}
-			}
+		d, part, key, enc, code, msg := m.appendTarget(e, c.t.p, c.choose)
+		if code != 0 {
+			return code, msg
 		}
 		out.touched = true
 		if err := c.sb.Append(d.d, part, storage.Record{Key: key, Value: enc}); err != nil {
@@ -226,43 +202,19 @@ func (c *call) apply(ctx context.Context, e *abi.Effect) (abi.Errno, string) {
 		return 0, ""
 
 	case abi.EffectHop:
-		stages := c.ts.info.def.Stages
-		if int(e.Target) >= len(stages) {
-			return abi.EBADID, fmt.Sprintf("stage %d does not exist; topology %q has %d", e.Target, c.ts.info.def.Name, len(stages))
+		part, all, payload, code, msg := m.hopTarget(e, len(c.ts.info.def.Stages), c.items[e.Item].root.origin, c.choose)
+		if code != 0 {
+			return code, msg
 		}
-		h := hopOut{stage: e.Target}
-		switch e.Partitioner() {
-		case abi.PartitionHash:
-			kb, err := abi.Encode(e.Key)
-			if err != nil {
-				return abi.EINVAL, "the hop key cannot be encoded: " + err.Error()
-			}
-			h.part = abi.KeyPartition(kb, m.tasks)
-		case abi.PartitionAll:
-			h.all = true
-		case abi.PartitionGlobal:
-			h.part = 0
-		case abi.PartitionOrigin:
-			h.part = c.items[e.Item].root.origin
-		case abi.PartitionShuffle:
-			h.part = c.choose()
-		case abi.PartitionDirect:
-			if e.Partition >= m.tasks {
-				return abi.EWRONGPART, fmt.Sprintf("partition %d does not exist; the module has %d", e.Partition, m.tasks)
-			}
-			h.part = e.Partition
-		}
-		enc, err := abi.Encode(e.Value)
-		if err != nil {
-			return abi.EINVAL, "the hop payload cannot be encoded: " + err.Error()
-		}
-		h.payload = enc
-		out.hops = append(out.hops, h)
+		out.hops = append(out.hops, hopOut{stage: e.Target, part: part, all: all, payload: payload})
 		return 0, ""
 
 	case abi.EffectEmit:
 		if e.Target != abi.EmitAckReturn {
-			return abi.EBADID, fmt.Sprintf("emit stream %d does not exist; ABI 1.0 has 0 (ACK_RETURN)", e.Target)
+			if e.Target == abi.EmitQueryResult && m.minor >= 1 {
+				return abi.EINVAL, "EMIT on QUERY_RESULT is allowed only in a query topology"
+			}
+			return abi.EBADID, fmt.Sprintf("emit stream %d does not exist here; stream topologies have 0 (ACK_RETURN)", e.Target)
 		}
 		out.emit, out.hasEmit = e.Value, true
 		return 0, ""
@@ -274,58 +226,24 @@ func (c *call) apply(ctx context.Context, e *abi.Effect) (abi.Errno, string) {
 // deterministically from the batch seed, so that a retried batch chooses
 // the same.
 func (c *call) choose() uint32 {
-	c.choices++
-	x := c.frame.Header.Seed + c.choices*0x9e3779b97f4a7c15
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return uint32(x % uint64(c.t.m.tasks))
+	if c.chooseFn == nil {
+		c.chooseFn = chooser(c.frame.Header.Seed, c.t.m.tasks)
+	}
+	return c.chooseFn()
 }
 
 // storeErr maps an error of a store call to a rejection, or fails the call
 // when the store itself failed.
 func (c *call) storeErr(err error) (abi.Errno, string) {
-	msg := strings.TrimPrefix(err.Error(), "storage: ")
-	var se *storage.SchemaError
-	var pe *storage.PathError
-	var re *storage.RecordError
-	switch {
-	case errors.As(err, &se):
-		return abi.ESCHEMA, msg
-	case errors.Is(err, storage.ErrTooLarge):
-		return abi.ETOOBIG, msg
-	case errors.As(err, &pe):
-		return abi.EPATH, msg
-	case errors.As(err, &re):
-		return abi.EINVAL, msg
+	code, msg, fatal := rejectStore(err)
+	if fatal != nil {
+		c.failWith(fmt.Errorf("engine: module %q partition %d: %w", c.t.m.name, c.t.p, fatal), true)
 	}
-	c.failWith(fmt.Errorf("engine: module %q partition %d: %w", c.t.m.name, c.t.p, err), true)
-	return abi.EINTERNAL, msg
+	return code, msg
 }
 
 func (c *call) log(ctx context.Context, e *abi.Effect) {
-	var lvl slog.Level
-	switch e.LogLevel() {
-	case abi.LogDebug:
-		lvl = slog.LevelDebug
-	case abi.LogInfo:
-		lvl = slog.LevelInfo
-	case abi.LogWarn:
-		lvl = slog.LevelWarn
-	default:
-		lvl = slog.LevelError
-	}
-	text := e.Text
-	if len(text) > 8<<10 {
-		text = text[:8<<10] + "… (truncated)"
-	}
-	attrs := []any{"module", c.t.m.name, "topology", c.ts.info.def.Name, "partition", c.t.p, "batch", c.frame.Header.BatchID}
-	if e.Item != abi.NoItem {
-		attrs = append(attrs, "item", e.Item)
-	}
-	c.t.e.log.Log(ctx, lvl, text, attrs...)
+	logEffect(ctx, c.t.m, c.ts.info.def.Name, c.t.p, c.frame.Header.BatchID, e)
 }
 
 // Query implements Handler. It returns nil when the store failed: the
@@ -335,6 +253,7 @@ func (c *call) Query(ctx context.Context, q *abi.QueryFrame) *abi.QueryResponse 
 		return nil
 	}
 	resp := &abi.QueryResponse{Results: make([]abi.Result, len(q.Queries))}
+	c.ctx = ctx
 	for i := range q.Queries {
 		resp.Results[i] = c.query(&q.Queries[i])
 	}
@@ -345,41 +264,15 @@ func (c *call) Query(ctx context.Context, q *abi.QueryFrame) *abi.QueryResponse 
 }
 
 func (c *call) query(q *abi.Query) abi.Result {
-	fail := func(code abi.Errno, msg string) abi.Result { return abi.Result{Status: int32(code), Message: msg} }
 	if c.fail != nil {
-		return fail(abi.EINTERNAL, c.fail.Error())
+		return abi.Result{Status: int32(abi.EINTERNAL), Message: c.fail.Error()}
 	}
-	m := c.t.m
-	if int(q.PState) >= len(m.pstates) {
-		return fail(abi.EBADID, fmt.Sprintf("PState %d does not exist; the module has %d", q.PState, len(m.pstates)))
+	if q.Op == abi.QueryInvoke {
+		return c.t.m.invokeFromStage(c.ctx, q, 0)
 	}
-	pi := m.pstates[q.PState]
-	path, err := abi.ParsePath(q.Path)
-	if err != nil {
-		return fail(abi.EPATH, err.Error())
+	r, fatal := c.t.m.selectQuery(c.sb, c.t.p, q)
+	if fatal != nil {
+		c.failWith(fmt.Errorf("engine: module %q partition %d: %w", c.t.m.name, c.t.p, fatal), true)
 	}
-	if code, msg := m.pstatePartitionCheck(pi, path, c.t.p); code != 0 {
-		return fail(code, msg)
-	}
-	vs, err := c.sb.Select(pi.ps, c.t.p, path)
-	if err != nil {
-		var pe *storage.PathError
-		if errors.As(err, &pe) {
-			return fail(abi.EPATH, strings.TrimPrefix(err.Error(), "storage: "))
-		}
-		c.failWith(fmt.Errorf("engine: module %q partition %d: %w", m.name, c.t.p, err), true)
-		return fail(abi.EINTERNAL, err.Error()) // Query returns nil after all
-	}
-	switch q.Op {
-	case abi.QuerySelectOne:
-		switch len(vs) {
-		case 0:
-			return abi.Result{Status: abi.ResultNotFound}
-		case 1:
-			return abi.Result{Status: abi.ResultOK, Value: vs[0]}
-		}
-		return fail(abi.EMULTI, fmt.Sprintf("the path navigated to %d values; SELECT_ONE needs one", len(vs)))
-	default:
-		return abi.Result{Status: abi.ResultOK, Value: abi.List(vs...)}
-	}
+	return r
 }

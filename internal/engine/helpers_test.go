@@ -20,6 +20,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(crashChildEnv) != "" {
 		os.Exit(crashChild())
 	}
+	if os.Getenv(mbCrashChildEnv) != "" {
+		os.Exit(mbCrashChild())
+	}
 	goleak.VerifyTestMain(m)
 }
 
@@ -98,7 +101,9 @@ func (env *testEnv) deployNative(nm *NativeModule, tasks uint32) {
 	if err != nil {
 		env.t.Fatal(err)
 	}
-	env.deploy(nm.Def, tasks, f)
+	if err := env.e.Deploy(context.Background(), ModuleSpec{Def: nm.Def, Tasks: tasks, NewProcessor: f, ABIMinor: abi.Minor}); err != nil {
+		env.t.Fatal(err)
+	}
 }
 
 func (env *testEnv) append(module, depot string, rec abi.Value, ack AckLevel) AppendResult {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/squall-run/squall/abi"
 	"github.com/squall-run/squall/storage"
@@ -19,6 +20,9 @@ type module struct {
 	def     *abi.ModuleDef
 	tasks   uint32
 	newProc ProcessorFactory
+	// minor is the ABI minor the module's code targets: 1.1 effects and
+	// queries from a 1.0 module are rejected.
+	minor int
 
 	// ctx is canceled by a hard stop of the module (Undeploy past its
 	// deadline) or of the engine.
@@ -31,6 +35,9 @@ type module struct {
 	pstates     []*pstateInfo // by index in def.PStates
 	topos       []*topoInfo   // by index in def.Topologies
 	parts       []*task       // by partition
+	mbs         []*mbRunner   // the microbatch topologies' runners
+	queries     []*queryInfo  // by index in def.Queries
+	qprocs      procPool      // processors of query invocations
 
 	// inflight counts the processing trees in flight on all tasks; a
 	// draining module stops when it reaches 0.
@@ -48,6 +55,10 @@ type module struct {
 
 	wg      sync.WaitGroup
 	stopped chan struct{} // closed when every task has exited
+	// drainCh is closed when draining starts: tick goroutines and
+	// microbatch runners stop at once.
+	drainCh   chan struct{}
+	drainOnce sync.Once
 }
 
 type depotInfo struct {
@@ -59,18 +70,34 @@ type depotInfo struct {
 	// append waits for.
 	readers int
 	acks    *ackHub
+	// mbs are the microbatch runners that read the depot: an append wakes
+	// them.
+	mbs []*mbRunner
+	// tick is the period of a tick depot (ABI.md §15.1), 0 otherwise.
+	tick time.Duration
+}
+
+// kickMBs wakes the microbatch runners reading the depot.
+func (d *depotInfo) kickMBs() {
+	for _, r := range d.mbs {
+		r.kick()
+	}
 }
 
 type pstateInfo struct {
 	ps      *storage.PState
 	global  bool
 	rootMap bool // the top level is a map: its keys partition the PState
+	// owner is the index of the one topology that may write the PState,
+	// or -1 (any stream topology may).
+	owner int
 }
 
 type topoInfo struct {
 	idx     uint16
 	def     *abi.TopologyDef
 	sources []sourceInfo
+	micro   bool // a microbatch topology: run by an mbRunner, not by the tasks
 }
 
 type sourceInfo struct {
@@ -87,17 +114,28 @@ func newModule(e *Engine, name string, spec ModuleSpec, tasks uint32) (*module, 
 		def:         def,
 		tasks:       tasks,
 		newProc:     spec.NewProcessor,
+		minor:       spec.ABIMinor,
 		depotByName: map[string]*depotInfo{},
 		stopped:     make(chan struct{}),
+		drainCh:     make(chan struct{}),
 	}
 	m.ctx, m.cancel = context.WithCancel(e.ctx)
 	for i := range def.Depots {
 		dd := &def.Depots[i]
-		d, err := e.db.Depot(name, dd.Name, storage.DepotOptions{})
+		var opts storage.DepotOptions
+		if dd.Partitioner.Kind == abi.DepotTick {
+			// Ticks are worth only their latest: keep a bounded history
+			// (a topology paused for longer skips the oldest).
+			opts.MaxEntries = TickRetention
+		}
+		d, err := e.db.Depot(name, dd.Name, opts)
 		if err != nil {
 			return nil, fmt.Errorf("engine: module %q: declare depot %q: %w", name, dd.Name, err)
 		}
 		di := &depotInfo{idx: uint16(i), def: dd, d: d, acks: newAckHub()}
+		if dd.Partitioner.Kind == abi.DepotTick {
+			di.tick = time.Duration(dd.Partitioner.TickMillis) * time.Millisecond
+		}
 		m.depots = append(m.depots, di)
 		m.depotByName[dd.Name] = di
 	}
@@ -116,21 +154,35 @@ func newModule(e *Engine, name string, spec ModuleSpec, tasks uint32) (*module, 
 		if err != nil {
 			return nil, invalid("module %q: %v", name, err)
 		}
-		m.pstates = append(m.pstates, &pstateInfo{ps: ps, global: pd.Global, rootMap: schema.Type() == storage.TypeMap})
+		m.pstates = append(m.pstates, &pstateInfo{ps: ps, global: pd.Global, rootMap: schema.Type() == storage.TypeMap,
+			owner: def.TopologyIndex(pd.Owner)})
 	}
 	for i := range def.Topologies {
 		td := &def.Topologies[i]
-		ti := &topoInfo{idx: uint16(i), def: td}
+		ti := &topoInfo{idx: uint16(i), def: td, micro: td.Kind == abi.TopologyMicrobatch}
 		for j, s := range td.Sources {
 			d := m.depotByName[s.Depot]
 			st := td.StageIndex(s.Stage)
 			if d == nil || st < 0 { // Validate checked both
 				return nil, invalid("module %q: topology %q: source %d names an unknown depot or stage", name, td.Name, j)
 			}
-			d.readers++
+			if !ti.micro {
+				// Only stream topologies take part in ACK (RAMA-NOTES §1).
+				d.readers++
+			}
 			ti.sources = append(ti.sources, sourceInfo{idx: uint16(j), depot: d, stage: uint16(st)})
 		}
 		m.topos = append(m.topos, ti)
+		if ti.micro {
+			r := newMBRunner(m, ti)
+			m.mbs = append(m.mbs, r)
+			for _, s := range ti.sources {
+				s.depot.mbs = append(s.depot.mbs, r)
+			}
+		}
+	}
+	for i := range def.Queries {
+		m.queries = append(m.queries, &queryInfo{idx: uint16(i), def: &def.Queries[i]})
 	}
 	for p := range tasks {
 		m.parts = append(m.parts, newTask(m, p))
@@ -138,13 +190,22 @@ func newModule(e *Engine, name string, spec ModuleSpec, tasks uint32) (*module, 
 	return m, nil
 }
 
-// start runs the module's tasks.
+// start runs the module's tasks, microbatch runners and tick depots.
 func (m *module) start() {
 	for _, t := range m.parts {
 		m.wg.Go(t.run)
 	}
+	for _, r := range m.mbs {
+		m.wg.Go(r.run)
+	}
+	for _, d := range m.depots {
+		if d.tick > 0 {
+			m.wg.Go(func() { m.runTick(d) })
+		}
+	}
 	go func() {
 		m.wg.Wait()
+		m.qprocs.closeAll()
 		close(m.stopped)
 	}()
 }
@@ -153,6 +214,7 @@ func (m *module) start() {
 // processing tree in flight is complete.
 func (m *module) startDrain() {
 	m.draining.Store(true)
+	m.drainOnce.Do(func() { close(m.drainCh) })
 	for _, d := range m.depots {
 		d.acks.drainLinks()
 	}

@@ -23,8 +23,9 @@ type StageFunc func(c *StageCtx, payload abi.Value) error
 // measured against ("the same stage logic as a native Go function run by
 // the same engine").
 type NativeModule struct {
-	Def    *abi.ModuleDef
-	stages map[[2]string]StageFunc
+	Def     *abi.ModuleDef
+	stages  map[[2]string]StageFunc
+	qstages map[[2]string]StageFunc
 	// FlushEvery is how many effects the processor buffers before it
 	// flushes them (default 256); it also flushes before every query and
 	// at the end of the batch, as the wasm SDKs do.
@@ -34,7 +35,14 @@ type NativeModule struct {
 // NewNativeModule returns a native module for def; add its stages with
 // Stage.
 func NewNativeModule(def *abi.ModuleDef) *NativeModule {
-	return &NativeModule{Def: def, stages: map[[2]string]StageFunc{}}
+	return &NativeModule{Def: def, stages: map[[2]string]StageFunc{}, qstages: map[[2]string]StageFunc{}}
+}
+
+// QueryStage sets the function of a stage of a query topology and returns
+// m. The entry stage (the query's first) gets the argument list.
+func (m *NativeModule) QueryStage(query, stage string, fn StageFunc) *NativeModule {
+	m.qstages[[2]string{query, stage}] = fn
+	return m
 }
 
 // Stage sets the function of a stage of a topology and returns m.
@@ -62,6 +70,17 @@ func (m *NativeModule) Factory() (ProcessorFactory, error) {
 			tables[i][j] = fn
 		}
 	}
+	qtables := make([][]StageFunc, len(def.Queries))
+	for i, q := range def.Queries {
+		qtables[i] = make([]StageFunc, len(q.Stages))
+		for j, s := range q.Stages {
+			fn := m.qstages[[2]string{q.Name, s}]
+			if fn == nil {
+				missing = append(missing, "query "+q.Name+"/"+s)
+			}
+			qtables[i][j] = fn
+		}
+	}
 	if len(missing) > 0 {
 		return nil, invalid("native module %q: no function for stages %q", def.Name, missing)
 	}
@@ -71,7 +90,7 @@ func (m *NativeModule) Factory() (ProcessorFactory, error) {
 		flushEvery = 256
 	}
 	return func(ctx context.Context, partition uint32) (Processor, error) {
-		return &nativeProc{def: def, stages: tables, names: names, flushEvery: flushEvery}, nil
+		return &nativeProc{def: def, stages: tables, qstages: qtables, names: names, flushEvery: flushEvery}, nil
 	}, nil
 }
 
@@ -80,6 +99,8 @@ type nameIndex struct {
 	depots  map[string]uint16
 	pstates map[string]uint16
 	stages  []map[string]uint16 // per topology
+	queries map[string]uint16
+	qstages []map[string]uint16 // per query
 }
 
 func newNameIndex(def *abi.ModuleDef) *nameIndex {
@@ -97,6 +118,15 @@ func newNameIndex(def *abi.ModuleDef) *nameIndex {
 		}
 		n.stages = append(n.stages, m)
 	}
+	n.queries = map[string]uint16{}
+	for i, q := range def.Queries {
+		n.queries[q.Name] = uint16(i)
+		m := map[string]uint16{}
+		for j, s := range q.Stages {
+			m[s] = uint16(j)
+		}
+		n.qstages = append(n.qstages, m)
+	}
 	return n
 }
 
@@ -113,6 +143,7 @@ func Poison(err error) error { return &PoisonError{Err: err} }
 type nativeProc struct {
 	def        *abi.ModuleDef
 	stages     [][]StageFunc
+	qstages    [][]StageFunc
 	names      *nameIndex
 	flushEvery int
 	closed     bool
@@ -134,10 +165,15 @@ func (p *nativeProc) Process(ctx context.Context, batch *abi.BatchFrame, h Handl
 		return errors.New("native module: the processor is closed")
 	}
 	hdr := &batch.Header
-	if int(hdr.Topology) >= len(p.stages) {
-		return &CallError{Detail: abi.ErrorDetail{Kind: "bad_batch", Message: fmt.Sprintf("topology %d does not exist", hdr.Topology)}}
+	query := hdr.Flags&abi.BatchQuery != 0
+	tables := p.stages
+	if query {
+		tables = p.qstages
 	}
-	table := p.stages[hdr.Topology]
+	if int(hdr.Topology) >= len(tables) {
+		return &CallError{Detail: abi.ErrorDetail{Kind: "bad_batch", Message: fmt.Sprintf("topology or query %d does not exist", hdr.Topology)}}
+	}
+	table := tables[hdr.Topology]
 	p.h, p.ctx, p.buf, p.itemStart = h, ctx, p.buf[:0], 0
 	defer func() {
 		p.h, p.ctx = nil, nil
@@ -147,7 +183,7 @@ func (p *nativeProc) Process(ctx context.Context, batch *abi.BatchFrame, h Handl
 			err = &CallError{Detail: abi.ErrorDetail{Kind: "panic", Message: fmt.Sprint(r), Stack: string(debug.Stack())}}
 		}
 	}()
-	sc := &StageCtx{p: p, hdr: hdr, topo: hdr.Topology}
+	sc := &StageCtx{p: p, hdr: hdr, topo: hdr.Topology, inQuery: query}
 	for i := range batch.Items {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -212,6 +248,7 @@ type StageCtx struct {
 	p        *nativeProc
 	hdr      *abi.BatchHeader
 	topo     uint16
+	inQuery  bool // the batch belongs to a query invocation (topo is a query)
 	item     uint32
 	it       *abi.BatchItem
 	rejected error
@@ -246,6 +283,13 @@ func (c *StageCtx) effect(e abi.Effect) error {
 }
 
 func (c *StageCtx) stage(name string) (uint16, error) {
+	if c.inQuery {
+		s, ok := c.p.names.qstages[c.topo][name]
+		if !ok {
+			return 0, Poison(fmt.Errorf("query %q has no stage %q", c.p.def.Queries[c.topo].Name, name))
+		}
+		return s, nil
+	}
 	s, ok := c.p.names.stages[c.topo][name]
 	if !ok {
 		return 0, Poison(fmt.Errorf("topology %q has no stage %q", c.p.def.Topologies[c.topo].Name, name))
@@ -318,6 +362,60 @@ func (c *StageCtx) Transform(pstate string, path abi.Path) error {
 // item's processing tree.
 func (c *StageCtx) Emit(v abi.Value) error {
 	return c.effect(abi.NewEmit(c.item, abi.EmitAckReturn, v))
+}
+
+// BatchID returns the batch id: in a microbatch topology, the microbatch
+// number, the same on every partition and attempt.
+func (c *StageCtx) BatchID() uint64 { return c.hdr.BatchID }
+
+// Aggregate combines v into this partition of a PState at the key path
+// keys with agg (ABI.md §15.3); for AggTopN use AggregateTopN.
+func (c *StageCtx) Aggregate(pstate string, agg abi.Aggregator, keys []abi.Value, v abi.Value) error {
+	ps, ok := c.p.names.pstates[pstate]
+	if !ok {
+		return Poison(fmt.Errorf("the module has no PState %q", pstate))
+	}
+	return c.effect(abi.NewAggregate(c.item, ps, agg, keys, v))
+}
+
+// AggregateTopN merges [score, id] into the top n at keys of a PState.
+func (c *StageCtx) AggregateTopN(pstate string, keys []abi.Value, score, id abi.Value, n int64) error {
+	ps, ok := c.p.names.pstates[pstate]
+	if !ok {
+		return Poison(fmt.Errorf("the module has no PState %q", pstate))
+	}
+	return c.effect(abi.NewAggregateTopN(c.item, ps, keys, score, id, n))
+}
+
+// Return sets the result of the query invocation (query topologies only).
+func (c *StageCtx) Return(v abi.Value) error {
+	return c.effect(abi.NewEmit(c.item, abi.EmitQueryResult, v))
+}
+
+// AggregateResult combines v into the query invocation's result at keys.
+func (c *StageCtx) AggregateResult(agg abi.Aggregator, keys []abi.Value, v abi.Value) error {
+	return c.effect(abi.NewAggregate(c.item, abi.QueryResultTarget, agg, keys, v))
+}
+
+// Invoke runs a query topology of the module and returns its result.
+func (c *StageCtx) Invoke(query string, args ...abi.Value) (abi.Value, error) {
+	q, ok := c.p.names.queries[query]
+	if !ok {
+		return abi.Nil(), Poison(fmt.Errorf("the module has no query %q", query))
+	}
+	c.p.flush(c)
+	if c.rejected != nil {
+		return abi.Nil(), c.rejected
+	}
+	resp := c.p.h.Query(c.p.ctx, &abi.QueryFrame{Queries: []abi.Query{abi.NewInvoke(q, args...)}})
+	if resp == nil || len(resp.Results) != 1 {
+		return abi.Nil(), errors.New("native module: the host answered an INVOKE with no result")
+	}
+	r := resp.Results[0]
+	if r.Status < 0 {
+		return abi.Nil(), fmt.Errorf("query %q: %s: %s", query, abi.Errno(r.Status), r.Message)
+	}
+	return r.Value, nil
 }
 
 // Log writes a line to the operator log.

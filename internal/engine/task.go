@@ -225,6 +225,11 @@ func newTask(m *module, p uint32) *task {
 	}
 	for _, ti := range m.topos {
 		ts := &topoState{info: ti, trees: map[treeKey]*tree{}}
+		if ti.micro {
+			// Run by its mbRunner: the task never reads its sources.
+			t.topos = append(t.topos, ts)
+			continue
+		}
 		for i := range ti.sources {
 			ts.sources = append(ts.sources, &srcState{info: &ti.sources[i]})
 		}
@@ -248,6 +253,7 @@ func (t *task) load() error {
 			}
 			ts.nextBatch = prog.batch
 		}
+		placed := false // a source started where its start_from says: record it
 		for _, s := range ts.sources {
 			d := s.info.depot
 			first, next, err := d.d.Bounds(t.p)
@@ -257,7 +263,14 @@ func (t *task) load() error {
 			sp, found := prog.srcs[srcKey{d.def.Name, ts.info.def.Stages[s.info.stage]}]
 			switch {
 			case !found:
-				sp = srcProgress{low: first, hi: first}
+				start := first
+				switch src := &ts.info.def.Sources[s.info.idx]; src.StartFrom {
+				case abi.StartEnd:
+					start, placed = next, true
+				case abi.StartOffset:
+					start, placed = min(max(uint64(src.StartOffset), first), next), true
+				}
+				sp = srcProgress{low: start, hi: start}
 			case sp.low < first:
 				t.e.log.Warn("engine: records were trimmed before they were processed; skipping them",
 					"module", t.m.name, "topology", name, "depot", d.def.Name, "partition", t.p, "from", sp.low, "to", first)
@@ -268,6 +281,23 @@ func (t *task) load() error {
 				sp = srcProgress{low: next, hi: next}
 			}
 			s.readOff, s.written, s.loaded = sp.low, sp, sp
+		}
+		if placed {
+			// "end" is the end at the first deploy: commit it now, or a
+			// restart before the first batch would move it.
+			progs := make([]srcProgress, len(ts.sources))
+			for i, s := range ts.sources {
+				progs[i] = s.written
+			}
+			b := t.e.db.NewBatch()
+			err := b.SetProgress(t.m.name, name, t.p, encodeProgress(ts, progs))
+			if err == nil {
+				_, err = b.Commit(t.m.ctx)
+			}
+			b.Close()
+			if err != nil {
+				return fmt.Errorf("engine: module %q topology %q partition %d: record where its sources start: %w", t.m.name, name, t.p, err)
+			}
 		}
 	}
 	return nil
@@ -924,6 +954,7 @@ func (t *task) commit(ts *topoState, hdr *abi.BatchHeader, c *call, dead []deadI
 	if c != nil {
 		for _, a := range c.appends {
 			t.kicks[a.part] = true
+			a.depot.kickMBs()
 		}
 	}
 	for p := range t.m.tasks {

@@ -50,16 +50,14 @@ func (c *clusterService) Status(ctx context.Context, req *connect.Request[squall
 	for _, d := range c.s.cfg.Registry.list() {
 		ms := &squallv1.ModuleStatus{Name: d.info.Name, State: d.info.State, Tasks: d.info.Tasks}
 		if d.def != nil {
-			// The engine reports the lag of a module, summed over its
-			// topologies: it is given to the topology when there is one.
-			lag, err := c.s.cfg.Engine.Lag(d.info.Name)
+			tops, err := c.s.cfg.Engine.Topologies(d.info.Name)
 			if err != nil {
 				return nil, err
 			}
-			for _, t := range d.def.Topologies {
-				ts := &squallv1.TopologyStatus{Name: t.Name, Kind: topologyKind(t.Kind)}
-				if len(d.def.Topologies) == 1 {
-					ts.Lag = lag
+			for _, t := range tops {
+				ts := &squallv1.TopologyStatus{Name: t.Name, Kind: topologyKind(t.Kind), Lag: t.Lag}
+				if mb := t.Microbatch; mb != nil {
+					ts.Paused, ts.Error, ts.Microbatches = mb.Paused, mb.Error, mb.Next
 				}
 				ms.Topologies = append(ms.Topologies, ts)
 			}

@@ -160,6 +160,7 @@ func toConnect(log *slog.Logger, procedure string, err error) *connect.Error {
 		im  *invalidModuleError
 		spe *storage.PathError
 		ape *abi.PathError
+		qe  *engine.QueryError
 	)
 	switch {
 	case errors.As(err, &ce):
@@ -188,6 +189,16 @@ func toConnect(log *slog.Logger, procedure string, err error) *connect.Error {
 		return c
 	case errors.As(err, &im):
 		return connect.NewError(connect.CodeInvalidArgument, errors.New("invalid module: "+moduleMessage(im.err)))
+	case errors.As(err, &qe):
+		switch qe.Code {
+		case abi.EINVAL:
+			return connect.NewError(connect.CodeInvalidArgument, errors.New(clean(qe.Error())))
+		case abi.ETIMEDOUT:
+			return connect.NewError(connect.CodeDeadlineExceeded, errors.New(clean(qe.Error())))
+		}
+		// The query's own code failed: not the node's fault, not the
+		// request's; the message says which stage and why.
+		return connect.NewError(connect.CodeAborted, errors.New(clean(qe.Error())))
 	case errors.As(err, &spe):
 		return connect.NewError(connect.CodeInvalidArgument, errors.New("path: "+clean(spe.Error())))
 	case errors.As(err, &ape):

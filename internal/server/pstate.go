@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"slices"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -78,5 +79,24 @@ func (p *pstateService) ModifyWatch(ctx context.Context, req *connect.Request[sq
 type queryService struct{ s *Server }
 
 func (q *queryService) Invoke(ctx context.Context, req *connect.Request[squallv1.InvokeRequest]) (*connect.Response[squallv1.InvokeResponse], error) {
-	return nil, unimplemented("query topologies are not supported yet: modules cannot declare them; read PStates with PStateService.Select")
+	m := req.Msg
+	if _, err := q.s.cfg.Registry.get(m.GetModule()); err != nil {
+		return nil, err
+	}
+	args, err := apiconv.ValuesFromProto("args", m.GetArgs())
+	if err != nil {
+		return nil, err
+	}
+	// The deadline is the request's; without one, the engine's default.
+	timeout := time.Duration(0)
+	if dl, ok := ctx.Deadline(); ok {
+		if timeout = time.Until(dl); timeout <= 0 {
+			return nil, context.DeadlineExceeded
+		}
+	}
+	v, err := q.s.cfg.Engine.Invoke(ctx, m.GetModule(), m.GetQuery(), args, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&squallv1.InvokeResponse{Result: apiconv.ValueToProto(v)}), nil
 }

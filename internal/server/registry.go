@@ -141,7 +141,7 @@ func (r *Registry) restore(ctx context.Context, file string) error {
 	if err != nil {
 		return failed(err)
 	}
-	if err := r.eng.Deploy(ctx, engine.ModuleSpec{Name: m.Name, Def: def, Tasks: m.Tasks, NewProcessor: engine.WasmFactory(mod, m.Tasks)}); err != nil {
+	if err := r.eng.Deploy(ctx, engine.ModuleSpec{Name: m.Name, Def: def, Tasks: m.Tasks, NewProcessor: engine.WasmFactory(mod, m.Tasks), ABIMinor: mod.ABIMinor()}); err != nil {
 		_ = mod.Close(ctx)
 		return failed(err)
 	}
@@ -232,7 +232,7 @@ func (r *Registry) Deploy(ctx context.Context, name string, tasks uint32, wasm [
 	if err := r.store(m, wasm); err != nil {
 		return nil, err
 	}
-	if err := r.eng.Deploy(ctx, engine.ModuleSpec{Name: name, Def: def, Tasks: tasks, NewProcessor: engine.WasmFactory(mod, tasks)}); err != nil {
+	if err := r.eng.Deploy(ctx, engine.ModuleSpec{Name: name, Def: def, Tasks: tasks, NewProcessor: engine.WasmFactory(mod, tasks), ABIMinor: mod.ABIMinor()}); err != nil {
 		_ = r.unstore(name)
 		return nil, err
 	}
@@ -382,7 +382,7 @@ func (r *Registry) Update(ctx context.Context, name string, wasm []byte, validat
 	// is processed again by the next deploy); deploy without ctx's end.
 	dctx := context.WithoutCancel(ctx)
 	redeployOld := func(cause error) error {
-		if err := r.eng.Deploy(dctx, engine.ModuleSpec{Name: name, Def: d.def, Tasks: tasks, NewProcessor: engine.WasmFactory(d.mod, tasks)}); err != nil {
+		if err := r.eng.Deploy(dctx, engine.ModuleSpec{Name: name, Def: d.def, Tasks: tasks, NewProcessor: engine.WasmFactory(d.mod, tasks), ABIMinor: d.mod.ABIMinor()}); err != nil {
 			r.log.Error("the old code of a module could not be deployed again after a failed update", "module", name, "err", err)
 			info := d.info
 			info.State = squallv1.ModuleState_MODULE_STATE_FAILED
@@ -397,7 +397,7 @@ func (r *Registry) Update(ctx context.Context, name string, wasm []byte, validat
 		r.removeArtifacts(name, old.artifactFile())
 		return nil, redeployOld(err)
 	}
-	if err := r.eng.Deploy(dctx, engine.ModuleSpec{Name: name, Def: def, Tasks: tasks, NewProcessor: engine.WasmFactory(mod, tasks)}); err != nil {
+	if err := r.eng.Deploy(dctx, engine.ModuleSpec{Name: name, Def: def, Tasks: tasks, NewProcessor: engine.WasmFactory(mod, tasks), ABIMinor: mod.ABIMinor()}); err != nil {
 		if serr := r.storeManifest(old); serr != nil { // the old artifact file is still there
 			r.log.Error("the old manifest of a module could not be restored after a failed update", "module", name, "err", serr)
 		}

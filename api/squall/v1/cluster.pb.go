@@ -647,7 +647,16 @@ type TopologyStatus struct {
 	Lag uint64 `protobuf:"varint,3,opt,name=lag,proto3" json:"lag,omitempty"`
 	// processed is the number of depot records the topology has completely
 	// processed, over every source and partition.
-	Processed     uint64 `protobuf:"varint,4,opt,name=processed,proto3" json:"processed,omitempty"`
+	Processed uint64 `protobuf:"varint,4,opt,name=processed,proto3" json:"processed,omitempty"`
+	// paused is set when a microbatch topology stopped after a microbatch
+	// failed too often; error says why. Nothing of that microbatch was
+	// applied; updating the module (or restarting the node) retries it.
+	Paused bool `protobuf:"varint,5,opt,name=paused,proto3" json:"paused,omitempty"`
+	// error is the last error of the topology's current microbatch.
+	Error string `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	// microbatches is the number of microbatches committed (microbatch
+	// topologies).
+	Microbatches  uint64 `protobuf:"varint,7,opt,name=microbatches,proto3" json:"microbatches,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -706,6 +715,27 @@ func (x *TopologyStatus) GetLag() uint64 {
 func (x *TopologyStatus) GetProcessed() uint64 {
 	if x != nil {
 		return x.Processed
+	}
+	return 0
+}
+
+func (x *TopologyStatus) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
+}
+
+func (x *TopologyStatus) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *TopologyStatus) GetMicrobatches() uint64 {
+	if x != nil {
+		return x.Microbatches
 	}
 	return 0
 }
@@ -1216,12 +1246,15 @@ const file_squall_v1_cluster_proto_rawDesc = "" +
 	"\x05tasks\x18\x03 \x01(\rR\x05tasks\x129\n" +
 	"\n" +
 	"topologies\x18\x04 \x03(\v2\x19.squall.v1.TopologyStatusR\n" +
-	"topologies\"\x81\x01\n" +
+	"topologies\"\xd3\x01\n" +
 	"\x0eTopologyStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12+\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x17.squall.v1.TopologyKindR\x04kind\x12\x10\n" +
 	"\x03lag\x18\x03 \x01(\x04R\x03lag\x12\x1c\n" +
-	"\tprocessed\x18\x04 \x01(\x04R\tprocessed\"\xdd\x02\n" +
+	"\tprocessed\x18\x04 \x01(\x04R\tprocessed\x12\x16\n" +
+	"\x06paused\x18\x05 \x01(\bR\x06paused\x12\x14\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error\x12\"\n" +
+	"\fmicrobatches\x18\a \x01(\x04R\fmicrobatches\"\xdd\x02\n" +
 	"\x15ListPartitionsRequest\x12\xf3\x01\n" +
 	"\x06module\x18\x01 \x01(\tB\xda\x01\xbaH\xd6\x01\xba\x01\xd2\x01\n" +
 	"\x14squall.name_or_empty\x12xmust be empty (every module) or 1 to 128 ASCII letters, digits, '_', '-', '.' or '$', starting with a letter, '_' or '$'\x1a@this == '' || this.matches('^[A-Za-z_$][A-Za-z0-9_$.-]{0,127}$')R\x06module\x12%\n" +

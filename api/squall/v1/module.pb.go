@@ -105,6 +105,9 @@ const (
 	// PARTITIONER_KIND_DISALLOW: clients cannot append; only the module's
 	// topologies do.
 	PartitionerKind_PARTITIONER_KIND_DISALLOW PartitionerKind = 3
+	// PARTITIONER_KIND_TICK: a tick depot: nobody appends; the node appends
+	// the time every tick_millis.
+	PartitionerKind_PARTITIONER_KIND_TICK PartitionerKind = 4
 )
 
 // Enum value maps for PartitionerKind.
@@ -114,12 +117,14 @@ var (
 		1: "PARTITIONER_KIND_HASH",
 		2: "PARTITIONER_KIND_RANDOM",
 		3: "PARTITIONER_KIND_DISALLOW",
+		4: "PARTITIONER_KIND_TICK",
 	}
 	PartitionerKind_value = map[string]int32{
 		"PARTITIONER_KIND_UNSPECIFIED": 0,
 		"PARTITIONER_KIND_HASH":        1,
 		"PARTITIONER_KIND_RANDOM":      2,
 		"PARTITIONER_KIND_DISALLOW":    3,
+		"PARTITIONER_KIND_TICK":        4,
 	}
 )
 
@@ -1305,7 +1310,11 @@ type DepotPartitioner struct {
 	// only): the first value this path navigates to in the record is hashed,
 	// nil when it navigates nowhere. Absent (or empty) hashes the whole
 	// record.
-	Key           *Path `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Key *Path `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// tick_millis is the period of a tick depot (PARTITIONER_KIND_TICK): the
+	// node appends the tick time (Unix milliseconds) to partition 0 this
+	// often.
+	TickMillis    uint32 `protobuf:"varint,3,opt,name=tick_millis,json=tickMillis,proto3" json:"tick_millis,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1354,6 +1363,13 @@ func (x *DepotPartitioner) GetKey() *Path {
 	return nil
 }
 
+func (x *DepotPartitioner) GetTickMillis() uint32 {
+	if x != nil {
+		return x.TickMillis
+	}
+	return 0
+}
+
 // PStateDescription describes a PState.
 type PStateDescription struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1362,7 +1378,10 @@ type PStateDescription struct {
 	// schema is the PState's schema.
 	Schema *Schema `protobuf:"bytes,2,opt,name=schema,proto3" json:"schema,omitempty"`
 	// global keeps the PState on partition 0 only.
-	Global        bool `protobuf:"varint,3,opt,name=global,proto3" json:"global,omitempty"`
+	Global bool `protobuf:"varint,3,opt,name=global,proto3" json:"global,omitempty"`
+	// owner is the one topology that may write the PState (empty: any stream
+	// topology).
+	Owner         string `protobuf:"bytes,4,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1418,6 +1437,13 @@ func (x *PStateDescription) GetGlobal() bool {
 	return false
 }
 
+func (x *PStateDescription) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
 // TopologyDescription describes a topology.
 type TopologyDescription struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1429,7 +1455,12 @@ type TopologyDescription struct {
 	// starts at.
 	Sources []*TopologySource `protobuf:"bytes,3,rep,name=sources,proto3" json:"sources,omitempty"`
 	// stages are the names of the topology's stages, in declaration order.
-	Stages        []string `protobuf:"bytes,4,rep,name=stages,proto3" json:"stages,omitempty"`
+	Stages []string `protobuf:"bytes,4,rep,name=stages,proto3" json:"stages,omitempty"`
+	// max_records bounds the records of each source and partition in one
+	// microbatch (microbatch topologies; 0: the default, 1000).
+	MaxRecords uint32 `protobuf:"varint,5,opt,name=max_records,json=maxRecords,proto3" json:"max_records,omitempty"`
+	// interval_ms is the least time between the starts of two microbatches.
+	IntervalMs    uint32 `protobuf:"varint,6,opt,name=interval_ms,json=intervalMs,proto3" json:"interval_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1492,13 +1523,32 @@ func (x *TopologyDescription) GetStages() []string {
 	return nil
 }
 
+func (x *TopologyDescription) GetMaxRecords() uint32 {
+	if x != nil {
+		return x.MaxRecords
+	}
+	return 0
+}
+
+func (x *TopologyDescription) GetIntervalMs() uint32 {
+	if x != nil {
+		return x.IntervalMs
+	}
+	return 0
+}
+
 // TopologySource subscribes a stage of a topology to a depot.
 type TopologySource struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// depot is the name of the depot read.
 	Depot string `protobuf:"bytes,1,opt,name=depot,proto3" json:"depot,omitempty"`
 	// stage is the name of the stage each record of the depot starts at.
-	Stage         string `protobuf:"bytes,2,opt,name=stage,proto3" json:"stage,omitempty"`
+	Stage string `protobuf:"bytes,2,opt,name=stage,proto3" json:"stage,omitempty"`
+	// start_from is where the source starts on its topology's first deploy:
+	// "" or "beginning", "end", or "offset" (start_offset).
+	StartFrom string `protobuf:"bytes,3,opt,name=start_from,json=startFrom,proto3" json:"start_from,omitempty"`
+	// start_offset is the offset of start_from "offset".
+	StartOffset   uint64 `protobuf:"varint,4,opt,name=start_offset,json=startOffset,proto3" json:"start_offset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1547,12 +1597,31 @@ func (x *TopologySource) GetStage() string {
 	return ""
 }
 
+func (x *TopologySource) GetStartFrom() string {
+	if x != nil {
+		return x.StartFrom
+	}
+	return ""
+}
+
+func (x *TopologySource) GetStartOffset() uint64 {
+	if x != nil {
+		return x.StartOffset
+	}
+	return 0
+}
+
 // QueryDescription describes a query topology: a named, predefined
 // distributed query that clients run with QueryService.Invoke.
 type QueryDescription struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// name is the query's name.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// args are the names of its arguments, in order: Invoke passes exactly
+	// this many.
+	Args []string `protobuf:"bytes,2,rep,name=args,proto3" json:"args,omitempty"`
+	// stages are the names of its stages; the first is the entry.
+	Stages        []string `protobuf:"bytes,3,rep,name=stages,proto3" json:"stages,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1592,6 +1661,20 @@ func (x *QueryDescription) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *QueryDescription) GetArgs() []string {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *QueryDescription) GetStages() []string {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
 }
 
 var File_squall_v1_module_proto protoreflect.FileDescriptor
@@ -1679,36 +1762,49 @@ const file_squall_v1_module_proto_rawDesc = "" +
 	"\aqueries\x18\v \x03(\v2\x1b.squall.v1.QueryDescriptionR\aqueries\"e\n" +
 	"\x10DepotDescription\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12=\n" +
-	"\vpartitioner\x18\x02 \x01(\v2\x1b.squall.v1.DepotPartitionerR\vpartitioner\"e\n" +
+	"\vpartitioner\x18\x02 \x01(\v2\x1b.squall.v1.DepotPartitionerR\vpartitioner\"\x86\x01\n" +
 	"\x10DepotPartitioner\x12.\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1a.squall.v1.PartitionerKindR\x04kind\x12!\n" +
-	"\x03key\x18\x02 \x01(\v2\x0f.squall.v1.PathR\x03key\"j\n" +
+	"\x03key\x18\x02 \x01(\v2\x0f.squall.v1.PathR\x03key\x12\x1f\n" +
+	"\vtick_millis\x18\x03 \x01(\rR\n" +
+	"tickMillis\"\x80\x01\n" +
 	"\x11PStateDescription\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
 	"\x06schema\x18\x02 \x01(\v2\x11.squall.v1.SchemaR\x06schema\x12\x16\n" +
-	"\x06global\x18\x03 \x01(\bR\x06global\"\xa3\x01\n" +
+	"\x06global\x18\x03 \x01(\bR\x06global\x12\x14\n" +
+	"\x05owner\x18\x04 \x01(\tR\x05owner\"\xe5\x01\n" +
 	"\x13TopologyDescription\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12+\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x17.squall.v1.TopologyKindR\x04kind\x123\n" +
 	"\asources\x18\x03 \x03(\v2\x19.squall.v1.TopologySourceR\asources\x12\x16\n" +
-	"\x06stages\x18\x04 \x03(\tR\x06stages\"<\n" +
+	"\x06stages\x18\x04 \x03(\tR\x06stages\x12\x1f\n" +
+	"\vmax_records\x18\x05 \x01(\rR\n" +
+	"maxRecords\x12\x1f\n" +
+	"\vinterval_ms\x18\x06 \x01(\rR\n" +
+	"intervalMs\"~\n" +
 	"\x0eTopologySource\x12\x14\n" +
 	"\x05depot\x18\x01 \x01(\tR\x05depot\x12\x14\n" +
-	"\x05stage\x18\x02 \x01(\tR\x05stage\"&\n" +
+	"\x05stage\x18\x02 \x01(\tR\x05stage\x12\x1d\n" +
+	"\n" +
+	"start_from\x18\x03 \x01(\tR\tstartFrom\x12!\n" +
+	"\fstart_offset\x18\x04 \x01(\x04R\vstartOffset\"R\n" +
 	"\x10QueryDescription\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name*\xb2\x01\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04args\x18\x02 \x03(\tR\x04args\x12\x16\n" +
+	"\x06stages\x18\x03 \x03(\tR\x06stages*\xb2\x01\n" +
 	"\vModuleState\x12\x1c\n" +
 	"\x18MODULE_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16MODULE_STATE_DEPLOYING\x10\x01\x12\x18\n" +
 	"\x14MODULE_STATE_RUNNING\x10\x02\x12\x19\n" +
 	"\x15MODULE_STATE_UPDATING\x10\x03\x12\x1b\n" +
 	"\x17MODULE_STATE_DESTROYING\x10\x04\x12\x17\n" +
-	"\x13MODULE_STATE_FAILED\x10\x05*\x8a\x01\n" +
+	"\x13MODULE_STATE_FAILED\x10\x05*\xa5\x01\n" +
 	"\x0fPartitionerKind\x12 \n" +
 	"\x1cPARTITIONER_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15PARTITIONER_KIND_HASH\x10\x01\x12\x1b\n" +
 	"\x17PARTITIONER_KIND_RANDOM\x10\x02\x12\x1d\n" +
-	"\x19PARTITIONER_KIND_DISALLOW\x10\x03*e\n" +
+	"\x19PARTITIONER_KIND_DISALLOW\x10\x03\x12\x19\n" +
+	"\x15PARTITIONER_KIND_TICK\x10\x04*e\n" +
 	"\fTopologyKind\x12\x1d\n" +
 	"\x19TOPOLOGY_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14TOPOLOGY_KIND_STREAM\x10\x01\x12\x1c\n" +

@@ -14,11 +14,13 @@ import (
 // query frames the guest flushes, as strictly as the real host (ABI.md
 // §6.7) and more: every value the guest writes must be canonical.
 
-func appendInit(b []byte, flags uint16, tasks uint32, timeUnixNano int64, seed uint64) []byte {
+// appendInit encodes an init frame; the harness speaks ABI 1.1 (hostMinor
+// 1).
+func appendInit(b []byte, flags, hostMinor uint16, tasks uint32, timeUnixNano int64, seed uint64) []byte {
 	b = append(b, wire.Version, wire.KindInit)
 	b = wire.AppendU16(b, flags)
 	b = wire.AppendU16(b, 1) // host major
-	b = wire.AppendU16(b, 0) // host minor
+	b = wire.AppendU16(b, hostMinor)
 	b = wire.AppendU32(b, tasks)
 	b = wire.AppendU32(b, 0)
 	b = wire.AppendU64(b, uint64(timeUnixNano))
@@ -26,6 +28,7 @@ func appendInit(b []byte, flags uint16, tasks uint32, timeUnixNano int64, seed u
 }
 
 type batchHeader struct {
+	flags        uint16 // wire.BatchQuery for a query invocation
 	batchID      uint64
 	partition    uint32
 	attempt      uint32
@@ -47,6 +50,7 @@ type batchItem struct {
 
 func appendBatch(b []byte, h batchHeader, items []batchItem) []byte {
 	b = wire.AppendHeader(b, wire.KindBatch, uint32(len(items)))
+	wire.PutU16(b[len(b)-6:], h.flags)
 	b = wire.AppendU64(b, h.batchID)
 	b = wire.AppendU32(b, h.partition)
 	b = wire.AppendU32(b, h.attempt)
@@ -107,7 +111,8 @@ type effect struct {
 	item      uint32
 	key       squall.Value // HASH hop
 	partition uint32       // DIRECT hop
-	value     squall.Value // record, payload, path, emitted value, definition
+	value     squall.Value // record, payload, path, emitted value, definition, aggregated value
+	n         int64        // TOP_N bound of AGGREGATE
 	raw       []byte       // DEFINE body
 	text      string       // LOG
 	detail    detail
@@ -157,7 +162,7 @@ func decodeEffects(b []byte, canonical bool) ([]effect, error) {
 
 func checkEffectHeader(r *wire.Reader, i, p int, e *effect) *wire.FrameError {
 	name := "effect_op(" + strconv.Itoa(int(e.op)) + ")"
-	if e.op >= wire.OpAppend && e.op <= wire.OpError {
+	if e.op >= wire.OpAppend && e.op <= wire.OpAggregate {
 		name = wire.OpNames[e.op]
 	}
 	needItem := func() *wire.FrameError {
@@ -222,8 +227,13 @@ func checkEffectHeader(r *wire.Reader, i, p int, e *effect) *wire.FrameError {
 		return nil
 	case wire.OpError:
 		return first(zeroFlags(), zeroTarget())
+	case wire.OpAggregate:
+		if e.flags < wire.AggCount || e.flags > wire.AggTopN {
+			return r.Fail(i, p+5, wire.ErrUnknownCode, "unknown aggregator "+strconv.Itoa(int(e.flags))+"; use 1 (COUNT) to 8 (TOP_N)")
+		}
+		return needItem()
 	}
-	return r.Fail(i, p+4, wire.ErrUnknownCode, "unknown effect op "+strconv.Itoa(int(e.op))+"; ABI 1.0 has 1 (APPEND) to 8 (ERROR)")
+	return r.Fail(i, p+4, wire.ErrUnknownCode, "unknown effect op "+strconv.Itoa(int(e.op))+"; ABI 1.1 has 1 (APPEND) to 9 (AGGREGATE)")
 }
 
 // value decodes one value spanning body, which starts at off.
@@ -299,8 +309,51 @@ func effectBody(r *wire.Reader, i, off int, body []byte, e *effect, canonical bo
 		e.raw = body
 	case wire.OpError:
 		err = errorDetail(r, i, off, body, e, "ERROR detail", canonical)
+	case wire.OpAggregate:
+		var n int
+		if e.key, n, err = prefixValue(r, i, off, body, "AGGREGATE key path", canonical); err != nil {
+			return err
+		}
+		if e.key.Kind() != squall.KindList {
+			return r.Fail(i, off, wire.ErrBadValue, "AGGREGATE key path must be a list, not "+e.key.Kind().String())
+		}
+		if e.flags != wire.AggTopN {
+			e.value, err = value(r, i, off+n, body[n:], "AGGREGATE value", canonical)
+			return err
+		}
+		var m int
+		if e.value, m, err = prefixValue(r, i, off+n, body[n:], "AGGREGATE value", canonical); err != nil {
+			return err
+		}
+		nv, ferr := value(r, i, off+n+m, body[n+m:], "AGGREGATE n", canonical)
+		if ferr != nil {
+			return ferr
+		}
+		var ok bool
+		if e.n, ok = nv.AsInt(); !ok {
+			return r.Fail(i, off+n+m, wire.ErrBadValue, "AGGREGATE n of TOP_N must be an int, not "+nv.Kind().String())
+		}
 	}
 	return err
+}
+
+// prefixValue decodes one value at the front of body, which starts at off.
+func prefixValue(r *wire.Reader, i, off int, body []byte, what string, canonical bool) (squall.Value, int, *wire.FrameError) {
+	v, n, err := squall.DecodePrefix(body)
+	if err != nil {
+		var de *squall.DecodeError
+		pos := off
+		if errors.As(err, &de) {
+			pos += de.Offset
+		}
+		return v, 0, r.Fail(i, pos, wire.ErrBadValue, what+": "+err.Error())
+	}
+	if canonical {
+		if enc, _ := squall.Encode(v); !bytes.Equal(enc, body[:n]) {
+			return v, 0, r.Fail(i, off, wire.ErrBadValue, what+": not in canonical form: "+v.String())
+		}
+	}
+	return v, n, nil
 }
 
 func errorDetail(r *wire.Reader, i, off int, body []byte, e *effect, what string, canonical bool) *wire.FrameError {
@@ -365,8 +418,8 @@ func decodeQuery(b []byte, canonical bool) ([]query, error) {
 		q := &out[i]
 		size := r.U32(p)
 		q.op = r.U8(p + 4)
-		if q.op != wire.QuerySelect && q.op != wire.QuerySelectOne {
-			return nil, r.Fail(i, p+4, wire.ErrUnknownCode, "unknown query op "+strconv.Itoa(int(q.op))+"; use 1 (SELECT) or 2 (SELECT_ONE)")
+		if q.op < wire.QuerySelect || q.op > wire.QueryInvoke {
+			return nil, r.Fail(i, p+4, wire.ErrUnknownCode, "unknown query op "+strconv.Itoa(int(q.op))+"; use 1 (SELECT), 2 (SELECT_ONE) or 3 (INVOKE)")
 		}
 		if fl := r.U8(p + 5); fl != 0 {
 			return nil, r.Fail(i, p+5, wire.ErrReserved, "query flags 0x"+strconv.FormatUint(uint64(fl), 16)+" set reserved bits")
@@ -379,6 +432,9 @@ func decodeQuery(b []byte, canonical bool) ([]query, error) {
 		}
 		if q.path, err = value(&r, i, at, body, "path", canonical); err != nil {
 			return nil, err
+		}
+		if q.op == wire.QueryInvoke && q.path.Kind() != squall.KindList {
+			return nil, r.Fail(i, at, wire.ErrBadValue, "INVOKE arguments must be a list, not "+q.path.Kind().String())
 		}
 		p = at + len(body)
 	}

@@ -79,15 +79,15 @@ func TestGoldenPartitions(t *testing.T) {
 func TestGoldenHostEncoders(t *testing.T) {
 	for _, l := range readFrames(t, "init.jsonl") {
 		f := l.Obj("fields")
-		got := appendInit(nil, uint16(f.Int("flags")), uint32(f.Int("tasks")), f.Int("time_unix_nano"), f.Uint("seed"))
-		if f.Int("host_minor") == 0 && !bytes.Equal(got, l.Hex("hex")) {
+		got := appendInit(nil, uint16(f.Int("flags")), uint16(f.Int("host_minor")), uint32(f.Int("tasks")), f.Int("time_unix_nano"), f.Uint("seed"))
+		if !bytes.Equal(got, l.Hex("hex")) {
 			t.Fatalf("init %s: %x, want %s", l.Str("name"), got, l.Str("hex"))
 		}
 	}
-	kinds := map[string]uint8{"RECORD": wire.ItemRecord, "HOP": wire.ItemHop}
+	kinds := map[string]uint8{"RECORD": wire.ItemRecord, "HOP": wire.ItemHop, "INVOKE": wire.ItemInvoke}
 	for _, l := range readFrames(t, "batch.jsonl") {
 		h := l.Obj("header")
-		hdr := batchHeader{batchID: h.Uint("batch_id"), partition: uint32(h.Int("partition")), attempt: uint32(h.Int("attempt")),
+		hdr := batchHeader{flags: uint16(h.Int("flags")), batchID: h.Uint("batch_id"), partition: uint32(h.Int("partition")), attempt: uint32(h.Int("attempt")),
 			topology: uint16(h.Int("topology")), timeUnixNano: h.Int("time_unix_nano"), seed: h.Uint("seed")}
 		var items []batchItem
 		for _, w := range l.Objs("items") {
@@ -120,7 +120,7 @@ func TestGoldenHostEncoders(t *testing.T) {
 }
 
 func TestGoldenHostDecoders(t *testing.T) {
-	ops := map[string]uint8{"APPEND": 1, "HOP": 2, "TRANSFORM": 3, "EMIT": 4, "LOG": 5, "OUTCOME": 6, "DEFINE": 7, "ERROR": 8}
+	ops := map[string]uint8{"APPEND": 1, "HOP": 2, "TRANSFORM": 3, "EMIT": 4, "LOG": 5, "OUTCOME": 6, "DEFINE": 7, "ERROR": 8, "AGGREGATE": 9}
 	for _, l := range readFrames(t, "effects.jsonl") {
 		es, err := decodeEffects(l.Hex("hex"), true)
 		if err != nil {
@@ -139,6 +139,9 @@ func TestGoldenHostDecoders(t *testing.T) {
 				if w.Has(f) && !squall.Equal(e.value, fromGolden(w.Val(f))) {
 					t.Fatalf("%s: effect %d %s = %s", l.Str("name"), i, f, e.value)
 				}
+			}
+			if w.Has("keys") && (!squall.Equal(e.key, fromGolden(w.Val("keys"))) || e.n != w.Int("n")) {
+				t.Fatalf("%s: effect %d keys %s n %d", l.Str("name"), i, e.key, e.n)
 			}
 			if w.Has("key") && !squall.Equal(e.key, fromGolden(w.Val("key"))) {
 				t.Fatalf("%s: effect %d key %s", l.Str("name"), i, e.key)
@@ -159,6 +162,12 @@ func TestGoldenHostDecoders(t *testing.T) {
 		}
 		want := l.Objs("queries")
 		for i, w := range want {
+			if w.Str("op") == "INVOKE" {
+				if qs[i].op != wire.QueryInvoke || qs[i].pstate != uint16(w.Int("query")) || !squall.Equal(qs[i].path, fromGolden(w.Val("args"))) {
+					t.Fatalf("%s: query %d %+v", l.Str("name"), i, qs[i])
+				}
+				continue
+			}
 			op := uint8(wire.QuerySelect)
 			if w.Str("op") == "SELECT_ONE" {
 				op = wire.QuerySelectOne

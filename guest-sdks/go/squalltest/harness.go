@@ -83,6 +83,7 @@ type Harness struct {
 	pstates [][]*pstore        // [pstate][partition]
 	queues  [][][]*pending     // [topology][partition]
 	batchID map[[2]int]uint64
+	mbs     map[int]*mbState // microbatch topologies, by index
 
 	dead  []DeadLetter
 	logs  []Log
@@ -173,7 +174,7 @@ func (h *Harness) start() {
 func (h *Harness) runInit(inst rt.Instance, flags uint16) []byte {
 	c := &call{init: true, check: callCheck{init: true}}
 	h.call = c
-	frame := appendInit(nil, flags, h.tasks, h.clock, h.rnd.Uint64())
+	frame := appendInit(nil, flags, 1, h.tasks, h.clock, h.rnd.Uint64())
 	inbox := inst.Inbox(64 << 10)
 	if len(inbox) < len(frame) {
 		h.fatalf("squall_inbox(65536) returned %d bytes", len(inbox))
@@ -271,6 +272,9 @@ func (h *Harness) Append(depot string, record any) *Appended {
 	if d.kind == "disallow" {
 		h.fatalf("Append: depot %q is Disallow: only its topologies append to it (with squall.Local)", depot)
 	}
+	if d.kind == "tick" {
+		h.fatalf("Append: depot %q is a tick depot: the host appends to it; use Tick", depot)
+	}
 	p := h.route(d, v, h.rnd)
 	r := &root{ackReturns: map[string]squall.Value{}}
 	off := h.appendRecord(di, p, v, r)
@@ -327,8 +331,19 @@ func (h *Harness) Run() {
 	}
 	for n := 0; ; {
 		progressed := false
+		for ti, t := range h.def.topos {
+			if t.kind == "microbatch" && h.runMicrobatch(ti) {
+				progressed = true
+				if n++; n > h.opts.maxBatches {
+					h.fatalf("the topologies did not settle after %d batches; does a stage hop in a loop?", h.opts.maxBatches)
+				}
+			}
+		}
 		for p := 0; p < int(h.tasks); p++ {
 			for ti := range h.queues {
+				if h.def.topos[ti].kind == "microbatch" {
+					continue
+				}
 				q := h.queues[ti][p]
 				if len(q) == 0 {
 					continue
@@ -360,15 +375,25 @@ type pending struct {
 	payload         []byte
 	root            *root
 	origin          int
+	record          *pending // in a microbatch: the source record it descends from
 }
 
-// process runs one batch.
+// process runs one batch and commits it.
 func (h *Harness) process(ti, p int, items []*pending) {
+	h.commit(h.runCall(ti, p, items))
+}
+
+// runCall runs one batch of a topology; the caller commits it.
+func (h *Harness) runCall(ti, p int, items []*pending) *call {
 	key := [2]int{ti, p}
 	h.batchID[key]++
+	batchID := h.batchID[key]
+	if st := h.mbs[ti]; st != nil {
+		batchID = st.next // a microbatch: its number, on every partition
+	}
 	h.clock += int64(time.Millisecond)
 	seed := h.rnd.Uint64()
-	hdr := batchHeader{batchID: h.batchID[key], partition: uint32(p), topology: uint16(ti), timeUnixNano: h.clock, seed: seed}
+	hdr := batchHeader{batchID: batchID, partition: uint32(p), topology: uint16(ti), timeUnixNano: h.clock, seed: seed}
 	bitems := make([]batchItem, len(items))
 	for i, it := range items {
 		bitems[i] = batchItem{kind: it.kind, stage: it.stage, depot: it.depot, attempt: it.attempt,
@@ -394,12 +419,12 @@ func (h *Harness) process(ti, p int, items []*pending) {
 	h.endCall(c, fmt.Sprintf("squall_process (topology %q, partition %d)", h.def.topos[ti].name, p), status)
 	h.stats.Batches++
 	h.stats.Items += len(items)
-	h.commit(c)
+	return c
 }
 
 // commit applies the outcome of every item of a successful call.
 func (h *Harness) commit(c *call) {
-	t := h.def.topos[c.topology]
+	t := c.topo(h)
 	for i, it := range c.items {
 		st := &c.state[i]
 		out, d := st.outcome, st.detail
@@ -655,6 +680,7 @@ type definition struct {
 	depots  []depotDef
 	pstates []pstateDef
 	topos   []topoDef
+	queries []topoDef // query topologies (ABI 1.1)
 }
 
 type depotDef struct {
@@ -667,12 +693,15 @@ type pstateDef struct {
 	name   string
 	schema *schema
 	global bool
+	owner  string
 }
 
 type topoDef struct {
 	name    string
+	kind    string // stream, microbatch or query
 	stages  []string
 	sources []sourceDef
+	args    []string // queries
 }
 
 type sourceDef struct{ depot, stage int }
@@ -692,10 +721,22 @@ func parseDefinition(v squall.Value) *definition {
 	}
 	for _, pv := range v.Field("pstates").Items() {
 		g, _ := pv.Field("global").AsBool()
-		d.pstates = append(d.pstates, pstateDef{name: str(pv, "name"), schema: parseSchema(pv.Field("schema")), global: g})
+		d.pstates = append(d.pstates, pstateDef{name: str(pv, "name"), schema: parseSchema(pv.Field("schema")), global: g, owner: str(pv, "owner")})
+	}
+	for _, qv := range v.Field("queries").Items() {
+		q := topoDef{name: str(qv, "name"), kind: "query"}
+		for _, s := range qv.Field("stages").Items() {
+			name, _ := s.AsString()
+			q.stages = append(q.stages, name)
+		}
+		for _, a := range qv.Field("args").Items() {
+			name, _ := a.AsString()
+			q.args = append(q.args, name)
+		}
+		d.queries = append(d.queries, q)
 	}
 	for _, tv := range v.Field("topologies").Items() {
-		t := topoDef{name: str(tv, "name")}
+		t := topoDef{name: str(tv, "name"), kind: str(tv, "kind")}
 		for _, s := range tv.Field("stages").Items() {
 			name, _ := s.AsString()
 			t.stages = append(t.stages, name)

@@ -15,7 +15,8 @@ import (
 // call is the state of one export call.
 type call struct {
 	init      bool
-	define    []byte // the DEFINE of an init call
+	inv       *invocation // the query invocation of a QUERY batch (ABI 1.1)
+	define    []byte      // the DEFINE of an init call
 	topology  int
 	partition int
 	items     []*pending
@@ -176,7 +177,7 @@ func (h *Harness) apply(c *call, index int, e *effect) *rejection {
 	case wire.OpLog:
 		l := Log{Level: levelNames[e.flags], Text: e.text}
 		if !c.init {
-			t := h.def.topos[c.topology]
+			t := c.topo(h)
 			l.Topology, l.Partition = t.name, c.partition
 			if e.item != wire.NoItem {
 				l.Stage = t.stages[c.items[e.item].stage]
@@ -207,12 +208,22 @@ func (h *Harness) apply(c *call, index int, e *effect) *rejection {
 		c.undoItem(st)
 		return &rejection{effect: index, item: e.item, code: code, message: msg}
 	}
+	if c.inv != nil && (e.op == wire.OpAppend || e.op == wire.OpTransform) {
+		return reject(wire.EINVAL, "query topologies are read-only: "+wire.OpNames[e.op]+" is not allowed")
+	}
 	switch e.op {
+	case wire.OpAggregate:
+		if code, msg := h.aggregate(c, e); code != 0 {
+			return reject(code, msg)
+		}
 	case wire.OpAppend:
 		if int(e.target) >= len(h.def.depots) {
 			return reject(wire.EBADID, fmt.Sprintf("no depot %d; the module has %d", e.target, len(h.def.depots)))
 		}
 		d := h.def.depots[e.target]
+		if d.kind == "tick" {
+			return reject(wire.EINVAL, fmt.Sprintf("depot %q is a tick depot: only the host appends to it", d.name))
+		}
 		local := e.flags&wire.AppendLocal != 0
 		if d.kind == "disallow" && !local {
 			return reject(wire.EINVAL, fmt.Sprintf("depot %q is Disallow: topologies append to it only with Local", d.name))
@@ -223,7 +234,7 @@ func (h *Harness) apply(c *call, index int, e *effect) *rejection {
 		}
 		st.appends = append(st.appends, stagedAppend{depot: int(e.target), partition: p, ack: int(e.flags & wire.AckMask), record: e.value})
 	case wire.OpHop:
-		t := h.def.topos[c.topology]
+		t := c.topo(h)
 		if int(e.target) >= len(t.stages) {
 			return reject(wire.EBADID, fmt.Sprintf("topology %q has no stage %d", t.name, e.target))
 		}
@@ -253,13 +264,22 @@ func (h *Harness) apply(c *call, index int, e *effect) *rejection {
 		if int(e.target) >= len(h.def.pstates) {
 			return reject(wire.EBADID, fmt.Sprintf("no PState %d; the module has %d", e.target, len(h.def.pstates)))
 		}
+		if code, msg := h.ownerCheck(c, int(e.target)); code != 0 {
+			return reject(code, msg)
+		}
 		code, msg := h.transform(c, int(e.target), e.value)
 		if code != 0 {
 			return reject(code, msg)
 		}
 	case wire.OpEmit:
-		if e.target != 0 {
-			return reject(wire.EBADID, fmt.Sprintf("no emit stream %d; ABI 1.0 has 0 (ACK_RETURN)", e.target))
+		switch {
+		case e.target == wire.EmitQueryResult && c.inv != nil:
+			c.inv.result = e.value
+			return nil
+		case e.target == wire.EmitQueryResult:
+			return reject(wire.EINVAL, "EMIT on QUERY_RESULT is allowed only in a query topology")
+		case e.target != wire.EmitAckReturn || c.inv != nil:
+			return reject(wire.EBADID, fmt.Sprintf("no emit stream %d here", e.target))
 		}
 		st.emits = append(st.emits, e.value)
 	case wire.OpOutcome:
@@ -315,6 +335,9 @@ func (h *Harness) transform(c *call, pi int, path squall.Value) (int32, string) 
 
 // runQuery answers one query on the call's partition.
 func (h *Harness) runQuery(c *call, q query) result {
+	if q.op == wire.QueryInvoke {
+		return h.invokeFromStage(c, q)
+	}
 	if int(q.pstate) >= len(h.def.pstates) {
 		return result{status: wire.EBADID, message: fmt.Sprintf("no PState %d; the module has %d", q.pstate, len(h.def.pstates))}
 	}

@@ -406,8 +406,10 @@ macro_rules! tuple_from_value {
     };
 }
 
+tuple_from_value!(1; A);
 tuple_from_value!(2; A, B);
 tuple_from_value!(3; A, B, C);
+tuple_from_value!(4; A, B, C, D);
 
 // ---- into values ----
 
@@ -569,6 +571,13 @@ impl<T: Into<Value>, S> From<HashSet<T, S>> for Value {
     /// A set.
     fn from(s: HashSet<T, S>) -> Value {
         Value::Set(s.into_iter().collect())
+    }
+}
+
+impl<A: Into<Value>> From<(A,)> for Value {
+    /// A list of one item (the argument list of a query of one argument).
+    fn from(t: (A,)) -> Value {
+        Value::List(vec![t.0.into()])
     }
 }
 

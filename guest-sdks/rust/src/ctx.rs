@@ -2,10 +2,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::aggregate::{key_path, Agg};
 use crate::convert::FromValue;
 use crate::error::{Errno, Error, ErrorKind, Result};
 use crate::frames::{BatchHeader, BatchItem};
-use crate::module::{Depot, ModuleInfo, PState, Stage};
+use crate::module::{Depot, ModuleInfo, PState, Query, Stage};
 use crate::path::{Path, PathMode};
 use crate::rand::Rng;
 use crate::runtime::{Io, FLUSH_AT};
@@ -92,6 +93,13 @@ pub enum LogLevel {
 /// the item's own transforms and those of the items before it in the
 /// batch.
 ///
+/// In a microbatch topology, the effects of every item of a microbatch,
+/// on every partition, commit together when the whole microbatch
+/// succeeded; reads see what the microbatch wrote so far. In a query
+/// topology, a stage reads one snapshot of the committed state and writes
+/// nothing but the query's result ([`Ctx::set_result`],
+/// [`Ctx::aggregate_result`]).
+///
 /// Every method that can fail returns the error to propagate with `?`:
 /// once the host has rejected an effect of the item (a key of another
 /// partition, a value that breaks the schema), every later call returns
@@ -102,6 +110,8 @@ pub struct Ctx<'a> {
     batch: &'a BatchHeader,
     it: &'a BatchItem<'a>,
     item: u32,
+    /// The batch belongs to a query invocation; topology is its query.
+    query: bool,
     topology: u16,
     stage: u16,
     rng: Option<Rng>,
@@ -117,7 +127,7 @@ impl<'a> Ctx<'a> {
         topology: u16,
         stage: u16,
     ) -> Ctx<'a> {
-        Ctx { io, info, batch, it, item, topology, stage, rng: None }
+        Ctx { io, info, batch, it, item, query: batch.query, topology, stage, rng: None }
     }
 
     fn usable(&self) -> Result {
@@ -167,16 +177,44 @@ impl<'a> Ctx<'a> {
     }
 
     fn check_stage<T>(&self, s: &Stage<T>) -> Result {
-        if s.module != self.info.id || s.topology as usize >= self.info.topologies.len() {
+        let n = if s.query { self.info.queries.len() } else { self.info.topologies.len() };
+        if s.module != self.info.id || s.topology as usize >= n {
             return Err(Error::poison("squall: hop: the stage handle belongs to another module definition"));
         }
-        if s.topology != self.topology {
-            let (tn, stages) = &self.info.topologies[s.topology as usize];
+        if s.topology != self.topology || s.query != self.query {
+            let what = |q: bool| if q { "query" } else { "topology" };
+            let (tn, stages) = self.info.topology(s.query, s.topology);
             return Err(Error::poison(format!(
-                "squall: hop: stage {} is a stage of topology {}, not of {}; a hop runs a stage of its own topology",
+                "squall: hop: stage {} is a stage of {} {}, not of {} {}; a hop runs a stage of its own {}",
                 quote(&stages[s.index as usize]),
+                what(s.query),
                 quote(tn),
-                quote(&self.info.topologies[self.topology as usize].0)
+                what(self.query),
+                quote(&self.info.topology(self.query, self.topology).0),
+                what(self.query)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses a write in a query stage: queries are read-only.
+    fn writable(&self, what: &str) -> Result {
+        if self.query {
+            return Err(Error::poison(format!(
+                "squall: {}: query {} is read-only; a query sets its result with set_result or aggregate_result",
+                what,
+                quote(self.topology_name())
+            )));
+        }
+        Ok(())
+    }
+
+    fn result_stage(&self, what: &str) -> Result {
+        if !self.query {
+            return Err(Error::poison(format!(
+                "squall: {}: only the stages of a query topology have a result; topology {} is not one",
+                what,
+                quote(self.topology_name())
             )));
         }
         Ok(())
@@ -193,6 +231,13 @@ impl<'a> Ctx<'a> {
     /// this partition of the depot).
     pub fn append_with<T: Into<Value>, R: Into<T>>(&mut self, depot: &Depot<T>, record: R, opts: AppendOptions) -> Result {
         self.check_depot(depot)?;
+        self.writable("append")?;
+        if self.info.ticks[depot.index as usize] {
+            return Err(Error::poison(format!(
+                "squall: append: {} is a tick depot; only the host appends to it",
+                quote(&self.info.depots[depot.index as usize])
+            )));
+        }
         let mut flags = opts.ack as u8;
         if opts.local {
             flags |= APPEND_LOCAL;
@@ -273,6 +318,7 @@ impl<'a> Ctx<'a> {
     /// return an [`ErrorKind::Rejected`] error.
     pub fn transform(&mut self, pstate: &PState, path: Path) -> Result {
         self.check_pstate(pstate)?;
+        self.writable("transform")?;
         path.validate(PathMode::Transform).map_err(|e| Error::poison(e.to_string()))?;
         let v = path.value_unchecked();
         self.value_effect(OP_TRANSFORM, 0, pstate.index, &v, "transform")
@@ -354,7 +400,152 @@ impl<'a> Ctx<'a> {
     /// this item is part of: an appender that waits with `Ack` receives
     /// it. The last value emitted wins.
     pub fn emit<V: Into<Value>>(&mut self, v: V) -> Result {
-        self.value_effect(OP_EMIT, 0, 0, &v.into(), "emit")
+        if self.query {
+            return Err(Error::poison("squall: emit: a query stage sets its result with set_result, not emit"));
+        }
+        self.value_effect(OP_EMIT, 0, EMIT_ACK_RETURN, &v.into(), "emit")
+    }
+
+    /// Combines a value into `pstate` with an aggregator, at the key path
+    /// `keys`: a list is the key path (`list![account, "count"]` aggregates
+    /// `pstate[account]["count"]`; `list![]` the whole partition of a
+    /// PState whose top level is a value), anything else one key. Maps are
+    /// created where keys are absent. The first key of a map PState must
+    /// belong to this partition (hop there first: grouping a batch by a
+    /// key is a hop by the key, then an aggregate with the key first).
+    ///
+    /// The host combines next to the data, without reading collections
+    /// whole (COUNT and SUM as an increment, LIST as an append, SET and MAP
+    /// as one key). In a microbatch, every aggregate of the microbatch on a
+    /// key lands atomically with it. A topology aggregates only into the
+    /// PStates it may write ([`Topology::owns`](crate::Topology::owns)).
+    /// Needs `squall::module!(define, abi = "1.1")`.
+    ///
+    /// ```ignore
+    /// ctx.aggregate(&stats, list![account, "transfers"], Agg::Count)?;
+    /// ctx.aggregate(&stats, list![account, "total"], Agg::sum(amount))?;
+    /// ctx.aggregate(&leaders, list![], Agg::top_n(10, amount, account))?;
+    /// ```
+    pub fn aggregate<K: Into<Value>>(&mut self, pstate: &PState, keys: K, agg: Agg) -> Result {
+        self.check_pstate(pstate)?;
+        self.writable("aggregate")?;
+        self.aggregate_into(pstate.index, keys.into(), agg)
+    }
+
+    /// Combines a value into the result of the query invocation this stage
+    /// runs for, at the key path `keys` (as in [`Ctx::aggregate`]), after
+    /// any [`Ctx::set_result`]: for example a sum over the partitions a
+    /// query hopped to. Only in query stages.
+    pub fn aggregate_result<K: Into<Value>>(&mut self, keys: K, agg: Agg) -> Result {
+        self.result_stage("aggregate_result")?;
+        self.aggregate_into(QUERY_RESULT_TARGET, keys.into(), agg)
+    }
+
+    /// Refuses an ABI 1.1 feature in a module registered for 1.0.
+    fn needs_1_1(&self, what: &str) -> Result {
+        if self.io.minor < 1 {
+            return Err(Error::poison(format!(
+                "squall: {} needs ABI 1.1: register the module with squall::module!(define, abi = \"1.1\")",
+                what
+            )));
+        }
+        Ok(())
+    }
+
+    fn aggregate_into(&mut self, target: u16, keys: Value, agg: Agg) -> Result {
+        self.needs_1_1("aggregate")?;
+        let name = agg.name();
+        let agg_kind = if let Agg::Sum(_) = agg { Agg::Sum(Value::Nil) } else { Agg::Count };
+        let (code, v, n) = agg.wire();
+        if let Some(n) = n {
+            if !(1..=MAX_TOP_N).contains(&n) {
+                return Err(Error::poison(format!("squall: aggregate TOP_N: n is {}; it must be from 1 to {}", n, MAX_TOP_N)));
+            }
+        }
+        if let (Agg::Sum(_), false) = (&agg_kind, matches!(v, Value::Int(_) | Value::Float(_))) {
+            return Err(Error::poison(format!("squall: aggregate SUM: the value must be an int or a float, not {}", v.kind())));
+        }
+        self.usable()?;
+        let keys = key_path(keys);
+        let start = self.io.eff.b.len();
+        self.io.eff.aggregate(code, target, self.item, &keys, &v, n).map_err(|e| {
+            Error::poison(format!("squall: aggregate {}: {}", name, e.to_string().trim_start_matches("squall: ")))
+        })?;
+        self.added(start)
+    }
+
+    /// Sets the result of the query invocation this stage runs for (it
+    /// replaces what earlier stages set; aggregates combine into it). The
+    /// invoker receives the result once no hop of the invocation is left.
+    /// Only in query stages.
+    pub fn set_result<V: Into<Value>>(&mut self, v: V) -> Result {
+        self.result_stage("set_result")?;
+        self.value_effect(OP_EMIT, 0, EMIT_QUERY_RESULT, &v.into(), "set_result")
+    }
+
+    /// Invokes a query topology of this module with its arguments and
+    /// returns its result: a list (`list![..]`, a `Vec` or a tuple) of as
+    /// many values as the query has arguments. The query reads the
+    /// committed state of its own snapshot, not this batch's pending
+    /// changes. A query that fails or runs past its deadline returns an
+    /// error with code [`Errno::EFAILED`] or [`Errno::ETIMEDOUT`] (retried,
+    /// as any error); wrong arguments are poison. Needs
+    /// `squall::module!(define, abi = "1.1")`.
+    ///
+    /// ```ignore
+    /// let v = ctx.invoke(&account, list![id, 10])?;
+    /// ```
+    pub fn invoke<A: Into<Value>>(&mut self, query: &Query, args: A) -> Result<Value> {
+        if query.module != self.info.id || query.index as usize >= self.info.queries.len() {
+            return Err(Error::poison("squall: invoke: the query handle belongs to another module definition"));
+        }
+        self.needs_1_1("invoke")?;
+        let name = &self.info.queries[query.index as usize].0;
+        let args = match args.into() {
+            l @ Value::List(_) => l,
+            v => {
+                return Err(Error::poison(format!(
+                    "squall: invoke {}: the arguments are a list (list![..], a Vec or a tuple), not {}",
+                    quote(name),
+                    v.kind()
+                )))
+            }
+        };
+        let want = &self.info.query_args[query.index as usize];
+        if args.items().len() != want.len() {
+            return Err(Error::poison(format!(
+                "squall: invoke: query {} takes {} arguments ({}); got {}",
+                name,
+                want.len(),
+                want.join(", "),
+                args.items().len()
+            )));
+        }
+        self.usable()?;
+        let r = self.io.query(QUERY_INVOKE, query.index, &args)?;
+        let name = &self.info.queries[query.index as usize].0;
+        match r.status {
+            RESULT_OK => Ok(r.value),
+            RESULT_NOT_FOUND => Ok(Value::Nil),
+            code => Err(Error::with_code(
+                ErrorKind::Query,
+                !matches!(code, ETIMEDOUT | EFAILED | EINTERNAL),
+                Errno(code),
+                format!("squall: invoke {}: {}: {}", quote(name), errno_name(code), r.message),
+            )),
+        }
+    }
+
+    /// [`Ctx::invoke`] with the result converted to a `T` (a result that
+    /// does not convert makes the item poison).
+    pub fn invoke_as<T: FromValue, A: Into<Value>>(&mut self, query: &Query, args: A) -> Result<T> {
+        let v = self.invoke(query, args)?;
+        T::from_value(v).map_err(|e| Error::poison(e.to_string()))
+    }
+
+    /// Whether this stage runs for a query invocation.
+    pub fn is_query(&self) -> bool {
+        self.query
     }
 
     /// Writes a line to the operator's log, tagged with the module,
@@ -386,7 +577,11 @@ impl<'a> Ctx<'a> {
         self.it.attempt as u32
     }
 
-    /// The id of the batch (the same on every attempt of the batch).
+    /// The id of the batch (the same on every attempt of the batch). In a
+    /// microbatch topology it is the microbatch number: the same on every
+    /// partition, call and attempt of the microbatch, one more for each
+    /// microbatch, so that it can make writes to outside systems
+    /// idempotent. In a query it numbers the invocation.
     pub fn batch_id(&self) -> u64 {
         self.batch.batch_id
     }
@@ -425,12 +620,12 @@ impl<'a> Ctx<'a> {
 
     /// The name of the stage being run.
     pub fn stage_name(&self) -> &str {
-        &self.info.topologies[self.topology as usize].1[self.stage as usize]
+        &self.info.topology(self.query, self.topology).1[self.stage as usize]
     }
 
-    /// The name of the topology being run.
+    /// The name of the topology (or query topology) being run.
     pub fn topology_name(&self) -> &str {
-        &self.info.topologies[self.topology as usize].0
+        &self.info.topology(self.query, self.topology).0
     }
 
     /// The name of the depot of a source record, or `None` for a hop

@@ -172,17 +172,20 @@ struct Defn {
     depots: Vec<DefDepot>,
     pstates: Vec<DefPState>,
     topologies: Vec<DefTopology>,
+    queries: Vec<DefQuery>,
 }
 
 struct DefDepot {
     name: String,
     kind: String,
     key: Option<Path>,
+    millis: i64,
 }
 
 struct DefPState {
     name: String,
     schema: Option<SNode>,
+    owner: String,
 }
 
 struct DefTopology {
@@ -190,7 +193,20 @@ struct DefTopology {
     kind: String,
     sources: Vec<(String, String)>,
     stages: Vec<String>,
+    max_records: i64,
+    interval_ms: i64,
 }
+
+struct DefQuery {
+    name: String,
+    args: Vec<String>,
+    stages: Vec<String>,
+}
+
+const MAX_MAX_RECORDS: i64 = 1_000_000;
+const MAX_INTERVAL_MILLIS: i64 = 3_600_000;
+const MAX_TICK_MILLIS: i64 = 86_400_000;
+const MAX_QUERY_ARGS: usize = 64;
 
 /// Checks a module definition in its ABI form as the host does at deploy,
 /// and returns every problem.
@@ -270,6 +286,40 @@ impl Problems {
         }
     }
 
+    /// An optional int field: (value, present and an int).
+    fn int_field(&mut self, w: &str, f: &Fields<'_>, name: &str) -> Option<i64> {
+        let v = field(f, name)?;
+        match v.as_int() {
+            Some(n) => Some(n),
+            None => {
+                self.add(&join(w, name), format!("must be an int, not {}", v.kind()));
+                None
+            }
+        }
+    }
+
+    fn string_list(&mut self, w: &str, f: &Fields<'_>, name: &str, required: bool) -> Vec<String> {
+        let mut out = vec![];
+        for (i, sv) in self.list_field(w, f, name, required).iter().enumerate() {
+            match sv.as_str() {
+                Some(s) => out.push(s.to_string()),
+                None => {
+                    self.add(&at(&join(w, name), i), format!("must be a string, not {}", sv.kind()));
+                    out.push(String::new());
+                }
+            }
+        }
+        out
+    }
+
+    fn query(&mut self, w: &str, v: &Value) -> DefQuery {
+        let f = self.fields(w, v, "a query", &["args", "name", "stages"]);
+        let name = self.str_field(w, &f, "name", true);
+        let args = self.string_list(w, &f, "args", false);
+        let stages = self.string_list(w, &f, "stages", true);
+        DefQuery { name, args, stages }
+    }
+
     fn list_field<'a>(&mut self, w: &str, f: &Fields<'a>, name: &str, required: bool) -> &'a [Value] {
         match field(f, name) {
             None => {
@@ -295,7 +345,13 @@ impl Problems {
     fn def(&mut self, v: &Value) -> Defn {
         let w = "definition";
         let f = self.fields(w, v, "a module definition", &["depots", "name", "pstates", "queries", "topologies"]);
-        let mut d = Defn { name: self.str_field(w, &f, "name", false), depots: vec![], pstates: vec![], topologies: vec![] };
+        let mut d = Defn {
+            name: self.str_field(w, &f, "name", false),
+            depots: vec![],
+            pstates: vec![],
+            topologies: vec![],
+            queries: vec![],
+        };
         for (i, dv) in self.list_field(w, &f, "depots", true).iter().enumerate() {
             let dd = self.depot(&at("depots", i), dv);
             d.depots.push(dd);
@@ -308,15 +364,16 @@ impl Problems {
             let t = self.topology(&at("topologies", i), tv);
             d.topologies.push(t);
         }
-        if !self.list_field(w, &f, "queries", false).is_empty() {
-            self.add("queries", "query topologies are not supported in ABI 1.0; leave \"queries\" out or empty".into());
+        for (i, qv) in self.list_field(w, &f, "queries", false).iter().enumerate() {
+            let q = self.query(&at("queries", i), qv);
+            d.queries.push(q);
         }
         d
     }
 
     fn depot(&mut self, w: &str, v: &Value) -> DefDepot {
         let f = self.fields(w, v, "a depot", &["name", "partitioner"]);
-        let mut d = DefDepot { name: self.str_field(w, &f, "name", true), kind: String::new(), key: None };
+        let mut d = DefDepot { name: self.str_field(w, &f, "name", true), kind: String::new(), key: None, millis: 0 };
         let pv = match field(&f, "partitioner") {
             Some(pv) => pv,
             None => {
@@ -330,8 +387,16 @@ impl Problems {
             }
         };
         let pw = join(w, "partitioner");
-        let pf = self.fields(&pw, pv, "a partitioner", &["key", "kind"]);
+        let pf = self.fields(&pw, pv, "a partitioner", &["key", "kind", "millis"]);
         d.kind = self.str_field(&pw, &pf, "kind", true);
+        if let Some(n) = self.int_field(&pw, &pf, "millis") {
+            d.millis = n;
+            if d.kind != "tick" {
+                self.add(&join(&pw, "millis"), "only a tick partitioner takes millis".into());
+            }
+        } else if field(&pf, "millis").is_none() && d.kind == "tick" {
+            self.add(&join(&pw, "millis"), "required field is missing: the tick period in milliseconds".into());
+        }
         if let Some(kv) = field(&pf, "key") {
             match Path::parse(kv) {
                 Ok(p) => d.key = Some(p),
@@ -342,9 +407,10 @@ impl Problems {
     }
 
     fn pstate(&mut self, w: &str, v: &Value) -> DefPState {
-        let f = self.fields(w, v, "a PState", &["global", "name", "schema"]);
+        let f = self.fields(w, v, "a PState", &["global", "name", "owner", "schema"]);
         let name = self.str_field(w, &f, "name", true);
         self.bool_field(w, &f, "global");
+        let owner = self.str_field(w, &f, "owner", false);
         let schema = match field(&f, "schema") {
             Some(sv) => self.schema(&join(w, "schema"), sv, 1),
             None => {
@@ -354,7 +420,7 @@ impl Problems {
                 None
             }
         };
-        DefPState { name, schema }
+        DefPState { name, schema, owner }
     }
 
     /// Reads the ABI form of a schema.
@@ -451,18 +517,41 @@ impl Problems {
     }
 
     fn topology(&mut self, w: &str, v: &Value) -> DefTopology {
-        let f = self.fields(w, v, "a topology", &["kind", "name", "sources", "stages"]);
+        let f = self.fields(w, v, "a topology", &["interval_ms", "kind", "max_records", "name", "sources", "stages"]);
         let mut t = DefTopology {
             name: self.str_field(w, &f, "name", true),
             kind: self.str_field(w, &f, "kind", true),
             sources: vec![],
             stages: vec![],
+            max_records: 0,
+            interval_ms: 0,
         };
+        if let Some(n) = self.int_field(w, &f, "max_records") {
+            if !(1..=MAX_MAX_RECORDS).contains(&n) {
+                self.add(&join(w, "max_records"), format!("is {}; it must be from 1 to {}", n, MAX_MAX_RECORDS));
+            }
+            t.max_records = n;
+        }
+        if let Some(n) = self.int_field(w, &f, "interval_ms") {
+            if !(0..=MAX_INTERVAL_MILLIS).contains(&n) {
+                self.add(&join(w, "interval_ms"), format!("is {}; it must be from 0 to {}", n, MAX_INTERVAL_MILLIS));
+            }
+            t.interval_ms = n;
+        }
         for (i, sv) in self.list_field(w, &f, "sources", true).iter().enumerate() {
             let sw = at(&join(w, "sources"), i);
-            let sf = self.fields(&sw, sv, "a source", &["depot", "stage"]);
+            let sf = self.fields(&sw, sv, "a source", &["depot", "stage", "start_from"]);
             let depot = self.str_field(&sw, &sf, "depot", true);
             let stage = self.str_field(&sw, &sf, "stage", true);
+            if let Some(fv) = field(&sf, "start_from") {
+                let ok = matches!(fv.as_str(), Some("beginning") | Some("end")) || fv.as_int().map_or(false, |n| n >= 0);
+                if !ok {
+                    self.add(
+                        &join(&sw, "start_from"),
+                        format!("must be \"beginning\", \"end\" or an offset (an int >= 0), not {}", fv),
+                    );
+                }
+            }
             t.sources.push((depot, stage));
         }
         for (i, sv) in self.list_field(w, &f, "stages", true).iter().enumerate() {
@@ -517,14 +606,20 @@ impl Defn {
                         }
                     }
                 }
-                "random" | "disallow" => {
+                "random" | "disallow" | "tick" => {
                     if d.key.as_ref().map_or(false, |k| !k.is_empty()) {
                         p.add(&join(&w, "key"), "only a hash partitioner takes a key path".into());
+                    }
+                    if d.kind == "tick" && !(1..=MAX_TICK_MILLIS).contains(&d.millis) {
+                        p.add(
+                            &join(&w, "millis"),
+                            format!("is {}; the tick period must be from 1 to {} milliseconds", d.millis, MAX_TICK_MILLIS),
+                        );
                     }
                 }
                 k => p.add(
                     &join(&w, "kind"),
-                    format!("unknown depot partitioner {}; use \"hash\", \"random\" or \"disallow\"", quote(k)),
+                    format!("unknown depot partitioner {}; use \"hash\", \"random\", \"disallow\" or \"tick\"", quote(k)),
                 ),
             }
         }
@@ -540,12 +635,16 @@ impl Defn {
         for (i, t) in self.topologies.iter().enumerate() {
             let w = at("topologies", i);
             match t.kind.as_str() {
-                "stream" => {}
-                "microbatch" => p.add(
-                    &join(&w, "kind"),
-                    "microbatch topologies are not supported in ABI 1.0; use \"stream\"".into(),
-                ),
-                k => p.add(&join(&w, "kind"), format!("unknown topology kind {}; use \"stream\"", quote(k))),
+                "stream" => {
+                    if t.max_records != 0 {
+                        p.add(&join(&w, "max_records"), "only microbatch topologies take max_records".into());
+                    }
+                    if t.interval_ms != 0 {
+                        p.add(&join(&w, "interval_ms"), "only microbatch topologies take interval_ms".into());
+                    }
+                }
+                "microbatch" => {}
+                k => p.add(&join(&w, "kind"), format!("unknown topology kind {}; use \"stream\" or \"microbatch\"", quote(k))),
             }
             if t.stages.is_empty() {
                 p.add(&join(&w, "stages"), "a topology needs at least one stage".into());
@@ -555,7 +654,7 @@ impl Defn {
             if t.sources.is_empty() {
                 p.add(
                     &join(&w, "sources"),
-                    "a stream topology needs at least one source {\"depot\": ..., \"stage\": ...}".into(),
+                    "a topology needs at least one source {\"depot\": ..., \"stage\": ...}".into(),
                 );
             }
             let mut seen: Vec<(&(String, String), usize)> = Vec::new();
@@ -585,6 +684,39 @@ impl Defn {
                     seen.push((s, j));
                 }
             }
+        }
+        for (i, ps) in self.pstates.iter().enumerate() {
+            if ps.owner.is_empty() || topo_names.contains(&ps.owner.as_str()) {
+                continue;
+            }
+            let mut msg = format!("unknown topology {}; ", quote(&ps.owner));
+            if self.topologies.is_empty() {
+                msg.push_str("the module declares no topologies");
+            } else {
+                msg.push_str(&format!("declared topologies: {}", quote_list(&topo_names)));
+            }
+            p.add(&join(&at("pstates", i), "owner"), msg);
+        }
+        let q_names: Vec<&str> = self.queries.iter().map(|q| q.name.as_str()).collect();
+        p.names("queries", "query", &q_names, "name");
+        for (i, q) in self.queries.iter().enumerate() {
+            let w = at("queries", i);
+            if topo_names.contains(&q.name.as_str()) {
+                p.add(
+                    &join(&w, "name"),
+                    format!("query name {} is also a topology name; queries and topologies need distinct names", quote(&q.name)),
+                );
+            }
+            if q.args.len() > MAX_QUERY_ARGS {
+                p.add(&join(&w, "args"), format!("has {} arguments; the limit is {}", q.args.len(), MAX_QUERY_ARGS));
+            }
+            let args: Vec<&str> = q.args.iter().map(|s| s.as_str()).collect();
+            p.names(&join(&w, "args"), "argument", &args, "");
+            if q.stages.is_empty() {
+                p.add(&join(&w, "stages"), "a query needs at least one stage (the first is its entry)".into());
+            }
+            let stages: Vec<&str> = q.stages.iter().map(|s| s.as_str()).collect();
+            p.names(&join(&w, "stages"), "stage", &stages, "");
         }
     }
 }

@@ -26,6 +26,10 @@ impl Errno {
     pub const ESCHEMA: Errno = Errno(wire::ESCHEMA);
     /// `select_one` found several values.
     pub const EMULTI: Errno = Errno(wire::EMULTI);
+    /// A query invocation ran past its deadline ([`Ctx::invoke`](crate::Ctx::invoke)).
+    pub const ETIMEDOUT: Errno = Errno(wire::ETIMEDOUT);
+    /// A query invocation failed; the message says where and why.
+    pub const EFAILED: Errno = Errno(wire::EFAILED);
 
     /// The code's name, such as "EPATH".
     pub fn name(self) -> String {

@@ -42,6 +42,9 @@ pub(crate) fn decode_init(b: &[u8]) -> FrameResult<InitFrame> {
 /// The header of the frame of squall_process (§6.2).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct BatchHeader {
+    /// 1.1: the batch belongs to a query invocation; topology indexes the
+    /// definition's queries.
+    pub query: bool,
     pub batch_id: u64,
     pub partition: u32,
     pub attempt: u32,
@@ -73,9 +76,10 @@ pub(crate) fn decode_batch(b: &[u8]) -> FrameResult<BatchFrame<'_>> {
     r.header(BATCH_HEADER_SIZE, MAX_BATCH_FRAME)?;
     let n = r.count(BATCH_HEADER_SIZE, ITEM_HEADER_SIZE)?;
     let fl = r.u16(2);
-    if fl != 0 {
+    if fl & !BATCH_QUERY != 0 {
         return Err(r.fail(-1, 2, FrameErrorKind::Reserved, format!("flags 0x{:x} set reserved bits", fl)));
     }
+    let query = fl & BATCH_QUERY != 0;
     let v = r.u16(26);
     if v != 0 {
         return Err(r.fail(-1, 26, FrameErrorKind::Reserved, format!("reserved u16 is {}", v)));
@@ -85,6 +89,7 @@ pub(crate) fn decode_batch(b: &[u8]) -> FrameResult<BatchFrame<'_>> {
         return Err(r.fail(-1, 28, FrameErrorKind::Reserved, format!("reserved u32 is {}", v)));
     }
     let header = BatchHeader {
+        query,
         batch_id: r.u64(8),
         partition: r.u32(16),
         attempt: r.u32(20),
@@ -112,33 +117,32 @@ pub(crate) fn decode_batch(b: &[u8]) -> FrameResult<BatchFrame<'_>> {
             event_time_unix_nano: r.u64(p + 24) as i64,
             payload: &[],
         };
+        let reserved = |off: usize, msg: String| Err(r.fail(i, p + off, FrameErrorKind::Reserved, msg));
         match it.kind {
             ITEM_RECORD => {
+                if query {
+                    return reserved(4, "a QUERY batch holds INVOKE and HOP items, not RECORD".into());
+                }
                 if it.depot == NO_DEPOT {
-                    return Err(r.fail(
-                        i,
-                        p + 8,
-                        FrameErrorKind::Reserved,
-                        "a RECORD item needs a depot index, not 0xFFFF".into(),
-                    ));
+                    return reserved(8, "a RECORD item needs a depot index, not 0xFFFF".into());
                 }
             }
-            ITEM_HOP => {
+            ITEM_HOP | ITEM_INVOKE => {
+                let name = if it.kind == ITEM_HOP { "HOP" } else { "INVOKE" };
+                if it.kind == ITEM_INVOKE {
+                    if !query {
+                        return reserved(4, "an INVOKE item is allowed only in a QUERY batch".into());
+                    } else if i != 0 {
+                        return reserved(4, "an INVOKE item must be the first item of its batch".into());
+                    } else if it.stage != 0 {
+                        return reserved(6, format!("an INVOKE item runs the entry stage 0, not {}", it.stage));
+                    }
+                }
                 if it.depot != NO_DEPOT {
-                    return Err(r.fail(
-                        i,
-                        p + 8,
-                        FrameErrorKind::Reserved,
-                        format!("a HOP item has depot 0xFFFF, not {}", it.depot),
-                    ));
+                    return reserved(8, format!("a {} item has depot 0xFFFF, not {}", name, it.depot));
                 }
                 if it.offset != 0 {
-                    return Err(r.fail(
-                        i,
-                        p + 16,
-                        FrameErrorKind::Reserved,
-                        format!("a HOP item has offset 0, not {}", it.offset),
-                    ));
+                    return reserved(16, format!("a {} item has offset 0, not {}", name, it.offset));
                 }
             }
             k => {
@@ -146,7 +150,7 @@ pub(crate) fn decode_batch(b: &[u8]) -> FrameResult<BatchFrame<'_>> {
                     i,
                     p + 4,
                     FrameErrorKind::UnknownCode,
-                    format!("unknown item kind {}; ABI 1.0 has 1 (RECORD) and 2 (HOP)", k),
+                    format!("unknown item kind {}; ABI 1.1 has 1 (RECORD), 2 (HOP) and 3 (INVOKE)", k),
                 ))
             }
         }
@@ -261,7 +265,9 @@ pub(crate) fn append_effect_header(b: &mut Vec<u8>, op: u8, flags: u8, target: u
     b.extend_from_slice(&item.to_le_bytes());
 }
 
-/// Appends one query (§6.5) of a query frame.
+/// Appends one query (§6.5) of a query frame: a SELECT or SELECT_ONE of
+/// a path in PState `pstate`, or (1.1) an INVOKE of query `pstate` with
+/// the argument list `path`.
 pub(crate) fn append_query(b: &mut Vec<u8>, op: u8, pstate: u16, path: &Value) -> Result<(), msgpack::EncodeError> {
     let start = b.len();
     b.extend_from_slice(&[0, 0, 0, 0, op, 0]);

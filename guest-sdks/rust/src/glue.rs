@@ -58,36 +58,36 @@ thread_local! {
     static GUEST: RefCell<Option<Instance>> = const { RefCell::new(None) };
 }
 
-fn with_guest<R>(define: fn(&mut Module), f: impl FnOnce(&mut Instance) -> R) -> R {
+fn with_guest<R>(define: fn(&mut Module), minor: u16, f: impl FnOnce(&mut Instance) -> R) -> R {
     GUEST.with(|g| {
         let mut g = g.borrow_mut();
-        let inst = g.get_or_insert_with(|| Instance::new(Rc::new(define), Box::new(WasmHost)));
+        let inst = g.get_or_insert_with(|| Instance::new(Rc::new(define), Box::new(WasmHost)).with_minor(minor));
         f(inst)
     })
 }
 
-/// squall_inbox.
-pub fn inbox(min_cap: i32, define: fn(&mut Module)) -> i32 {
-    with_guest(define, |inst| match inst.inbox(min_cap as i64) {
+/// squall_inbox, for a module whose marker is ABI 1.`minor`.
+pub fn inbox(min_cap: i32, define: fn(&mut Module), minor: u16) -> i32 {
+    with_guest(define, minor, |inst| match inst.inbox(min_cap as i64) {
         Some(b) => b.as_mut_ptr() as usize as i32,
         None => 0,
     })
 }
 
 /// squall_init.
-pub fn init(len: i32, define: fn(&mut Module)) -> i32 {
+pub fn init(len: i32, define: fn(&mut Module), minor: u16) -> i32 {
     if len < 0 {
         return STATUS_FAILED;
     }
-    with_guest(define, |inst| inst.init(len as usize))
+    with_guest(define, minor, |inst| inst.init(len as usize))
 }
 
 /// squall_process.
-pub fn process(len: i32, define: fn(&mut Module)) -> i32 {
+pub fn process(len: i32, define: fn(&mut Module), minor: u16) -> i32 {
     if len < 0 || len as usize > MAX_BATCH_FRAME {
         return STATUS_FAILED;
     }
-    with_guest(define, |inst| inst.process(len as usize))
+    with_guest(define, minor, |inst| inst.process(len as usize))
 }
 
 /// Reports a panic that is about to trap the instance: one frame with an

@@ -2,8 +2,9 @@
 //! stream topologies whose stages are ordinary Rust functions — compiled to
 //! one WebAssembly file that a Squall server runs.
 //!
-//! It targets the Squall guest ABI 1.0 (`abi/ABI.md` in the Squall
-//! repository); users never see the ABI. It needs Rust 1.63 or later and
+//! It targets the Squall guest ABI 1.0, and 1.1 for microbatch and query
+//! topologies, aggregation and tick depots (`abi/ABI.md` in the Squall
+//! repository, §15; see [`module!`]); users never see the ABI. It needs Rust 1.63 or later and
 //! has no dependencies.
 //!
 //! # A module
@@ -55,6 +56,18 @@
 //! ...)`, `ctx.hop(&stage, ...)`, `ctx.transform(&pstate, ...)`. The SDK
 //! checks the definition as the host does and reports every problem at
 //! once, in tests too.
+//!
+//! # Microbatch and query topologies (ABI 1.1)
+//!
+//! [`Module::microbatch`] declares a topology processed exactly once, in
+//! microbatches that commit atomically on every partition;
+//! [`Topology::owns`] names the PStates it writes; [`Ctx::aggregate`]
+//! combines values into PStates with an [`Agg`]regator. [`Module::query`]
+//! declares a query topology, invoked on demand ([`Ctx::invoke`] from a
+//! stage); its stages set the result ([`Ctx::set_result`],
+//! [`Ctx::aggregate_result`]). [`Module::tick_depot`] declares a depot the
+//! host appends to periodically. A module that uses them registers with
+//! `squall::module!(define, abi = "1.1")`.
 //!
 //! # Stages
 //!
@@ -135,6 +148,7 @@
 // The test harness is not built for wasm32; some helpers only it uses.
 #![cfg_attr(target_arch = "wasm32", allow(dead_code))]
 
+mod aggregate;
 mod convert;
 mod ctx;
 mod defcheck;
@@ -155,11 +169,12 @@ mod wire;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 
+pub use aggregate::Agg;
 pub use convert::{wrong_kind, Bytes, ConvertError, FromValue};
 pub use ctx::{AckLevel, AppendOptions, Ctx, LogLevel};
 pub use defcheck::{check_definition, DefError, DefProblem};
 pub use error::{Errno, Error, ErrorKind, Result, ResultExt};
-pub use module::{Depot, Module, PState, Partitioner, Stage, Topology};
+pub use module::{Depot, Module, PState, Partitioner, Query, QueryTopology, Stage, StartFrom, Topology};
 pub use msgpack::{canonicalize, decode, decode_prefix, encode, encode_into, is_canonical, DecodeError, EncodeError, MAX_DEPTH};
 pub use partition::{hash_key, key_partition};
 pub use path::{key, FilterOp, Path, PathError, PathMode, RangeOpts, ViewFn};
@@ -168,14 +183,28 @@ pub use schema::Schema;
 pub use value::{Kind, MapIter, Value, ValueMap, ValueSet};
 
 /// Registers a module's definition function (a `fn(&mut Module)`) and, when
-/// built for WebAssembly, emits the exports of the Squall ABI 1.0 that the
-/// host calls: `squall_inbox`, `squall_init`, `squall_process` and the
-/// version marker `squall_abi_1_0` (the module imports `flush`, `query` and
-/// `take` from `squall_v1`). Use it once, in the module's crate root.
+/// built for WebAssembly, emits the exports of the Squall ABI that the host
+/// calls: `squall_inbox`, `squall_init`, `squall_process` and the version
+/// marker (the module imports `flush`, `query` and `take` from
+/// `squall_v1`). Use it once, in the module's crate root.
 ///
 /// ```
 /// fn define(m: &mut squall::Module) { /* ... */ }
 /// squall::module!(define);
+/// # fn main() {}
+/// ```
+///
+/// `squall::module!(define)` targets ABI 1.0 (marker `squall_abi_1_0`), so
+/// that the module runs on every Squall host. A module that declares
+/// microbatch topologies, query topologies, tick depots, PState owners,
+/// source start positions, or aggregates, needs ABI 1.1: register it with
+/// `squall::module!(define, abi = "1.1")` (marker `squall_abi_1_1`). A
+/// module that uses 1.1 features with the 1.0 form fails at deploy with a
+/// message that says so.
+///
+/// ```
+/// fn define(m: &mut squall::Module) { /* m.microbatch(...) */ }
+/// squall::module!(define, abi = "1.1");
 /// # fn main() {}
 /// ```
 ///
@@ -184,25 +213,40 @@ pub use value::{Kind, MapIter, Value, ValueMap, ValueSet};
 #[macro_export]
 macro_rules! module {
     ($define:path) => {
+        $crate::__squall_exports!($define, squall_abi_1_0, 0);
+    };
+    ($define:path, abi = "1.0") => {
+        $crate::__squall_exports!($define, squall_abi_1_0, 0);
+    };
+    ($define:path, abi = "1.1") => {
+        $crate::__squall_exports!($define, squall_abi_1_1, 1);
+    };
+}
+
+/// The exports of [`module!`]; not for direct use.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __squall_exports {
+    ($define:path, $marker:ident, $minor:expr) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
-            /// The ABI version marker: this module needs Squall ABI 1.0.
+            /// The ABI version marker: the highest ABI minor this module needs.
             #[no_mangle]
-            pub extern "C" fn squall_abi_1_0() {}
+            pub extern "C" fn $marker() {}
 
             #[no_mangle]
             pub extern "C" fn squall_inbox(min_cap: i32) -> i32 {
-                $crate::glue::inbox(min_cap, $define)
+                $crate::glue::inbox(min_cap, $define, $minor)
             }
 
             #[no_mangle]
             pub extern "C" fn squall_init(len: i32) -> i32 {
-                $crate::glue::init(len, $define)
+                $crate::glue::init(len, $define, $minor)
             }
 
             #[no_mangle]
             pub extern "C" fn squall_process(len: i32) -> i32 {
-                $crate::glue::process(len, $define)
+                $crate::glue::process(len, $define, $minor)
             }
         };
     };

@@ -107,6 +107,24 @@ impl Effects {
         self.end(start)
     }
 
+    /// Appends an AGGREGATE (1.1): the key path, the value and, for TOP_N,
+    /// n.
+    pub(crate) fn aggregate(&mut self, agg: u8, target: u16, item: u32, keys: &Value, v: &Value, n: Option<i64>) -> Result<(), Error> {
+        let start = self.begin(OP_AGGREGATE, agg, target, item);
+        let mut r = msgpack::encode_into(&mut self.b, keys).map_err(|e| format!("aggregate key path: {}", e));
+        if r.is_ok() {
+            r = msgpack::encode_into(&mut self.b, v).map_err(|e| format!("aggregate value: {}", e));
+        }
+        if let (true, Some(n)) = (r.is_ok(), n) {
+            r = msgpack::encode_into(&mut self.b, &Value::Int(n)).map_err(|e| format!("aggregate n: {}", e));
+        }
+        if let Err(e) = r {
+            self.b.truncate(start);
+            return Err(Error::poison(format!("squall: {}", e)));
+        }
+        self.end(start)
+    }
+
     /// Appends a LOG of text (at most 8 KiB).
     pub(crate) fn log(&mut self, level: u8, item: u32, text: &str) {
         let mut t = text;
@@ -186,6 +204,8 @@ pub(crate) struct Rejection {
 pub(crate) struct Io {
     pub host: Box<dyn Host>,
     pub tasks: u32,
+    /// The ABI minor of the module's marker.
+    pub minor: u16,
     pub eff: Effects,
     out: Vec<u8>,
     req: Vec<u8>,
@@ -345,6 +365,9 @@ pub(crate) type DefineFn = Rc<dyn Fn(&mut Module)>;
 /// effect and query buffers.
 pub(crate) struct Instance {
     define: DefineFn,
+    /// The ABI minor of the module's marker: a definition that needs more
+    /// fails squall_init with a message that says how to fix it.
+    minor: u16,
     built: Option<Result<Built, BuildError>>,
     inbox: Vec<u8>,
     io: Io,
@@ -427,11 +450,13 @@ impl Instance {
     pub(crate) fn new(define: DefineFn, host: Box<dyn Host>) -> Instance {
         Instance {
             define,
+            minor: 1,
             built: None,
             inbox: Vec::new(),
             io: Io {
                 host,
                 tasks: 0,
+                minor: 1,
                 eff: Effects::new(),
                 out: Vec::new(),
                 req: Vec::new(),
@@ -441,6 +466,14 @@ impl Instance {
                 rejected: None,
             },
         }
+    }
+
+    /// Sets the ABI minor of the module's marker (1 by default, as the
+    /// test harness is a 1.1 host that accepts every module).
+    pub(crate) fn with_minor(mut self, minor: u16) -> Instance {
+        self.minor = minor;
+        self.io.minor = minor;
+        self
     }
 
     /// squall_inbox: a buffer of at least min_cap bytes, or None.
@@ -512,10 +545,18 @@ impl Instance {
             }
             return self.fail_call(NO_ITEM, d);
         }
-        let def = match self.built.as_ref() {
-            Some(Ok(b)) => b.def_bytes.clone(),
+        let (def, features) = match self.built.as_ref() {
+            Some(Ok(b)) => (b.def_bytes.clone(), b.features_1_1.clone()),
             _ => unreachable!(),
         };
+        if !features.is_empty() && self.minor < 1 {
+            let msg = format!(
+                "squall: the module uses ABI 1.1 features ({}) but registers with squall::module!(define), which targets ABI 1.0; \
+                 register it with squall::module!(define, abi = \"1.1\")",
+                features.join(", ")
+            );
+            return self.fail_call(NO_ITEM, ErrorDetail { kind: "definition".into(), message: msg, stack: String::new() });
+        }
         if let Err(e) = self.io.eff.define(&def) {
             return self.fail_call(NO_ITEM, ErrorDetail { kind: "definition".into(), message: e.to_string(), stack: String::new() });
         }
@@ -553,24 +594,23 @@ impl Instance {
             }
         };
         let ti = batch.header.topology as usize;
-        if ti >= built.stages.len() {
-            let d = abi_detail(format!(
-                "squall_process: the batch names topology {}; the module has {}",
-                ti,
-                built.stages.len()
-            ));
+        let query = batch.header.query;
+        let (fns, what) = if query { (&mut built.query_stages, "query") } else { (&mut built.stages, "topology") };
+        if ti >= fns.len() {
+            let d = abi_detail(format!("squall_process: the batch names {} {}; the module has {}", what, ti, fns.len()));
             return fail_io(io, NO_ITEM, d);
         }
-        let (topo_name, stage_names) = &built.info.topologies[ti];
+        let (topo_name, stage_names) = built.info.topology(query, ti as u16);
         let mut failed = NO_ITEM;
         for (i, it) in batch.items.iter().enumerate() {
             let item = i as u32;
             let si = it.stage as usize;
             if si >= stage_names.len() {
                 let d = abi_detail(format!(
-                    "squall_process: item {} names stage {} of topology {}, which has {}",
+                    "squall_process: item {} names stage {} of {} {}, which has {}",
                     i,
                     si,
+                    what,
                     quote(topo_name),
                     stage_names.len()
                 ));
@@ -586,7 +626,7 @@ impl Instance {
                     e.to_string().trim_start_matches("squall: ")
                 )))),
                 Ok(input) => {
-                    let f = &mut built.stages[ti][si];
+                    let f = &mut fns[ti][si];
                     let mut ctx = Ctx::new(io, &built.info, &batch.header, it, item, ti as u16, si as u16);
                     guarded(item, move || f(&mut ctx, input))
                 }

@@ -36,6 +36,11 @@ pub(crate) const INIT_DESCRIBE: u16 = 1;
 
 pub(crate) const ITEM_RECORD: u8 = 1;
 pub(crate) const ITEM_HOP: u8 = 2;
+/// 1.1: the invocation of a query's entry stage (only in QUERY batches).
+pub(crate) const ITEM_INVOKE: u8 = 3;
+
+/// 1.1: the batch header flag of a query invocation's batches.
+pub(crate) const BATCH_QUERY: u16 = 1;
 
 pub(crate) const OP_APPEND: u8 = 1;
 pub(crate) const OP_HOP: u8 = 2;
@@ -45,8 +50,24 @@ pub(crate) const OP_LOG: u8 = 5;
 pub(crate) const OP_OUTCOME: u8 = 6;
 pub(crate) const OP_DEFINE: u8 = 7;
 pub(crate) const OP_ERROR: u8 = 8;
+/// 1.1: combines a value into a PState or a query result.
+pub(crate) const OP_AGGREGATE: u8 = 9;
 
-pub(crate) const OP_NAMES: [&str; 9] = ["", "APPEND", "HOP", "TRANSFORM", "EMIT", "LOG", "OUTCOME", "DEFINE", "ERROR"];
+pub(crate) const OP_NAMES: [&str; 10] =
+    ["", "APPEND", "HOP", "TRANSFORM", "EMIT", "LOG", "OUTCOME", "DEFINE", "ERROR", "AGGREGATE"];
+
+/// The emit stream of ack returns.
+pub(crate) const EMIT_ACK_RETURN: u16 = 0;
+/// 1.1: the emit stream of query results.
+pub(crate) const EMIT_QUERY_RESULT: u16 = 1;
+/// 1.1: the AGGREGATE target that names the query invocation's result.
+pub(crate) const QUERY_RESULT_TARGET: u16 = 0xFFFF;
+/// 1.1: the aggregator codes (AGGREGATE flags) are 1 (COUNT) to 8 (TOP_N).
+pub(crate) const AGG_TOP_N: u8 = 8;
+#[allow(dead_code)]
+pub(crate) const AGG_NAMES: [&str; 9] = ["", "COUNT", "SUM", "MIN", "MAX", "SET", "LIST", "MAP", "TOP_N"];
+/// 1.1: the bound of a TOP_N's n.
+pub(crate) const MAX_TOP_N: i64 = 10_000;
 
 pub(crate) const ACK_MASK: u8 = 0x03;
 pub(crate) const APPEND_LOCAL: u8 = 0x04;
@@ -64,6 +85,8 @@ pub(crate) const OUTCOME_RETRY: u8 = 2;
 
 pub(crate) const QUERY_SELECT: u8 = 1;
 pub(crate) const QUERY_SELECT_ONE: u8 = 2;
+/// 1.1: invokes a query topology.
+pub(crate) const QUERY_INVOKE: u8 = 3;
 pub(crate) const RESULT_OK: i32 = 0;
 pub(crate) const RESULT_NOT_FOUND: i32 = 1;
 
@@ -82,10 +105,12 @@ pub(crate) const EINTERNAL: i32 = -8;
 pub(crate) const EPATH: i32 = -9;
 pub(crate) const ESCHEMA: i32 = -10;
 pub(crate) const EMULTI: i32 = -11;
+pub(crate) const ETIMEDOUT: i32 = -12;
+pub(crate) const EFAILED: i32 = -13;
 
-const ERRNO_NAMES: [&str; 12] = [
+const ERRNO_NAMES: [&str; 14] = [
     "", "EINVAL", "ENOENT", "EBADID", "ETOOBIG", "EWRONGPART", "EQUOTA", "ESTATE", "EINTERNAL", "EPATH", "ESCHEMA",
-    "EMULTI",
+    "EMULTI", "ETIMEDOUT", "EFAILED",
 ];
 
 /// The name of a negative errno, such as "EPATH".

@@ -59,7 +59,11 @@ const InitDescribe = 1
 const (
 	ItemRecord = 1
 	ItemHop    = 2
+	ItemInvoke = 3 // ABI 1.1: the invocation of a query's entry stage
 )
+
+// BatchQuery is the batch header flag of a query invocation (ABI 1.1).
+const BatchQuery = 1
 
 // Effect ops.
 const (
@@ -71,10 +75,33 @@ const (
 	OpOutcome   = 6
 	OpDefine    = 7
 	OpError     = 8
+	OpAggregate = 9 // ABI 1.1
 )
 
 // OpNames are the spec names of the effect ops.
-var OpNames = [...]string{"", "APPEND", "HOP", "TRANSFORM", "EMIT", "LOG", "OUTCOME", "DEFINE", "ERROR"}
+var OpNames = [...]string{"", "APPEND", "HOP", "TRANSFORM", "EMIT", "LOG", "OUTCOME", "DEFINE", "ERROR", "AGGREGATE"}
+
+// Emit streams and the AGGREGATE target of the query result (ABI 1.1).
+const (
+	EmitAckReturn     = 0
+	EmitQueryResult   = 1
+	QueryResultTarget = 0xFFFF
+)
+
+// Aggregators (the flags of AGGREGATE, ABI 1.1).
+const (
+	AggCount = 1
+	AggSum   = 2
+	AggMin   = 3
+	AggMax   = 4
+	AggSet   = 5
+	AggList  = 6
+	AggMap   = 7
+	AggTopN  = 8
+)
+
+// AggNames are the spec names of the aggregators.
+var AggNames = [...]string{"", "COUNT", "SUM", "MIN", "MAX", "SET", "LIST", "MAP", "TOP_N"}
 
 // APPEND flags.
 const (
@@ -103,6 +130,7 @@ const (
 const (
 	QuerySelect    = 1
 	QuerySelectOne = 2
+	QueryInvoke    = 3 // ABI 1.1
 	ResultOK       = 0
 	ResultNotFound = 1
 )
@@ -126,10 +154,12 @@ const (
 	EPATH      = -9
 	ESCHEMA    = -10
 	EMULTI     = -11
+	ETIMEDOUT  = -12 // ABI 1.1
+	EFAILED    = -13 // ABI 1.1
 )
 
 var errnoNames = [...]string{"", "EINVAL", "ENOENT", "EBADID", "ETOOBIG", "EWRONGPART", "EQUOTA",
-	"ESTATE", "EINTERNAL", "EPATH", "ESCHEMA", "EMULTI"}
+	"ESTATE", "EINTERNAL", "EPATH", "ESCHEMA", "EMULTI", "ETIMEDOUT", "EFAILED"}
 
 // ErrnoName returns the name of a negative errno, such as "EPATH".
 func ErrnoName(code int32) string {
@@ -291,4 +321,7 @@ func AppendU32(b []byte, v uint32) []byte { return binary.LittleEndian.AppendUin
 func AppendU64(b []byte, v uint64) []byte { return binary.LittleEndian.AppendUint64(b, v) }
 
 // PutU32 writes a little-endian u32 at b[0:4].
+// PutU16 writes v little-endian at b[0:2].
+func PutU16(b []byte, v uint16) { binary.LittleEndian.PutUint16(b, v) }
+
 func PutU32(b []byte, v uint32) { binary.LittleEndian.PutUint32(b, v) }

@@ -1034,6 +1034,7 @@ impl WorkMap {
 /// A stored partition of a PState's schema root node, as the host keeps
 /// it: a top-level map keeps each top-level key apart, so that paths
 /// starting with a key touch one entry; other PStates are one value.
+#[derive(Clone)]
 pub(crate) struct PStore {
     pub s: SNode,
     root_map: bool,
@@ -1061,6 +1062,7 @@ fn work_key(k: &Value) -> Vec<u8> {
 }
 
 /// An undo record of a transform.
+#[derive(Clone)]
 pub(crate) enum Undo {
     Val(Value),
     Entry(Vec<u8>, Option<(Value, Value)>),

@@ -13,7 +13,7 @@ pub(crate) fn append_init(b: &mut Vec<u8>, flags: u16, tasks: u32, time_unix_nan
     b.extend_from_slice(&[VERSION, KIND_INIT]);
     b.extend_from_slice(&flags.to_le_bytes());
     b.extend_from_slice(&1u16.to_le_bytes()); // host major
-    b.extend_from_slice(&0u16.to_le_bytes()); // host minor
+    b.extend_from_slice(&1u16.to_le_bytes()); // host minor: the harness is a 1.1 host
     b.extend_from_slice(&tasks.to_le_bytes());
     b.extend_from_slice(&0u32.to_le_bytes());
     b.extend_from_slice(&(time_unix_nano as u64).to_le_bytes());
@@ -22,6 +22,8 @@ pub(crate) fn append_init(b: &mut Vec<u8>, flags: u16, tasks: u32, time_unix_nan
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct BatchHeaderOut {
+    /// BATCH_QUERY for a query invocation's batches.
+    pub flags: u16,
     pub batch_id: u64,
     pub partition: u32,
     pub attempt: u32,
@@ -44,6 +46,7 @@ pub(crate) struct BatchItemOut {
 
 pub(crate) fn append_batch(b: &mut Vec<u8>, h: &BatchHeaderOut, items: &[BatchItemOut]) {
     append_header(b, KIND_BATCH, items.len() as u32);
+    b[2..4].copy_from_slice(&h.flags.to_le_bytes());
     b.extend_from_slice(&h.batch_id.to_le_bytes());
     b.extend_from_slice(&h.partition.to_le_bytes());
     b.extend_from_slice(&h.attempt.to_le_bytes());
@@ -95,8 +98,10 @@ pub(crate) struct Effect {
     pub flags: u8,
     pub target: u16,
     pub item: u32,
-    /// The key of a HASH hop.
+    /// The key of a HASH hop, the key path of an AGGREGATE.
     pub key: Value,
+    /// The n of a TOP_N AGGREGATE.
+    pub n: i64,
     /// The partition of a DIRECT hop.
     pub partition: u32,
     /// The record, payload, path, emitted value or definition.
@@ -133,7 +138,7 @@ pub(crate) fn decode_effects(b: &[u8], canonical: bool) -> FrameResult<Vec<Effec
 }
 
 fn check_effect_header(r: &Reader<'_>, i: i64, p: usize, e: &Effect) -> FrameResult<()> {
-    let name = if (OP_APPEND..=OP_ERROR).contains(&e.op) {
+    let name = if (OP_APPEND..=OP_AGGREGATE).contains(&e.op) {
         OP_NAMES[e.op as usize].to_string()
     } else {
         format!("effect_op({})", e.op)
@@ -226,11 +231,22 @@ fn check_effect_header(r: &Reader<'_>, i: i64, p: usize, e: &Effect) -> FrameRes
             zero_flags()?;
             zero_target()
         }
+        OP_AGGREGATE => {
+            if e.flags < 1 || e.flags > AGG_TOP_N {
+                return Err(r.fail(
+                    i,
+                    p + 5,
+                    FrameErrorKind::UnknownCode,
+                    format!("unknown aggregator {}; use 1 (COUNT) to 8 (TOP_N)", e.flags),
+                ));
+            }
+            need_item()
+        }
         op => Err(r.fail(
             i,
             p + 4,
             FrameErrorKind::UnknownCode,
-            format!("unknown effect op {}; ABI 1.0 has 1 (APPEND) to 8 (ERROR)", op),
+            format!("unknown effect op {}; ABI 1.1 has 1 (APPEND) to 9 (AGGREGATE)", op),
         )),
     }
 }
@@ -297,9 +313,39 @@ fn effect_body(r: &Reader<'_>, i: i64, off: usize, body: &[u8], e: &mut Effect, 
             e.raw = body.to_vec();
         }
         OP_ERROR => error_detail(r, i, off, body, e, "ERROR detail", canonical)?,
+        OP_AGGREGATE => {
+            let (k, n) = value_prefix(r, i, off, body, "AGGREGATE key path", canonical)?;
+            if !matches!(k, Value::List(_)) {
+                return Err(r.fail(i, off, FrameErrorKind::BadValue, format!("AGGREGATE key path must be a list, not {}", k.kind())));
+            }
+            e.key = k;
+            if e.flags != AGG_TOP_N {
+                e.value = value(r, i, off + n, &body[n..], "AGGREGATE value", canonical)?;
+                return Ok(());
+            }
+            let (v, m) = value_prefix(r, i, off + n, &body[n..], "AGGREGATE value", canonical)?;
+            e.value = v;
+            let at = off + n + m;
+            match value(r, i, at, &body[n + m..], "AGGREGATE n", canonical)? {
+                Value::Int(x) => e.n = x,
+                nv => {
+                    return Err(r.fail(i, at, FrameErrorKind::BadValue, format!("AGGREGATE n of TOP_N must be an int, not {}", nv.kind())))
+                }
+            }
+        }
         _ => {}
     }
     Ok(())
+}
+
+/// Decodes the value that starts body, which starts at off; returns it
+/// and its length.
+fn value_prefix(r: &Reader<'_>, i: i64, off: usize, body: &[u8], what: &str, canonical: bool) -> FrameResult<(Value, usize)> {
+    let (v, n) = msgpack::decode_prefix(body).map_err(|de| value_fail(r, i, off, what, &de))?;
+    if canonical && msgpack::encode(&v).unwrap_or_default() != body[..n] {
+        return Err(r.fail(i, off, FrameErrorKind::BadValue, format!("{}: not in canonical form: {}", what, v)));
+    }
+    Ok((v, n))
 }
 
 fn error_detail(r: &Reader<'_>, i: i64, off: usize, body: &[u8], e: &mut Effect, what: &str, canonical: bool) -> FrameResult<()> {
@@ -376,12 +422,12 @@ pub(crate) fn decode_query(b: &[u8], canonical: bool) -> FrameResult<Vec<Query>>
         r.need(i, p, QUERY_ITEM_HEADER_SIZE, "query header")?;
         let size = r.u32(p);
         let op = r.u8(p + 4);
-        if op != QUERY_SELECT && op != QUERY_SELECT_ONE {
+        if !(QUERY_SELECT..=QUERY_INVOKE).contains(&op) {
             return Err(r.fail(
                 i,
                 p + 4,
                 FrameErrorKind::UnknownCode,
-                format!("unknown query op {}; use 1 (SELECT) or 2 (SELECT_ONE)", op),
+                format!("unknown query op {}; use 1 (SELECT), 2 (SELECT_ONE) or 3 (INVOKE)", op),
             ));
         }
         let fl = r.u8(p + 5);
@@ -391,7 +437,10 @@ pub(crate) fn decode_query(b: &[u8], canonical: bool) -> FrameResult<Vec<Query>>
         let pstate = r.u16(p + 6);
         let at = p + QUERY_ITEM_HEADER_SIZE;
         let body = r.body(i, at, QUERY_ITEM_HEADER_SIZE, size)?;
-        let path = value(&r, i, at, body, "path", canonical)?;
+        let path = value(&r, i, at, body, if op == QUERY_INVOKE { "arguments" } else { "path" }, canonical)?;
+        if op == QUERY_INVOKE && !matches!(path, Value::List(_)) {
+            return Err(r.fail(i, at, FrameErrorKind::BadValue, format!("INVOKE arguments must be a list, not {}", path.kind())));
+        }
         out.push(Query { op, pstate, path });
         p = at + body.len();
     }

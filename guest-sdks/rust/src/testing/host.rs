@@ -4,12 +4,13 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use super::aggregate::{check_value, AGG_COUNT, AGG_LIST, AGG_MAP, AGG_SET, AGG_SUM};
 use super::engine::{first_key, host_path_error, path_steps, Steps, Undo};
 use super::frames::{append_response, decode_effects, decode_query, rejections_value, CallCheck, Effect, Query, Rejection, ResultOut};
 use super::{Log, Pending, State};
 use crate::frames::ErrorDetail;
 use crate::msgpack;
-use crate::path::PathMode;
+use crate::path::{Path, PathMode};
 use crate::partition::key_partition;
 use crate::rand::Rng;
 use crate::runtime::Host;
@@ -24,6 +25,8 @@ pub(crate) struct Call {
     /// The DEFINE of an init call.
     pub define: Vec<u8>,
     pub topology: usize,
+    /// A call of a query invocation: topology indexes the queries.
+    pub query: bool,
     pub partition: usize,
     pub items: Vec<Pending>,
     pub state: Vec<ItemState>,
@@ -35,7 +38,7 @@ pub(crate) struct Call {
     /// Random appends and shuffle hops, from the batch seed.
     rnd: Rng,
     /// Undoes the call's transforms, in order: (pstate, undo).
-    undo: Vec<(usize, Undo)>,
+    pub undo: Vec<(usize, Undo)>,
 }
 
 /// What one item of a batch did.
@@ -51,6 +54,16 @@ pub(crate) struct ItemState {
     pub appends: Vec<StagedAppend>,
     pub hops: Vec<StagedHop>,
     pub emits: Vec<Value>,
+    /// What the item did to its query invocation's result, in order.
+    pub result_ops: Vec<ResultOp>,
+}
+
+/// A change of a query invocation's result.
+pub(crate) enum ResultOp {
+    /// EMIT QUERY_RESULT.
+    Set(Value),
+    /// AGGREGATE into 0xFFFF: aggregator, key path, value, n.
+    Agg(u8, Vec<Value>, Value, i64),
 }
 
 pub(crate) struct StagedAppend {
@@ -77,6 +90,7 @@ impl Call {
             init,
             define: vec![],
             topology,
+            query: false,
             partition,
             state: (0..n).map(|_| ItemState::default()).collect(),
             items,
@@ -102,6 +116,7 @@ fn undo_item(st: &mut State, c: &mut Call, item: usize) {
     s.appends.clear();
     s.hops.clear();
     s.emits.clear();
+    s.result_ops.clear();
 }
 
 /// Undoes every transform of a call.
@@ -129,13 +144,12 @@ impl Host for FakeHost {
     }
 
     fn query(&mut self, req: &[u8], out: &mut [u8]) -> i32 {
-        let mut st = self.state.borrow_mut();
-        let mut c = match st.call.take() {
+        let mut c = match self.state.borrow_mut().call.take() {
             Some(c) => c,
             None => return ESTATE,
         };
-        let r = query(&mut st, &mut c, req, out);
-        st.call = Some(c);
+        let r = query(&self.state, &mut c, req, out);
+        self.state.borrow_mut().call = Some(c);
         r
     }
 
@@ -203,7 +217,7 @@ fn apply(st: &mut State, c: &mut Call, index: usize, e: &Effect) -> Option<Rejec
         OP_LOG => {
             let mut l = Log { level: LEVEL_NAMES[e.flags as usize].into(), text: e.text.clone(), ..Log::default() };
             if !c.init {
-                let t = &st.def.topos[c.topology];
+                let t = st.def.topo(c.query, c.topology);
                 l.topology = t.name.clone();
                 l.partition = c.partition as u32;
                 if e.item != NO_ITEM {
@@ -249,6 +263,14 @@ fn apply(st: &mut State, c: &mut Call, index: usize, e: &Effect) -> Option<Rejec
                 let n = st.def.depots.len();
                 return reject(st, c, EBADID, format!("no depot {}; the module has {}", e.target, n));
             }
+            if c.query {
+                let msg = format!("query {} is read-only: APPEND is not allowed", quote(&st.def.queries[c.topology].name));
+                return reject(st, c, EINVAL, msg);
+            }
+            if st.def.depots[di].tick.is_some() {
+                let msg = format!("depot {} is a tick depot: only the host appends to it", quote(&st.def.depots[di].name));
+                return reject(st, c, EINVAL, msg);
+            }
             let local = e.flags & APPEND_LOCAL != 0;
             if st.def.depots[di].kind == "disallow" && !local {
                 let msg = format!("depot {} is Disallow: topologies append to it only with Local", quote(&st.def.depots[di].name));
@@ -258,7 +280,7 @@ fn apply(st: &mut State, c: &mut Call, index: usize, e: &Effect) -> Option<Rejec
             c.state[item].appends.push(StagedAppend { depot: di, partition: p, ack: e.flags & ACK_MASK, record: e.value.clone() });
         }
         OP_HOP => {
-            let t = &st.def.topos[c.topology];
+            let t = st.def.topo(c.query, c.topology);
             if e.target as usize >= t.stages.len() {
                 let msg = format!("topology {} has no stage {}", quote(&t.name), e.target);
                 return reject(st, c, EBADID, msg);
@@ -286,15 +308,42 @@ fn apply(st: &mut State, c: &mut Call, index: usize, e: &Effect) -> Option<Rejec
                 let n = st.def.pstates.len();
                 return reject(st, c, EBADID, format!("no PState {}; the module has {}", e.target, n));
             }
-            if let Err((code, msg)) = transform(st, c, pi, &e.value) {
+            if let Err((code, msg)) = write_check(st, c, pi).and_then(|_| transform(st, c, pi, &e.value)) {
                 return reject(st, c, code, msg);
             }
         }
-        OP_EMIT => {
-            if e.target != 0 {
-                return reject(st, c, EBADID, format!("no emit stream {}; ABI 1.0 has 0 (ACK_RETURN)", e.target));
+        OP_EMIT => match (e.target, c.query) {
+            (EMIT_ACK_RETURN, false) => c.state[item].emits.push(e.value.clone()),
+            (EMIT_QUERY_RESULT, true) => c.state[item].result_ops.push(ResultOp::Set(e.value.clone())),
+            (EMIT_ACK_RETURN, true) => {
+                return reject(st, c, EINVAL, "EMIT on ACK_RETURN in a query: a query has no ack return; emit on QUERY_RESULT".into())
             }
-            c.state[item].emits.push(e.value.clone());
+            (EMIT_QUERY_RESULT, false) => {
+                return reject(st, c, EINVAL, "EMIT on QUERY_RESULT is allowed only in a query topology".into())
+            }
+            (t, _) => return reject(st, c, EBADID, format!("no emit stream {}; ABI 1.1 has 0 (ACK_RETURN) and 1 (QUERY_RESULT)", t)),
+        },
+        OP_AGGREGATE => {
+            let keys = e.key.items().to_vec();
+            if e.target == QUERY_RESULT_TARGET {
+                if !c.query {
+                    let msg = "AGGREGATE into the query result (target 0xFFFF) is allowed only in a query topology".to_string();
+                    return reject(st, c, EBADID, msg);
+                }
+                if let Err(msg) = check_value(e.flags, &e.value, e.n) {
+                    return reject(st, c, EINVAL, msg);
+                }
+                c.state[item].result_ops.push(ResultOp::Agg(e.flags, keys, e.value.clone(), e.n));
+                return None;
+            }
+            let pi = e.target as usize;
+            if pi >= st.def.pstates.len() {
+                let n = st.def.pstates.len();
+                return reject(st, c, EBADID, format!("PState {} does not exist; the module has {}", e.target, n));
+            }
+            if let Err((code, msg)) = write_check(st, c, pi).and_then(|_| aggregate_pstate(st, c, pi, e.flags, &keys, &e.value, e.n)) {
+                return reject(st, c, code, msg);
+            }
         }
         OP_OUTCOME => {
             {
@@ -343,6 +392,81 @@ fn partition_check(st: &State, c: &Call, pi: usize, steps: &Steps) -> Result<(),
     Ok(())
 }
 
+/// Checks that the call's topology may write PState pi (ABI.md §15.2
+/// ownership); queries write nothing.
+fn write_check(st: &State, c: &Call, pi: usize) -> Result<(), (i32, String)> {
+    let ps = &st.def.pstates[pi];
+    if c.query {
+        let q = &st.def.queries[c.topology].name;
+        return Err((EINVAL, format!("query {} is read-only: it cannot write PState {}", quote(q), quote(&ps.name))));
+    }
+    let t = &st.def.topos[c.topology];
+    match &ps.owner {
+        Some(o) if *o != t.name => Err((
+            EINVAL,
+            format!("PState {} is owned by topology {}; topology {} may read it but not write it", quote(&ps.name), quote(o), quote(&t.name)),
+        )),
+        None if t.microbatch => Err((
+            EINVAL,
+            format!(
+                "microbatch topology {} may write only the PStates it owns, and PState {} has no owner; declare the PState with owner {}",
+                quote(&t.name),
+                quote(&ps.name),
+                quote(&t.name)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Applies an AGGREGATE into PState pi as the host does: COUNT and SUM of
+/// an int as an increment, the others as a read, the combine and a set.
+#[allow(clippy::too_many_arguments)]
+fn aggregate_pstate(st: &mut State, c: &mut Call, pi: usize, agg: u8, keys: &[Value], v: &Value, n: i64) -> Result<(), (i32, String)> {
+    check_value(agg, v, n).map_err(|m| (EINVAL, m))?;
+    let ps_name = st.def.pstates[pi].name.clone();
+    if keys.is_empty() && st.def.pstates[pi].schema.typ == "map" {
+        return Err((EPATH, format!("PState {} is a map: the key path of an AGGREGATE starts with its top-level key", quote(&ps_name))));
+    }
+    let mut base = Path::new();
+    for k in keys {
+        base = base.key(k.clone());
+    }
+    let incr = match (agg, v) {
+        (AGG_COUNT, _) => Some(1),
+        (AGG_SUM, Value::Int(x)) => Some(*x),
+        _ => None,
+    };
+    // LIST, SET and MAP apply in place when the value is a subindexed
+    // collection, which cannot be read whole.
+    let in_place = match agg {
+        AGG_LIST | AGG_SET => Some(base.clone().append(v.clone())),
+        AGG_MAP => Some(base.clone().key(v.index(0).clone()).set(v.index(1).clone())),
+        _ => None,
+    };
+    let path = match incr {
+        Some(x) => base.nil_to_val(0).incr(x),
+        None => {
+            let steps = path_steps(&base.value().unwrap_or(Value::Nil), PathMode::Select)
+                .map_err(|(e, text)| (EPATH, format!("PState {}: {}", quote(&ps_name), host_path_error(&e, &text))))?;
+            partition_check(st, c, pi, &steps)?;
+            let vs = match (st.pstates[pi][c.partition].sel(&steps), in_place) {
+                (Ok(vs), _) => vs,
+                (Err(e), None) => return Err((EPATH, format!("PState {}: {}", quote(&ps_name), e))),
+                (Err(_), Some(p)) => {
+                    let pv = p.value().map_err(|e| (EPATH, e.to_string()))?;
+                    return transform(st, c, pi, &pv);
+                }
+            };
+            let cur = if vs.len() == 1 { vs[0].clone() } else { Value::Nil };
+            let nv = super::aggregate::aggregate(agg, &cur, v, n).map_err(|m| (EINVAL, m))?;
+            base.set(nv)
+        }
+    };
+    let pv = path.value().map_err(|e| (EPATH, e.to_string()))?;
+    transform(st, c, pi, &pv)
+}
+
 /// Applies a TRANSFORM to the call's partition.
 fn transform(st: &mut State, c: &mut Call, pi: usize, path: &Value) -> Result<(), (i32, String)> {
     let name = quote(&st.def.pstates[pi].name);
@@ -388,7 +512,9 @@ fn run_query(st: &State, c: &Call, q: &Query) -> ResultOut {
     }
 }
 
-fn query(st: &mut State, c: &mut Call, req: &[u8], out: &mut [u8]) -> i32 {
+/// Runs a query frame; INVOKEs run their query on a fresh instance, with
+/// the state unborrowed.
+fn query(state: &Rc<RefCell<State>>, c: &mut Call, req: &[u8], out: &mut [u8]) -> i32 {
     c.parked = None;
     if c.init {
         c.violation = Some("query during squall_init; queries are allowed only in squall_process".into());
@@ -401,7 +527,17 @@ fn query(st: &mut State, c: &mut Call, req: &[u8], out: &mut [u8]) -> i32 {
             return e.errno();
         }
     };
-    let rs: Vec<ResultOut> = qs.iter().map(|q| run_query(st, c, q)).collect();
+    let mut rs: Vec<ResultOut> = vec![];
+    for q in &qs {
+        if q.op != QUERY_INVOKE {
+            rs.push(run_query(&state.borrow(), c, q));
+            continue;
+        }
+        rs.push(match super::run::invoke_nested(state, &c.undo, c.partition, q.pstate as usize, q.path.clone()) {
+            Ok(v) => ResultOut { status: RESULT_OK, value: v, message: String::new() },
+            Err((status, message)) => ResultOut { status, value: Value::Nil, message },
+        });
+    }
     let mut resp = Vec::new();
     if let Err(e) = append_response(&mut resp, &rs) {
         c.violation = Some(e.to_string());

@@ -22,6 +22,16 @@
 //!   runs its items one by one, and dead-letters the panicking item after
 //!   the maximum attempts (the host's isolation, `abi/ABI.md` §12.4).
 //!
+//! - ABI 1.1: microbatch topologies run in microbatches over every
+//!   partition, with their hops, all or nothing: a failed item reruns the
+//!   whole microbatch, a poisoned one dead-letters its source record and
+//!   the microbatch runs again without it, and after the maximum attempts
+//!   the topology pauses ([`Harness::paused`], [`Harness::resume`]);
+//!   aggregations are combined as the host does; query topologies run with
+//!   [`Harness::query`] and from stages ([`Ctx::invoke`](crate::Ctx::invoke),
+//!   on the committed state); tick depots tick with [`Harness::advance`]
+//!   and [`Harness::tick`].
+//!
 //! The harness mirrors the Go SDK's `squalltest` package: with the same
 //! module and the same seed, the same data lands on the same partitions,
 //! random depots and shuffle hops pick the same partitions, and
@@ -54,9 +64,11 @@
 //! panic — fails the test: it is a bug of the SDK, not of the module.
 //! Methods that fail a test panic with the reason.
 
+mod aggregate;
 mod engine;
 pub(crate) mod frames;
 mod host;
+mod run;
 mod schema;
 
 #[cfg(test)]
@@ -80,8 +92,9 @@ use crate::wire::*;
 pub use crate::frames::ErrorDetail;
 
 use engine::{first_key, host_path_error, path_steps, select_value, PStore, Steps};
-use frames::{append_batch, append_init, BatchHeaderOut, BatchItemOut};
+use frames::{append_batch, BatchHeaderOut, BatchItemOut};
 use host::{undo_all, Call, FakeHost};
+use run::{init_instance, run_invocation, run_microbatch, Paused};
 
 /// The options of a [`Harness`].
 ///
@@ -178,6 +191,8 @@ pub struct Stats {
     pub failed_calls: usize,
     /// Items dead-lettered.
     pub dead_letters: usize,
+    /// Microbatches committed.
+    pub microbatches: usize,
 }
 
 /// An item that was poisoned, or failed too many times.
@@ -262,6 +277,9 @@ pub(crate) struct Pending {
     payload: Vec<u8>,
     root: Root,
     pub origin: usize,
+    /// In a microbatch: the index of the source record the item descends
+    /// from.
+    pub src: usize,
     /// Delivered alone: it was in a call that failed twice.
     isolate: bool,
     /// The error of its last failed call.
@@ -272,18 +290,25 @@ pub(crate) struct DepotDef {
     pub name: String,
     pub kind: String,
     key: Option<Steps>,
+    /// The period of a tick depot, in milliseconds.
+    pub tick: Option<i64>,
 }
 
 pub(crate) struct PStateDef {
     pub name: String,
     pub schema: SNode,
     pub global: bool,
+    pub owner: Option<String>,
 }
 
 pub(crate) struct TopoDef {
     pub name: String,
     pub stages: Vec<String>,
     sources: Vec<(usize, usize)>,
+    pub microbatch: bool,
+    pub max_records: usize,
+    /// The argument names of a query.
+    pub args: Vec<String>,
 }
 
 /// The module definition, as the host reads it.
@@ -292,6 +317,18 @@ pub(crate) struct Definition {
     pub depots: Vec<DepotDef>,
     pub pstates: Vec<PStateDef>,
     pub topos: Vec<TopoDef>,
+    pub queries: Vec<TopoDef>,
+}
+
+impl Definition {
+    /// A topology, or with query a query topology.
+    pub(crate) fn topo(&self, query: bool, i: usize) -> &TopoDef {
+        if query {
+            &self.queries[i]
+        } else {
+            &self.topos[i]
+        }
+    }
 }
 
 fn s(v: &Value, k: &str) -> String {
@@ -306,13 +343,14 @@ fn parse_definition(v: &Value) -> Definition {
             Value::Nil => None,
             kv => path_steps(kv, PathMode::Select).ok(),
         };
-        d.depots.push(DepotDef { name: s(dv, "name"), kind: s(part, "kind"), key });
+        d.depots.push(DepotDef { name: s(dv, "name"), kind: s(part, "kind"), key, tick: part.field("millis").as_int() });
     }
     for pv in v.field("pstates").items() {
         d.pstates.push(PStateDef {
             name: s(pv, "name"),
             schema: schema::parse_schema(pv.field("schema")),
             global: pv.field("global").as_bool().unwrap_or(false),
+            owner: pv.field("owner").as_str().map(|o| o.to_string()),
         });
     }
     for tv in v.field("topologies").items() {
@@ -327,7 +365,25 @@ fn parse_definition(v: &Value) -> Definition {
                 (depot, stage)
             })
             .collect();
-        d.topos.push(TopoDef { name: s(tv, "name"), stages, sources });
+        d.topos.push(TopoDef {
+            name: s(tv, "name"),
+            stages,
+            sources,
+            microbatch: s(tv, "kind") == "microbatch",
+            max_records: tv.field("max_records").as_int().unwrap_or(1000).max(1) as usize,
+            args: vec![],
+        });
+    }
+    for qv in v.field("queries").items() {
+        let strs = |k: &str| -> Vec<String> { qv.field(k).items().iter().map(|x| x.as_str().unwrap_or("").to_string()).collect() };
+        d.queries.push(TopoDef {
+            name: s(qv, "name"),
+            stages: strs("stages"),
+            sources: vec![],
+            microbatch: false,
+            max_records: 0,
+            args: strs("args"),
+        });
     }
     d
 }
@@ -356,6 +412,22 @@ pub(crate) struct State {
     dead: Vec<DeadLetter>,
     pub logs: Vec<Log>,
     stats: Stats,
+    /// The definition function, for the instances of nested queries.
+    pub define: Option<DefineFn>,
+    /// How deep query invocations nest now.
+    pub depth: usize,
+    /// Query invocations so far (their batch ids; origins go round-robin).
+    pub invocations: u64,
+    /// The next microbatch number of each microbatch topology.
+    microbatch_ids: HashMap<usize, u64>,
+    /// Paused microbatch topologies.
+    paused: HashMap<usize, Paused>,
+    /// The next due time of each tick depot, in Unix milliseconds.
+    next_tick: HashMap<usize, i64>,
+    /// Undoes what the running microbatch staged so far, in order:
+    /// (pstate, partition, undo). A query invoked meanwhile reads the
+    /// committed state, without it.
+    pub staged: Vec<(usize, usize, engine::Undo)>,
 }
 
 impl State {
@@ -400,6 +472,7 @@ impl State {
                     payload: payload.clone(),
                     root: root.clone(),
                     origin: partition,
+                    src: 0,
                     isolate: false,
                     last_err: None,
                 });
@@ -474,8 +547,16 @@ impl Harness {
             dead: vec![],
             logs: vec![],
             stats: Stats::default(),
+            define: None,
+            depth: 0,
+            invocations: 0,
+            microbatch_ids: HashMap::new(),
+            paused: HashMap::new(),
+            next_tick: HashMap::new(),
+            staged: vec![],
         }));
         let define: DefineFn = Rc::new(define);
+        state.borrow_mut().define = Some(define.clone());
         let describe = Instance::new(define.clone(), Box::new(FakeHost { state: state.clone() }));
         let mut h = Harness {
             inst: Instance::new(define.clone(), Box::new(FakeHost { state: state.clone() })),
@@ -497,6 +578,10 @@ impl Harness {
             st.depots = (0..st.def.depots.len()).map(|_| vec![vec![]; tasks]).collect();
             st.pstates = st.def.pstates.iter().map(|p| (0..tasks).map(|_| PStore::new(p.schema.clone())).collect()).collect();
             st.queues = (0..st.def.topos.len()).map(|_| (0..tasks).map(|_| VecDeque::new()).collect()).collect();
+            let now_ms = st.clock / 1_000_000;
+            let ticks: Vec<(usize, i64)> =
+                st.def.depots.iter().enumerate().filter_map(|(i, d)| d.tick.map(|ms| (i, now_ms + ms))).collect();
+            st.next_tick = ticks.into_iter().collect();
         }
         let mut inst = std::mem::replace(&mut h.inst, Instance::new(h.define.clone(), Box::new(FakeHost { state: h.state.clone() })));
         h.start_instance(&mut inst);
@@ -517,21 +602,7 @@ impl Harness {
 
     /// Calls squall_init and returns the definition flushed.
     fn run_init(&mut self, inst: &mut Instance, flags: u16) -> Vec<u8> {
-        let mut frame = Vec::new();
-        {
-            let mut st = self.state.borrow_mut();
-            let seed = st.rnd.next_u64();
-            append_init(&mut frame, flags, st.tasks, st.clock, seed);
-            st.call = Some(Call::new_init());
-        }
-        match inst.inbox(64 << 10) {
-            Some(inbox) if inbox.len() >= frame.len() => inbox[..frame.len()].copy_from_slice(&frame),
-            _ => panic!("squall::testing: squall_inbox(65536) returned no buffer"),
-        }
-        let status = inst.init(frame.len());
-        let c = self.state.borrow_mut().call.take().unwrap();
-        end_call(&c, "squall_init", status);
-        c.define
+        init_instance(&self.state, inst, flags)
     }
 
     /// The number of partitions.
@@ -567,6 +638,12 @@ impl Harness {
             if let Err(e) = msgpack::encode(&v) {
                 panic!("squall::testing: append to {}: {}", depot, e);
             }
+            if st.def.depots[di].tick.is_some() {
+                panic!(
+                    "squall::testing: append: depot {} is a tick depot: only the host appends to it; use Harness::advance",
+                    quote(depot)
+                );
+            }
             if st.def.depots[di].kind == "disallow" {
                 panic!(
                     "squall::testing: append: depot {} is Disallow: only its topologies append to it (with local)",
@@ -598,6 +675,9 @@ impl Harness {
             };
             for p in 0..tasks {
                 for ti in 0..topos {
+                    if self.state.borrow().def.topos[ti].microbatch {
+                        continue;
+                    }
                     let items = {
                         let mut st = self.state.borrow_mut();
                         let bs = st.opts.batch_size;
@@ -624,6 +704,13 @@ impl Harness {
                     }
                 }
             }
+            for ti in 0..topos {
+                let micro = self.state.borrow().def.topos[ti].microbatch;
+                if micro && run_microbatch(&self.state, &mut self.inst, ti) {
+                    progressed = true;
+                    n += 1;
+                }
+            }
             if !progressed {
                 return;
             }
@@ -639,7 +726,7 @@ impl Harness {
             let batch_id = *id;
             st.clock += 1_000_000;
             let seed = st.rnd.next_u64();
-            BatchHeaderOut { batch_id, partition: p as u32, attempt: 0, topology: ti as u16, time_unix_nano: st.clock, seed }
+            BatchHeaderOut { flags: 0, batch_id, partition: p as u32, attempt: 0, topology: ti as u16, time_unix_nano: st.clock, seed }
         };
         let mut live = items;
         let mut failures = 0;
@@ -753,6 +840,7 @@ impl Harness {
                                 payload: payload.clone(),
                                 root: it.root.clone(),
                                 origin: it.origin,
+                                src: 0,
                                 isolate: false,
                                 last_err: None,
                             });
@@ -776,6 +864,147 @@ impl Harness {
                     st.queues[c.topology][c.partition].push_back(next);
                 }
             }
+        }
+    }
+
+    /// Invokes a query topology as a client does (`squall query`), with
+    /// its argument list (`list![..]`, a `Vec` or a tuple), and returns its
+    /// result. Queued work does not run first: with
+    /// [`Options::manual`], a query sees only what [`Harness::run`]
+    /// committed. Errors carry the host's code and message: EBADID (no
+    /// such query), EINVAL (wrong arguments), EFAILED (a stage failed),
+    /// ETIMEDOUT (its hops never settled).
+    pub fn try_query<A: Into<Value>>(&mut self, query: &str, args: A) -> Result<Value, QueryError> {
+        let qi = {
+            let st = self.state.borrow();
+            match st.def.queries.iter().position(|q| q.name == query) {
+                Some(i) => i,
+                None => {
+                    return Err(QueryError {
+                        code: crate::Errno(EBADID),
+                        message: format!(
+                            "no query {}; the module declares {}",
+                            quote(query),
+                            names(st.def.queries.iter().map(|q| q.name.as_str()))
+                        ),
+                    })
+                }
+            }
+        };
+        run_invocation(&self.state, &mut self.inst, qi, args.into()).map_err(|(code, message)| QueryError { code: crate::Errno(code), message })
+    }
+
+    /// [`Harness::try_query`] that panics on error.
+    ///
+    /// ```ignore
+    /// assert_eq!(h.query("balance", ("alice",)), Value::Int(100));
+    /// ```
+    pub fn query<A: Into<Value>>(&mut self, query: &str, args: A) -> Value {
+        match self.try_query(query, args) {
+            Ok(v) => v,
+            Err(e) => panic!("squall::testing: query {}: {}", query, e),
+        }
+    }
+
+    /// Moves the harness's clock forward by `d`: every tick depot gets one
+    /// record per period that came due (the due time, in Unix
+    /// milliseconds, on partition 0), then the topologies run (unless
+    /// [`Options::manual`]). Ticks only happen through `advance`; the
+    /// clock otherwise moves 1 ms per batch.
+    pub fn advance(&mut self, d: std::time::Duration) {
+        {
+            let mut st = self.state.borrow_mut();
+            st.clock += i64::try_from(d.as_nanos()).unwrap_or(i64::MAX / 2);
+            let now_ms = st.clock / 1_000_000;
+            let mut due: Vec<(i64, usize)> = vec![];
+            let ticks: Vec<(usize, i64)> = st.next_tick.iter().map(|(k, v)| (*k, *v)).collect();
+            for (di, mut next) in ticks {
+                let period = st.def.depots[di].tick.unwrap_or(1).max(1);
+                while next <= now_ms {
+                    due.push((next, di));
+                    next += period;
+                }
+                st.next_tick.insert(di, next);
+            }
+            due.sort();
+            for (t, di) in due {
+                let root: Root = Rc::new(RefCell::new(BTreeMap::new()));
+                st.append_record(di, 0, &Value::Int(t), &root);
+            }
+        }
+        if !self.state.borrow().opts.manual {
+            self.run();
+        }
+    }
+
+    /// Appends one tick record (`unix_millis`, the due time) to partition 0
+    /// of a tick depot, as the host does every period, and runs the
+    /// topologies (unless [`Options::manual`]). [`Harness::advance`]
+    /// appends the ticks of a period of time instead.
+    pub fn tick(&mut self, depot: &str, unix_millis: i64) {
+        {
+            let mut st = self.state.borrow_mut();
+            let di = match st.def.depots.iter().position(|d| d.name == depot && d.tick.is_some()) {
+                Some(di) => di,
+                None => panic!("squall::testing: tick: {} is not a tick depot of the module", quote(depot)),
+            };
+            let root: Root = Rc::new(RefCell::new(BTreeMap::new()));
+            st.append_record(di, 0, &Value::Int(unix_millis), &root);
+        }
+        if !self.state.borrow().opts.manual {
+            self.run();
+        }
+    }
+
+    /// Why a microbatch topology is paused (its microbatch failed the
+    /// maximum number of attempts; nothing of it was applied), or `None`.
+    pub fn paused(&self, topology: &str) -> Option<String> {
+        let ti = self.topology_index("paused", topology);
+        let st = self.state.borrow();
+        st.paused.get(&ti).map(|p| {
+            format!(
+                "microbatch {} failed {} times and the topology is paused; nothing of it was applied: {}",
+                p.microbatch, p.attempts, p.error.message
+            )
+        })
+    }
+
+    /// How many microbatches of a microbatch topology committed.
+    pub fn microbatches(&self, topology: &str) -> u64 {
+        let ti = self.topology_index("microbatches", topology);
+        self.state.borrow().microbatch_ids.get(&ti).copied().unwrap_or(0)
+    }
+
+    fn topology_index(&self, what: &str, topology: &str) -> usize {
+        let st = self.state.borrow();
+        match st.def.topos.iter().position(|t| t.name == topology) {
+            Some(ti) => ti,
+            None => panic!(
+                "squall::testing: {}: no topology {}; the module declares {}",
+                what,
+                quote(topology),
+                names(st.def.topos.iter().map(|t| t.name.as_str()))
+            ),
+        }
+    }
+
+    /// Resumes a paused microbatch topology at the microbatch that failed
+    /// (as a host restart or a module update does), and runs.
+    pub fn resume(&mut self, topology: &str) {
+        let ti = self.topology_index("resume", topology);
+        {
+            let mut st = self.state.borrow_mut();
+            if let Some(p) = st.paused.remove(&ti) {
+                let mut recs = p.records;
+                for r in recs.iter_mut().rev() {
+                    r.attempt = 0;
+                    let part = r.source_partition as usize;
+                    st.queues[ti][part].push_front(r.clone());
+                }
+            }
+        }
+        if !self.state.borrow().opts.manual {
+            self.run();
         }
     }
 
@@ -917,8 +1146,31 @@ impl Harness {
     }
 }
 
+/// The harness's aggregators, for the golden vectors.
+#[cfg(test)]
+pub(crate) fn aggregate_for_tests(acc: &Value, keys: &[Value], agg: u8, v: &Value, n: i64) -> Result<Value, String> {
+    aggregate::aggregate_at(acc, keys, agg, v, n)
+}
+
+/// A query invocation that failed ([`Harness::try_query`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryError {
+    /// EBADID, EINVAL, EFAILED or ETIMEDOUT.
+    pub code: crate::Errno,
+    /// What happened, as the host says it.
+    pub message: String,
+}
+
+impl std::fmt::Display for QueryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for QueryError {}
+
 /// Panics when a call failed or broke the protocol.
-fn end_call(c: &Call, what: &str, status: i32) {
+pub(crate) fn end_call(c: &Call, what: &str, status: i32) {
     if let Some(v) = &c.violation {
         panic!("squall::testing: {} broke the ABI (an SDK bug): {}", what, v);
     }

@@ -2,7 +2,7 @@
 
 use super::json::{hex, read_lines, Json};
 use crate::frames::{decode_batch, decode_init, decode_response, append_query, ErrorDetail};
-use crate::module::{Module, Partitioner};
+use crate::module::{Module, Partitioner, StartFrom};
 use crate::path::key;
 use crate::runtime::Effects;
 use crate::schema::Schema;
@@ -30,7 +30,7 @@ fn golden_init() {
         assert_eq!(f.seed, w.u64("seed"));
         let mut b = Vec::new();
         crate::testing_frames::append_init(&mut b, f.flags, f.tasks, f.time_unix_nano, f.seed);
-        if f.host_minor == 0 {
+        if f.host_minor == 1 {
             assert_eq!(hex(&b), l.str("hex"));
         }
     }
@@ -40,6 +40,7 @@ fn item_kind(s: &str) -> u8 {
     match s {
         "RECORD" => ITEM_RECORD,
         "HOP" => ITEM_HOP,
+        "INVOKE" => ITEM_INVOKE,
         _ => panic!("{}", s),
     }
 }
@@ -53,6 +54,7 @@ fn golden_batch() {
         let b = l.hex("hex");
         let f = decode_batch(&b).unwrap_or_else(|e| panic!("{}: {}", name, e));
         let h = l.get("header");
+        assert_eq!(f.header.query, h.int("flags") & BATCH_QUERY as i64 != 0, "{}", name);
         assert_eq!(f.header.batch_id, h.u64("batch_id"), "{}", name);
         assert_eq!(f.header.partition as i64, h.int("partition"));
         assert_eq!(f.header.attempt as i64, h.int("attempt"));
@@ -73,6 +75,7 @@ fn golden_batch() {
         }
         // The harness's encoder writes the same bytes.
         let hdr = crate::testing_frames::BatchHeaderOut {
+            flags: if f.header.query { BATCH_QUERY } else { 0 },
             batch_id: f.header.batch_id,
             partition: f.header.partition,
             attempt: f.header.attempt,
@@ -138,7 +141,17 @@ fn golden_effects() {
                     assert_eq!(path.to_string(), x.str("path_text"), "{}", name);
                     e.value(OP_TRANSFORM, 0, target, item, &path.value().unwrap(), "transform").unwrap();
                 }
-                "EMIT" => e.value(OP_EMIT, 0, target, item, &x.val("value"), "emit").unwrap(),
+                "EMIT" => {
+                    let stream = code(&["ACK_RETURN", "QUERY_RESULT"], &x.str("stream")) as u16;
+                    assert_eq!(stream, target, "{}", name);
+                    e.value(OP_EMIT, 0, stream, item, &x.val("value"), "emit").unwrap()
+                }
+                "AGGREGATE" => {
+                    let agg = code(&AGG_NAMES, &x.str("aggregator"));
+                    assert_eq!(agg as i64, x.int("flags"), "{}", name);
+                    let n = if x.has("n") { Some(x.int("n")) } else { None };
+                    e.aggregate(agg, target, item, &x.val("keys"), &x.val("value"), n).unwrap();
+                }
                 "LOG" => e.log(code(&["DEBUG", "INFO", "WARN", "ERROR"], &x.str("level")), item, &x.str("text")),
                 "OUTCOME" => {
                     let o = code(&["OK", "POISON", "RETRY"], &x.str("outcome"));
@@ -165,7 +178,11 @@ fn golden_query() {
         let mut b = Vec::new();
         append_header(&mut b, KIND_QUERY, qs.len() as u32);
         for q in qs {
-            let op = code(&["", "SELECT", "SELECT_ONE"], &q.str("op"));
+            let op = code(&["", "SELECT", "SELECT_ONE", "INVOKE"], &q.str("op"));
+            if op == QUERY_INVOKE {
+                append_query(&mut b, op, q.int("query") as u16, &q.val("args")).unwrap();
+                continue;
+            }
             let p = crate::Path::parse(&q.val("path")).unwrap();
             assert_eq!(p.to_string(), q.str("path_text"), "{}", name);
             append_query(&mut b, op, q.int("pstate") as u16, &p.value().unwrap()).unwrap();
@@ -291,6 +308,41 @@ fn golden_module(name: &str) -> Module {
             let a = audit.stage("audit", nop);
             audit.source(&events, &a);
         }
+        "1.1 bank: tick depot, microbatch, owner, query" => {
+            m.name("bank");
+            let transfers = m.depot("transfers", Partitioner::HashBy(key("from")));
+            let deposits = m.depot("deposits", Partitioner::HashBy(key("account")));
+            let minute = m.tick_depot("minute", std::time::Duration::from_secs(60));
+            let accounts = m.pstate(
+                "accounts",
+                Schema::map_of(
+                    Schema::String,
+                    Schema::record_of([
+                        ("balance", Schema::Int),
+                        ("history", Schema::map_of(Schema::Int, Schema::Any).subindexed()),
+                    ]),
+                ),
+            );
+            m.pstate("stats", Schema::map_of(Schema::String, Schema::Any));
+            let mut bank = m.microbatch("bank");
+            bank.owns(&accounts).max_records(500).interval(std::time::Duration::from_millis(100));
+            let debit = bank.stage("debit", nop);
+            bank.stage("credit", nop);
+            let deposit = bank.stage("deposit", nop);
+            let tick = bank.stage("tick", nop);
+            bank.source(&transfers, &debit);
+            bank.source_from(&deposits, &deposit, StartFrom::End);
+            bank.source_from(&minute, &tick, StartFrom::Offset(12));
+            let mut audit = m.stream("audit");
+            let log = audit.stage("log", nop);
+            audit.source_from(&transfers, &log, StartFrom::End);
+            let mut account = m.query("account", &["id", "limit"]);
+            account.stage("start", nop);
+            account.stage("read", nop);
+            let mut total = m.query("total", &[]);
+            total.stage("fanout", nop);
+            total.stage("sum", nop);
+        }
         _ => panic!("no builder for module {:?}", name),
     }
     m
@@ -299,7 +351,7 @@ fn golden_module(name: &str) -> Module {
 #[test]
 fn golden_module_defs() {
     let lines = frames("module_def.jsonl");
-    assert_eq!(lines.len(), 3);
+    assert_eq!(lines.len(), 4);
     for l in &lines {
         let name = l.str("name");
         let b = golden_module(&name).definition_bytes().unwrap_or_else(|e| panic!("{}: {}", name, e));
@@ -341,4 +393,24 @@ fn rand_matches_go() {
     let mut r = crate::Rng::new(0x5eed, 0x517cc1b727220a95);
     assert_eq!(r.next_u64(), 17476590373802727932);
     assert_eq!(r.below(4), 1);
+}
+
+#[test]
+fn golden_aggregate() {
+    let lines = frames("aggregate.jsonl");
+    assert!(lines.len() > 30);
+    for l in &lines {
+        let name = l.str("name");
+        let agg = l.int("code") as u8;
+        assert_eq!(AGG_NAMES[agg as usize], l.str("aggregator"), "{}", name);
+        let keys = l.val("keys");
+        let n = if l.has("n") { l.int("n") } else { 0 };
+        let got = crate::testing::aggregate_for_tests(&l.val("current"), keys.items(), agg, &l.val("value"), n);
+        if l.has("error") {
+            assert!(got.is_err(), "{}: combined into {:?}", name, got);
+        } else {
+            let got = got.unwrap_or_else(|e| panic!("{}: {}", name, e));
+            assert_eq!(got, l.val("result"), "{}", name);
+        }
+    }
 }

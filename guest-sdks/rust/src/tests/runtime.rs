@@ -287,3 +287,66 @@ fn inbox() {
     assert!(inst.inbox(-1).is_none());
     assert!(inst.inbox((MAX_BATCH_FRAME + 1) as i64).is_none());
 }
+
+/// A module that uses ABI 1.1 features but registers for 1.0 fails
+/// squall_init with a message that says how to fix it; one that uses none
+/// starts with either marker.
+#[test]
+fn marker_minor() {
+    let uses_1_1 = |m: &mut Module| {
+        m.tick_depot("minute", std::time::Duration::from_secs(60));
+    };
+    let plain = |m: &mut Module| {
+        m.depot("events", Partitioner::Random);
+    };
+    let init = [1u8, 1, 0, 0, 1, 0, 1, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let run = |define: Rc<dyn Fn(&mut Module)>, minor: u16| -> (i32, String) {
+        let s = Rc::new(RefCell::new(Script::default()));
+        let mut inst = Instance::new(define, Box::new(ScriptHost(s.clone()))).with_minor(minor);
+        inst.inbox(32).unwrap()[..32].copy_from_slice(&init);
+        let status = inst.init(32);
+        let f = s.borrow().frames.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect::<Vec<_>>().join(" ");
+        (status, f)
+    };
+    let (status, f) = run(Rc::new(uses_1_1), 0);
+    assert_eq!(status, STATUS_FAILED);
+    assert!(f.contains("tick depot \"minute\"") && f.contains("squall::module!(define, abi = \"1.1\")"), "{}", f);
+    assert_eq!(run(Rc::new(uses_1_1), 1).0, STATUS_OK);
+    assert_eq!(run(Rc::new(plain), 0).0, STATUS_OK);
+}
+
+/// ABI 1.1 calls of a module registered for 1.0, and result calls outside
+/// a query, fail the item with a message that says what to do.
+#[test]
+fn ctx_1_1_misuse() {
+    let got: Rc<RefCell<Vec<String>>> = Rc::default();
+    let g2 = got.clone();
+    let define = move |m: &mut Module| {
+        let d = m.depot("d", Partitioner::Random);
+        let p = m.pstate("$$p", Schema::map_of(Schema::String, Schema::Int));
+        let mut t = m.stream("t");
+        let g2 = g2.clone();
+        let s = t.stage("s", move |ctx: &mut Ctx, _: Value| {
+            for r in [
+                ctx.aggregate(&p, "k", crate::Agg::Count),
+                ctx.set_result(1),
+                ctx.aggregate_result(crate::list![], crate::Agg::Count),
+            ] {
+                g2.borrow_mut().push(r.err().map(|e| format!("{} {}", e.is_poison(), e)).unwrap_or_default());
+            }
+            Ok(())
+        });
+        t.source(&d, &s);
+    };
+    let s = Rc::new(RefCell::new(Script::default()));
+    let mut inst = Instance::new(Rc::new(define), Box::new(ScriptHost(s.clone()))).with_minor(0);
+    let init = [1u8, 1, 0, 0, 1, 0, 1, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    inst.inbox(32).unwrap()[..32].copy_from_slice(&init);
+    assert_eq!(inst.init(32), STATUS_OK);
+    let n = batch(&mut inst, 0, 0, &[&[0xc0]]);
+    assert_eq!(inst.process(n), STATUS_OK);
+    let got = got.borrow();
+    assert!(got[0].starts_with("true ") && got[0].contains("aggregate needs ABI 1.1: register the module with squall::module!(define, abi = \"1.1\")"), "{:?}", got);
+    assert!(got[1].contains("set_result: only the stages of a query topology have a result"), "{:?}", got);
+    assert!(got[2].contains("aggregate_result: only the stages of a query topology have a result"), "{:?}", got);
+}
