@@ -26,7 +26,7 @@ run: setup ## Run squall dev with the wordcount example (data in ./.squall; Ctrl
 	exec .tmp/bin/squall dev examples/wordcount/go
 
 .PHONY: test
-test: setup lint test-go test-sdk-go test-sdk-rust test-sdk-python test-examples bench-short fuzz-short ## Everything CI runs: lint, all tests, short fuzzing
+test: setup lint test-go test-sdk-go test-sdk-rust test-sdk-python test-sdk-typescript test-examples bench-short fuzz-short ## Everything CI runs: lint, all tests, SDK tests, a short bench run, short fuzzing
 	@echo "make test: all checks passed"
 
 .PHONY: test-go
@@ -53,6 +53,16 @@ test-sdk-rust: ## Test the Rust guest SDK and its example crates natively (cargo
 	cd examples/bank/rust && $(RUST) test --locked
 	cd internal/conformance/modules/abi11/rust && $(RUST) test --locked
 
+.PHONY: test-sdk-typescript
+test-sdk-typescript: ## Test the TypeScript SDK and its example projects under Node (npm ci, tsc, node --test)
+	cd guest-sdks/typescript && npm ci --no-audit --no-fund && npm test
+	cd examples/wordcount/typescript && npm ci --no-audit --no-fund && npm test
+	cd examples/social/typescript && npm ci --no-audit --no-fund && npm test
+	cd internal/conformance/modules/conformance/typescript && npm ci --no-audit --no-fund && npm test
+
+.PHONY: quickjs-runtime
+quickjs-runtime: ## Build (or find in the cache) the QuickJS runtime that runs TypeScript modules
+	@scripts/build-quickjs-runtime.sh
 .PHONY: test-sdk-python
 test-sdk-python: ## Test the Python guest SDK and the Python modules natively (pytest on CPython 3.11)
 	cd guest-sdks/python && python3.11 -m pytest -q -p no:cacheprovider

@@ -14,8 +14,8 @@ out=bench.out
   # Storage: durable appends vs raw Pebble, PState reads and writes vs raw Pebble, ranges by size.
   go test -run '^$' -count 1 -benchtime "$benchtime" \
     -bench 'DurableAppend|RawPebbleSyncAppend|SelectOnePoint|RawPebbleGetPoint|^BenchmarkIncr$|RawPebbleIncr|SortedRange100' ./storage
-  # Engine end to end: wordcount in Go, Rust and Python wasm and native Go; social fanout; ACK latency;
-  # module start (and memory), first compile cold and cached per language.
+  # Engine end to end: wordcount in Go, Rust, Python and TypeScript wasm and native Go; social fanout;
+  # ACK latency; module start (and memory), first compile cold and cached per language.
   go test -run '^$' -count 1 -benchtime "$benchtime" -bench 'Wordcount|SocialFanout|AckLatency|ModuleStart|ModuleCompile' ./internal/e2e
   # Microbatch and query topologies: the bank example in wasm, and the native microbatch baseline.
   go test -run '^$' -count 1 -benchtime "$benchtime" -bench 'Bank' ./internal/e2e

@@ -21,3 +21,14 @@ scripts/install-python.sh
 scripts/build-python-runtime.sh
 # The API benchmarks (and their smoke test) measure against a real redis-server.
 scripts/install-redis.sh
+# TypeScript modules: Node.js and npm (tsc and esbuild come from each project's
+# devDependencies), and the QuickJS runtime, built once into the user cache.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing Node.js and npm from Debian"
+  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+fi
+node_major=$(node --version | sed 's/^v\([0-9]*\).*/\1/')
+if [ "$node_major" -lt 20 ]; then
+  echo "setup: warning: Node.js $(node --version) is older than the 20 the TypeScript SDK needs"
+fi
+scripts/build-quickjs-runtime.sh >/dev/null

@@ -383,10 +383,10 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // moduleBaseName names a module folder: examples/wordcount/go is
-// "wordcount", not "go".
+// "wordcount", not "go" (likewise for the other languages' folders).
 func moduleBaseName(abs string) string {
 	base := filepath.Base(abs)
-	if base == "go" || base == "rust" || base == "python" {
+	if base == "go" || base == "rust" || base == "typescript" || base == "python" {
 		base = filepath.Base(filepath.Dir(abs))
 	}
 	return base

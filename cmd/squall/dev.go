@@ -106,13 +106,16 @@ func (s *devSource) stamp() string {
 		if err != nil {
 			return nil
 		}
-		if d.IsDir() && p != s.path && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "target" || d.Name() == "__pycache__") {
-			return filepath.SkipDir // target/ is cargo's output
+		if d.IsDir() && p != s.path && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "target" ||
+			d.Name() == "__pycache__" || d.Name() == "node_modules" || d.Name() == "dist") {
+			return filepath.SkipDir // target/ is cargo's output; node_modules/ and dist/ npm's and tsc's
 		}
 		n := d.Name()
 		if !d.IsDir() && (strings.HasSuffix(n, ".go") || n == "go.mod" || n == "go.sum" ||
 			strings.HasSuffix(n, ".rs") || n == "Cargo.toml" || n == "Cargo.lock" ||
-			strings.HasSuffix(n, ".py") || n == "pyproject.toml") {
+			strings.HasSuffix(n, ".py") || n == "pyproject.toml" ||
+			strings.HasSuffix(n, ".ts") || strings.HasSuffix(n, ".js") || n == "package.json" || n == "package-lock.json" ||
+			strings.HasPrefix(n, "tsconfig")) {
 			if st, err := d.Info(); err == nil {
 				fmt.Fprintf(&b, "%s %d %d\n", p, st.Size(), st.ModTime().UnixNano())
 			}

@@ -102,7 +102,7 @@ Usage:
                                            build and deploy the module, redeploy on change
   squall server --data-dir DIR --token-file FILE [--listen ADDR] [--tls-cert F --tls-key F]
                                            run a production node
-  squall build DIR [-o OUT.wasm] [--json]  build a Go module folder to WebAssembly
+  squall build DIR [-o OUT.wasm] [--json]  build a module folder (Go, Rust, TypeScript) to .wasm
   squall deploy FILE.wasm [--tasks N]      deploy a module
   squall update MODULE FILE.wasm|DIR      replace a module's code (same definition; builds a DIR)
   squall destroy MODULE [--yes]            delete a module and all its data (refused without --yes)

@@ -84,3 +84,18 @@ func TestDemoReportsOpenErrors(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, errs)
 	}
 }
+
+func TestModuleBaseName(t *testing.T) {
+	for in, want := range map[string]string{
+		"/r/examples/wordcount/go":         "wordcount",
+		"/r/examples/wordcount/rust":       "wordcount",
+		"/r/examples/social/typescript":    "social",
+		"/r/examples/social/python":        "social",
+		"/home/ann/wordcount":              "wordcount",
+		"/home/ann/projects/typescript-wc": "typescript-wc",
+	} {
+		if got := moduleBaseName(in); got != want {
+			t.Errorf("moduleBaseName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

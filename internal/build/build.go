@@ -1,8 +1,9 @@
 // Package build builds a module's source folder to a WebAssembly
 // artifact: Go modules with the Go toolchain (GOOS=wasip1 GOARCH=wasm go
-// build -buildmode=c-shared), Rust packages with cargo for the WASI target
-// ([Module] detects which), Python projects onto the shared CPython runtime
-// (see [Python]); TypeScript comes with its SDK.
+// build -buildmode=c-shared), Rust packages with cargo for the WASI target,
+// Python projects onto the shared CPython runtime (see [Python]) and
+// TypeScript projects with tsc, esbuild and the shared QuickJS runtime (see
+// [TypeScript]); [Module] detects which.
 package build
 
 import (

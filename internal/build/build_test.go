@@ -11,8 +11,8 @@ import (
 	"testing"
 )
 
-// TestModuleBuildsEachLanguage builds the wordcount example from its Go
-// and its Rust source with the real toolchains.
+// TestModuleBuildsEachLanguage builds the wordcount example from its Go,
+// Rust and TypeScript sources with the real toolchains.
 func TestModuleBuildsEachLanguage(t *testing.T) {
 	for _, tc := range []struct {
 		dir  string
@@ -20,6 +20,7 @@ func TestModuleBuildsEachLanguage(t *testing.T) {
 	}{
 		{"../../examples/wordcount/go", LangGo},
 		{"../../examples/wordcount/rust", LangRust},
+		{"../../examples/wordcount/typescript", LangTypeScript},
 	} {
 		t.Run(string(tc.lang), func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "m.wasm")
@@ -55,7 +56,7 @@ func TestModuleErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ dir, want string }{
-		{empty, "has no go.mod (Go), Cargo.toml (Rust), pyproject.toml or main.py (Python)"},
+		{empty, "has no go.mod (Go), Cargo.toml (Rust), pyproject.toml or main.py (Python), or package.json (TypeScript)"},
 		{file, "is a file; give the folder of a module"},
 		{filepath.Join(empty, "missing"), "no such file or directory"},
 		{badRust, "cargo build --release --target"},

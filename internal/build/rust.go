@@ -152,22 +152,27 @@ const (
 )
 
 // Detect tells which language's module dir holds: go.mod means Go,
-// Cargo.toml means Rust, pyproject.toml or main.py means Python.
+// Cargo.toml means Rust, pyproject.toml or main.py means Python, package.json
+// means TypeScript.
 func Detect(dir string) (Language, error) {
 	switch {
 	case exists(filepath.Join(dir, "go.mod")):
 		return LangGo, nil
 	case exists(filepath.Join(dir, "Cargo.toml")):
 		return LangRust, nil
+	case exists(filepath.Join(dir, "pyproject.toml")):
+		return LangPython, nil
+	case exists(filepath.Join(dir, "package.json")):
+		return LangTypeScript, nil
 	case IsPythonProject(dir):
 		return LangPython, nil
 	}
 	if fi, err := os.Stat(dir); err != nil {
 		return "", fmt.Errorf("build: %w", err)
 	} else if !fi.IsDir() {
-		return "", fmt.Errorf("build: %s is a file; give the folder of a module (with go.mod, Cargo.toml, pyproject.toml or main.py) or a .wasm file", dir)
+		return "", fmt.Errorf("build: %s is a file; give the folder of a module (with go.mod, Cargo.toml, pyproject.toml, main.py or package.json) or a .wasm file", dir)
 	}
-	return "", fmt.Errorf("build: %s has no go.mod (Go), Cargo.toml (Rust), pyproject.toml or main.py (Python); point at a module's folder — TypeScript builds come with its SDK", dir)
+	return "", fmt.Errorf("build: %s has no go.mod (Go), Cargo.toml (Rust), pyproject.toml or main.py (Python), or package.json (TypeScript); point at a module's folder", dir)
 }
 
 // Module builds the module in dir, whatever its language, to out.
@@ -179,6 +184,8 @@ func Module(ctx context.Context, dir, out string) (Language, error) {
 	switch lang {
 	case LangRust:
 		return lang, Rust(ctx, dir, out)
+	case LangTypeScript:
+		return lang, TypeScript(ctx, dir, out)
 	case LangPython:
 		return lang, Python(ctx, dir, out)
 	default:

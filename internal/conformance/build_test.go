@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/squall-run/squall/internal/build"
+	"github.com/squall-run/squall/internal/build/quickjs"
 )
 
 // An sdk is one guest SDK of the suite: where it lives, where its version
@@ -68,6 +69,15 @@ var sdks = []sdk{
 		build: buildPython, version: pythonVersion,
 		sources: func(n string) bool { return strings.HasSuffix(n, ".py") || n == "pyproject.toml" },
 		skipDir: func(n string) bool { return n == "__pycache__" || n == "tests" },
+	},
+	{
+		name: "typescript", src: "guest-sdks/typescript",
+		build: buildTypeScript, version: typescriptVersion,
+		sources: func(n string) bool {
+			return (strings.HasSuffix(n, ".ts") && !strings.HasSuffix(n, ".test.ts")) || strings.HasSuffix(n, ".js") ||
+				n == "package.json" || n == "package-lock.json" || strings.HasPrefix(n, "tsconfig")
+		},
+		skipDir: func(n string) bool { return n == "node_modules" || n == "dist" || n == "test" || n == "tests" },
 	},
 }
 
@@ -265,6 +275,23 @@ func buildRust(dir, out string) error {
 		return err
 	}
 	return os.WriteFile(out, wasm, 0o644)
+}
+
+// typescriptVersion is Node's version and the QuickJS runtime's sources
+// (tsc and esbuild are pinned by each package's lock file, which is hashed
+// with the sources).
+func typescriptVersion() (string, error) {
+	out, err := exec.Command("node", "--version").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("node --version: %v\n%s\n%v", err, out, build.ErrNoNode)
+	}
+	return "node " + string(bytes.TrimSpace(out)) + " quickjs " + quickjs.SourcesHash(), nil
+}
+
+// buildTypeScript builds with squall build's own TypeScript builder (npm
+// ci when node_modules is missing, tsc --noEmit, esbuild, bytecode).
+func buildTypeScript(dir, out string) error {
+	return build.TypeScript(context.Background(), dir, out)
 }
 
 // crateName reads the package name of a Cargo.toml.

@@ -59,6 +59,7 @@ func BenchmarkModuleStart(b *testing.B) {
 		{"go", func(t testing.TB) []byte { return moduleWasm(t, wordcountSrc) }},
 		{"rust", func(t testing.TB) []byte { return rustWasm(t, wordcountRustSrc) }},
 		{"python", func(t testing.TB) []byte { return pythonWasm(t, wordcountPythonSrc) }},
+		{"typescript", func(t testing.TB) []byte { return tsWasm(t, wordcountTSSrc) }},
 	} {
 		b.Run(lang.name, func(b *testing.B) {
 			wasm := lang.wasm(b)

@@ -49,9 +49,9 @@ func pythonVariant(src, name string) variant {
 // BenchmarkModuleCompile measures, per guest language, the first compile of
 // the wordcount module on a new host runtime: "cold" with no compilation
 // cache, "cached" from wazero's on-disk cache (a restarted server). For
-// Python, "shared" compiles a second, different Python module on a runtime
-// that already compiled one: the runtime binary is shared, so it costs
-// only the file tree's parsing.
+// Python and TypeScript, "shared" compiles a second, different module of
+// the language on a runtime that already compiled one: the runtime binary
+// is shared, so it costs only the file tree's parsing.
 func BenchmarkModuleCompile(b *testing.B) {
 	for _, lang := range []struct {
 		name string
@@ -60,6 +60,7 @@ func BenchmarkModuleCompile(b *testing.B) {
 		{"go", func(t testing.TB) []byte { return moduleWasm(t, wordcountSrc) }},
 		{"rust", func(t testing.TB) []byte { return rustWasm(t, wordcountRustSrc) }},
 		{"python", func(t testing.TB) []byte { return pythonWasm(t, wordcountPythonSrc) }},
+		{"typescript", func(t testing.TB) []byte { return tsWasm(t, wordcountTSSrc) }},
 	} {
 		b.Run(lang.name+"/cold", func(b *testing.B) { benchCompile(b, lang.wasm(b), "", nil) })
 		b.Run(lang.name+"/cached", func(b *testing.B) {
@@ -69,22 +70,29 @@ func BenchmarkModuleCompile(b *testing.B) {
 		})
 	}
 	b.Run("python/shared", func(b *testing.B) {
-		first := pythonWasm(b, wordcountPythonSrc)
-		second := pythonWasm(b, "examples/social/python")
-		r := newBenchRuntime(b, "")
-		compileOnce(b, r, first)
-		ctx := context.Background()
-		b.ResetTimer()
-		for b.Loop() {
-			m, err := r.Compile(ctx, "social", second)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := m.Close(ctx); err != nil {
-				b.Fatal(err)
-			}
-		}
+		benchSharedCompile(b, pythonWasm(b, wordcountPythonSrc), pythonWasm(b, "examples/social/python"))
 	})
+	b.Run("typescript/shared", func(b *testing.B) {
+		benchSharedCompile(b, tsWasm(b, wordcountTSSrc), tsWasm(b, socialTSSrc))
+	})
+}
+
+// benchSharedCompile times compiling second on a runtime that compiled
+// first, a module on the same language runtime.
+func benchSharedCompile(b *testing.B, first, second []byte) {
+	r := newBenchRuntime(b, "")
+	compileOnce(b, r, first)
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		m, err := r.Compile(ctx, "social", second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := m.Close(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 func newBenchRuntime(b *testing.B, cacheDir string) *host.Runtime {
