@@ -43,13 +43,14 @@ Global variables live in one instance, not in a partition, and the host
 discards instances at any time: keep state in PStates.
 """
 
+from ._agg import Agg
 from ._codec import DecodeError, EncodeError, FrozenMap, ValueSet, packb, unpackb
 from ._defcheck import DefinitionError, check_definition
 from ._errors import (
-    HostFailure, InputError, NotFound, Poison, QueryError, RejectedError, Retry, SquallError,
+    HostFailure, InputError, InvokeError, NotFound, Poison, QueryError, RejectedError, Retry, SquallError,
 )
 from ._module import (
-    Depot, Module, Partitioner, PState, Stage, Topology, disallow, hash_by, hash_record,
+    Depot, Module, Partitioner, PState, Query, Stage, Topology, disallow, hash_by, hash_record,
     random_partition,
 )
 from ._partition import hash_key, key_partition
@@ -59,13 +60,13 @@ from ._text import quote
 from ._schema import ANY, BOOL, BYTES, FLOAT, INT, STRING, Schema, list_of, map_of, record_of, set_of
 
 __version__ = "0.1.0"
-ABI_VERSION = (1, 0)
+ABI_VERSION = (1, 1)
 
 __all__ = [
-    "ABI_VERSION", "ACK", "ANY", "APPEND_ACK", "BOOL", "BYTES", "Ctx", "DecodeError",
+    "ABI_VERSION", "ACK", "Agg", "ANY", "APPEND_ACK", "BOOL", "BYTES", "Ctx", "DecodeError",
     "DefinitionError", "Depot", "EncodeError", "FLOAT", "FrozenMap", "HostFailure", "INT",
-    "InputError", "Module", "NO_ACK", "NotFound", "PState", "Partitioner", "Path", "PathError",
-    "Poison", "QueryError", "RejectedError", "Retry", "SELECT", "STRING", "Schema",
+    "InputError", "InvokeError", "Module", "NO_ACK", "NotFound", "PState", "Partitioner", "Path", "PathError",
+    "Poison", "Query", "QueryError", "RejectedError", "Retry", "SELECT", "STRING", "Schema",
     "SquallError", "Stage", "TRANSFORM", "Topology", "ValueSet", "check_definition", "disallow",
     "hash_by", "hash_key", "hash_record", "key", "key_partition", "list_of", "map_of", "packb",
     "parse_path", "path", "quote", "random_partition", "record_of", "set_of", "unpackb",
