@@ -7,7 +7,7 @@ import datetime
 import pytest
 
 import squall
-from squall import Agg, key, path
+from squall import Agg, key
 from squall.testing import Harness
 
 from golden import FRAMES, lines

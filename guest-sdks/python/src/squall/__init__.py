@@ -36,6 +36,13 @@ effects: :class:`Poison` dead-letters it at once, anything else retries it
 (up to the host's limit). The effects of an item commit atomically with its
 progress.
 
+ABI 1.1 adds microbatch topologies (:meth:`Module.microbatch`: numbered
+microbatches over every partition, all or nothing, exactly once), PStates a
+topology owns (:meth:`Topology.pstate`), aggregation (:meth:`Ctx.aggregate`
+with :class:`Agg`), query topologies (:meth:`Module.query`, run by clients
+or :meth:`Ctx.invoke`; their stages :meth:`Ctx.set_result` or
+:meth:`Ctx.aggregate_result`) and tick depots (:meth:`Module.tick_depot`).
+
 ``squall.testing`` runs a module under pytest on ordinary CPython, with an
 in-memory host that has the real host's semantics.
 
