@@ -161,16 +161,16 @@ export abstract class Stages {
  */
 export class Topology extends Stages {
   readonly kind: "stream" | "microbatch";
-  readonly maxRecords: number;
-  readonly intervalMs: number;
+  readonly maxRecords: number | undefined;
+  readonly intervalMs: number | undefined;
   readonly sources: { depot: Depot<any>; stage: Stage<any>; startFrom: StartFrom | undefined }[] = [];
   /** @internal */
   protected readonly section = "topologies";
   constructor(b: ModuleBuilder, name: string, index: number, kind: "stream" | "microbatch" = "stream", opts: MicrobatchOptions = {}) {
     super(b, name, index);
     this.kind = kind;
-    this.maxRecords = opts.maxRecords ?? 0;
-    this.intervalMs = opts.intervalMs ?? 0;
+    this.maxRecords = opts.maxRecords;
+    this.intervalMs = opts.intervalMs;
   }
   /**
    * Delivers every record appended to the depot to the stage. `startFrom`
@@ -351,8 +351,8 @@ export class Module {
         }),
         stages: t.stages.map((s) => s.name),
       };
-      if (t.maxRecords !== 0) o.max_records = t.maxRecords;
-      if (t.intervalMs !== 0) o.interval_ms = t.intervalMs;
+      if (t.maxRecords !== undefined) o.max_records = t.maxRecords;
+      if (t.intervalMs !== undefined) o.interval_ms = t.intervalMs;
       return o;
     });
     if (b.queries.length > 0) {
