@@ -162,3 +162,33 @@ test("aggregate writes the ABI's AGGREGATE", () => {
   e.aggregate(F.AggTopN, F.QueryResultTarget, 0, ["top"], [2, "x"], 3);
   assert.equal(Buffer.from(e.frame()).toString("hex"), "01030000010000000a0000000908ffff0000000091a3746f709202a17803");
 });
+
+test("a query invoked from a stage reads the committed state, not the caller's staged writes", () => {
+  const m = defineModule("snap", (m) => {
+    const d = m.depot<{ k: string; n: number }>("d", hashBy(key("k")));
+    const mb = m.microbatch("mb");
+    const ps = mb.pstate("$$v", schema.mapOf(schema.string, schema.int));
+    const get = m.query<[string]>("get", ["k"]);
+    get.stage<[string]>("start", (ctx, [k]) => ctx.hop(read, k, k));
+    const read = get.stage<string>("read", (ctx, k) => ctx.setResult(ctx.selectOne(ps, key(k)) ?? null));
+    mb.source(
+      d,
+      mb.stage<{ k: string; n: number }>("s", (ctx, r) => {
+        ctx.aggregate(ps, [r.k], agg.sum(r.n));
+        const seen = ctx.invoke(get, r.k);
+        ctx.log(`${r.k}: staged ${ctx.selectOne(ps, key(r.k))}, committed ${seen}`);
+      }),
+    );
+  });
+  const h = new Harness(m, { partitions: 2, manual: true });
+  h.append("d", { k: "a", n: 1 });
+  h.append("d", { k: "a", n: 2 });
+  h.run();
+  h.append("d", { k: "a", n: 4 });
+  h.run();
+  assert.deepEqual(
+    h.logs().map((l) => l.text),
+    ["a: staged 1, committed null", "a: staged 3, committed null", "a: staged 7, committed 3"],
+  );
+  assert.equal(h.query("get", ["a"]), 7);
+});

@@ -229,31 +229,50 @@ export class PStore {
   sel(steps: Step[], path: string): unknown[] {
     return selectValue(this.root(steps), this.s, steps, path, true);
   }
-  transform(steps: Step[], path: string): () => void {
+  /** Applies a transform; returns its undo (whose redo property applies it again). */
+  transform(steps: Step[], path: string): Undo {
     const nv = transformValue(this.root(steps), this.s, steps, path, true);
     if (!this.rootMap) {
       const old = this.val;
       this.val = nv;
-      return () => (this.val = old);
+      return undo(
+        () => (this.val = old),
+        () => (this.val = nv),
+      );
     }
     const k = firstKey(steps);
     if (k.found) {
       const id = keyId(k.key);
       const old = this.entries.get(id);
       const [v, found] = mapGet(nv, k.key);
-      if (found) this.entries.set(id, [k.key, v]);
-      else this.entries.delete(id);
-      return () => {
-        if (old) this.entries.set(id, old);
+      const put = (e: [unknown, unknown] | undefined) => {
+        if (e) this.entries.set(id, e);
         else this.entries.delete(id);
       };
+      const now: [unknown, unknown] | undefined = found ? [k.key, v] : undefined;
+      put(now);
+      return undo(
+        () => put(old),
+        () => put(now),
+      );
     }
     if (!isNil(nv) && typeof nv !== "object") throw new Error("the transform replaced the top-level map with " + typeof nv);
     const old = this.entries;
-    this.entries = new Map();
-    if (!isNil(nv)) for (const [kk, vv] of entries(nv)) this.entries.set(keyId(kk), [kk, vv]);
-    return () => (this.entries = old);
+    const next = new Map<string, [unknown, unknown]>();
+    if (!isNil(nv)) for (const [kk, vv] of entries(nv)) next.set(keyId(kk), [kk, vv]);
+    this.entries = next;
+    return undo(
+      () => (this.entries = old),
+      () => (this.entries = next),
+    );
   }
+}
+
+/** An undo of a staged write, with its redo. */
+type Undo = (() => void) & { redo?: () => void };
+
+function undo(u: () => void, redo: () => void): Undo {
+  return Object.assign(u, { redo });
 }
 
 function firstKey(steps: Step[]): { found: boolean; key: unknown } {
@@ -544,8 +563,17 @@ export class Harness {
   /** An INVOKE from a stage: a nested invocation on another instance; the caller's call resumes after it. */
   private invokeFrom(c: Call, qi: number, args: unknown[]): { status: number; body: Uint8Array } {
     if (qi >= this.queries.length) return { status: -3, body: utf8EncodeLossy(`no query ${qi}; the module has ${this.queries.length}`) };
-    const r = this.invoke(qi, args, c.depth + 1);
-    this.call = c;
+    // The invoked query reads the committed state: set the caller's staged
+    // writes (its call's, or its whole microbatch attempt's) aside meanwhile.
+    const staged = c.undo.slice() as Undo[];
+    for (let i = staged.length - 1; i >= 0; i--) staged[i]!();
+    let r: ReturnType<Harness["invoke"]>;
+    try {
+      r = this.invoke(qi, args, c.depth + 1);
+    } finally {
+      for (const u of staged) u.redo?.();
+      this.call = c;
+    }
     if (r.ok) return { status: 0, body: encodePure(r.value) };
     return { status: r.code, body: utf8EncodeLossy(r.message) };
   }
