@@ -192,3 +192,11 @@ test("a query invoked from a stage reads the committed state, not the caller's s
   );
   assert.equal(h.query("get", ["a"]), 7);
 });
+
+test("the in-memory host rejects every malformed 1.1 effect of invalid.jsonl", async () => {
+  const { jsonl, unhex } = await import("./golden.js");
+  const { decodeEffects } = await import("../src/testing/hostframes.js");
+  const vs = jsonl("frames/invalid.jsonl").filter((v) => v.minor === 1 && v.frame === "effects");
+  assert.ok(vs.length >= 8);
+  for (const v of vs) assert.throws(() => decodeEffects(unhex(v.hex)), Error, v.name);
+});
