@@ -59,6 +59,7 @@ test-sdk-typescript: ## Test the TypeScript SDK and its example projects under N
 	cd examples/wordcount/typescript && npm ci --no-audit --no-fund && npm test
 	cd examples/social/typescript && npm ci --no-audit --no-fund && npm test
 	cd internal/conformance/modules/conformance/typescript && npm ci --no-audit --no-fund && npm test
+	cd examples/bank/typescript && npm ci --no-audit --no-fund && npm test && cd ../../../internal/conformance/modules/abi11/typescript && npm ci --no-audit --no-fund && npm test
 
 .PHONY: quickjs-runtime
 quickjs-runtime: ## Build (or find in the cache) the QuickJS runtime that runs TypeScript modules

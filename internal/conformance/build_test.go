@@ -78,7 +78,8 @@ var sdks = []sdk{
 			return (strings.HasSuffix(n, ".ts") && !strings.HasSuffix(n, ".test.ts")) || strings.HasSuffix(n, ".js") ||
 				n == "package.json" || n == "package-lock.json" || strings.HasPrefix(n, "tsconfig")
 		},
-		skipDir: func(n string) bool { return n == "node_modules" || n == "dist" || n == "test" || n == "tests" },
+		skipDir:  func(n string) bool { return n == "node_modules" || n == "dist" || n == "test" || n == "tests" },
+		features: []string{"abi-1.1"},
 	},
 }
 

@@ -1,11 +1,12 @@
 // Ctx: what a stage can do while it processes one item.
 
-import type { Depot, PState, Stage } from "./module.js";
+import type { Depot, PState, Query, Stage } from "./module.js";
+import { checkAgg, type Agg } from "./agg.js";
 import { Path, key as keyPath } from "./path.js";
 import * as F from "./frames.js";
 import type { Instance } from "./runtime.js";
 import type { Value } from "./value.js";
-import { QueryError, RejectedError } from "./errors.js";
+import { InvokeError, PoisonError, QueryError, RejectedError } from "./errors.js";
 
 /** Ack level of an append from a topology: "ack" (default) makes the new record's processing part of the current item's. */
 export type AckLevel = "none" | "appendAck" | "ack";
@@ -76,9 +77,21 @@ export class Ctx {
   get sourcePartition(): number {
     return this.it.sourcePartition;
   }
-  /** Whether the item is a depot record or a hop delivery. */
-  get kind(): "record" | "hop" {
-    return this.it.kind === F.ItemRecord ? "record" : "hop";
+  /** Whether the item is a depot record, a hop delivery or (ABI 1.1) the invocation of a query. */
+  get kind(): "record" | "hop" | "invoke" {
+    return this.it.kind === F.ItemRecord ? "record" : this.it.kind === F.ItemInvoke ? "invoke" : "hop";
+  }
+  /**
+   * The batch's id: in a microbatch topology the microbatch number, the
+   * same on every partition, call and attempt of a microbatch (use it for
+   * idempotent writes elsewhere); in a query, the invocation's number.
+   */
+  get batchId(): bigint {
+    return this.batch.batchId;
+  }
+  /** Whether this item belongs to a query invocation (ABI 1.1). */
+  get inQuery(): boolean {
+    return (this.batch.flags & F.BatchQuery) !== 0;
   }
   /** The depot of a record (undefined for a hop). */
   get depot(): string | undefined {
@@ -177,6 +190,59 @@ export class Ctx {
     if (!(path instanceof Path)) throw new Error("squall: transform: the path must be built with key(...), path()...");
     this.inst.eff.value(F.OpTransform, 0, ps.index, this.item, path.steps);
     this.inst.maybeFlush();
+  }
+
+  /**
+   * Combines the aggregator into the PState at the key path (ABI 1.1): the
+   * keys are navigated from the top as key steps, creating maps where
+   * values are absent; the first is the top-level key and must belong to
+   * this partition ([] for a PState whose top level is a leaf or record).
+   * The host applies it: `ctx.aggregate(stats, [user, "count"], agg.count())`.
+   */
+  aggregate(ps: PState<any, any>, keys: readonly unknown[], a: Agg): void {
+    this.check();
+    const b = this.inst.built!.builder;
+    if (b.pstates[ps.index] !== ps) throw new PoisonError(`squall: aggregate: ${JSON.stringify(ps?.name)} is not a PState of this module`);
+    this.aggregateTo(ps.index, keys, a, "aggregate");
+  }
+
+  /**
+   * Combines the aggregator into the result of the running query
+   * invocation, at the key path ([]: the whole result). Query topologies
+   * only; every partition's stage may contribute.
+   */
+  aggregateResult(keys: readonly unknown[], a: Agg): void {
+    this.check();
+    this.aggregateTo(F.QueryResultTarget, keys, a, "aggregateResult");
+  }
+
+  private aggregateTo(target: number, keys: readonly unknown[], a: Agg, what: string): void {
+    if (!Array.isArray(keys)) throw new PoisonError(`squall: ${what}: the key path is a list of keys ([] for the whole accumulator)`);
+    const x = checkAgg(a, what);
+    this.inst.eff.aggregate(x.code, target, this.item, keys as unknown[], x.value, x.n);
+    this.inst.maybeFlush();
+  }
+
+  /** Sets the result of the running query invocation (query topologies only); aggregateResult combines into it. */
+  setResult(value: unknown): void {
+    this.check();
+    this.inst.eff.value(F.OpEmit, 0, F.StreamQueryResult, this.item, value);
+    this.inst.maybeFlush();
+  }
+
+  /**
+   * Invokes a query topology of this module with its arguments and returns
+   * its result (ABI 1.1). It reads the committed PStates, not this batch's
+   * own writes. Failures throw InvokeError.
+   */
+  invoke<R = Value, A extends unknown[] = unknown[]>(q: Query<A>, ...args: A): R {
+    this.check();
+    const b = this.inst.built!.builder;
+    if (b.queries[q?.index] !== q) throw new PoisonError("squall: invoke: not a query of this module");
+    const r = this.inst.query(F.QueryInvoke, q.index, args);
+    if (this.rejected) throw this.rejected;
+    if (r.status < 0) throw new InvokeError(q.name, r.status, r.message ?? "");
+    return r.value as R;
   }
 
   /** Sets the ack return of the item's root record (the last emit wins). */

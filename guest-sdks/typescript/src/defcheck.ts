@@ -8,6 +8,10 @@ import { parsePath, validatePath, type Path } from "./path.js";
 const maxDefEntries = 1024;
 const maxNameLen = 128;
 const maxSchemaDepth = 32;
+const maxMaxRecords = 1_000_000;
+const maxIntervalMillis = 3_600_000;
+const maxTickMillis = 86_400_000;
+const maxQueryArgs = 64;
 
 export interface DefProblem {
   where: string;
@@ -177,6 +181,27 @@ class Checker {
       return [];
     }
     return v;
+  }
+
+  /** An int field: its value, or undefined when absent or not an int (reported). */
+  int(where: string, f: Fields, name: string): number | undefined {
+    if (!f || !f.has(name)) return undefined;
+    const v = f.get(name);
+    if (kindOf(v) !== "int") {
+      this.p.add(join(where, name), `must be an int, not ${kindOf(v)}`);
+      return undefined;
+    }
+    return Number(v);
+  }
+
+  strings(where: string, f: Fields, name: string, required: boolean): string[] {
+    return this.list(where, f, name, required).map((sv, i) => {
+      if (typeof sv !== "string") {
+        this.p.add(at(join(where, name), i), `must be a string, not ${kindOf(sv)}`);
+        return "";
+      }
+      return sv;
+    });
   }
 
   schema(w: string, v: unknown, depth: number): SchemaNode | undefined {
@@ -362,14 +387,21 @@ class Checker {
     const depots = this.list(w, f, "depots", true).map((dv, i) => {
       const dw = at("depots", i);
       const df = this.fields(dw, dv, "a depot", ["name", "partitioner"]);
-      const d = { name: this.str(dw, df, "name", true), kind: "", key: undefined as Path | undefined, hasKey: false };
+      const d = { name: this.str(dw, df, "name", true), kind: "", key: undefined as Path | undefined, hasKey: false, millis: 0 };
       if (!df || !df.has("partitioner")) {
         if (df) this.p.add(join(dw, "partitioner"), 'required field is missing; use {"kind": "hash"}, {"kind": "random"} or {"kind": "disallow"}');
         return d;
       }
       const pw = join(dw, "partitioner");
-      const pf = this.fields(pw, df.get("partitioner"), "a partitioner", ["key", "kind"]);
+      const pf = this.fields(pw, df.get("partitioner"), "a partitioner", ["key", "kind", "millis"]);
       d.kind = this.str(pw, pf, "kind", true);
+      const millis = this.int(pw, pf, "millis");
+      if (millis !== undefined) {
+        d.millis = millis;
+        if (d.kind !== "tick") this.p.add(join(pw, "millis"), "only a tick partitioner takes millis");
+      } else if (pf && !pf.has("millis") && d.kind === "tick") {
+        this.p.add(join(pw, "millis"), "required field is missing: the tick period in milliseconds");
+      }
       if (pf && pf.has("key")) {
         d.hasKey = true;
         try {
@@ -382,20 +414,47 @@ class Checker {
     });
     const pstates = this.list(w, f, "pstates", true).map((pv, i) => {
       const pw = at("pstates", i);
-      const pf = this.fields(pw, pv, "a PState", ["global", "name", "schema"]);
-      const ps = { name: this.str(pw, pf, "name", true), global: this.bool(pw, pf, "global"), schema: undefined as SchemaNode | undefined };
+      const pf = this.fields(pw, pv, "a PState", ["global", "name", "owner", "schema"]);
+      const ps = {
+        name: this.str(pw, pf, "name", true),
+        global: this.bool(pw, pf, "global"),
+        owner: this.str(pw, pf, "owner", false),
+        schema: undefined as SchemaNode | undefined,
+      };
       if (pf && pf.has("schema")) ps.schema = this.schema(join(pw, "schema"), pf.get("schema"), 1);
       else if (pf) this.p.add(join(pw, "schema"), "required field is missing");
       return ps;
     });
     const topologies = this.list(w, f, "topologies", true).map((tv, i) => {
       const tw = at("topologies", i);
-      const tf = this.fields(tw, tv, "a topology", ["kind", "name", "sources", "stages"]);
-      const t = { name: this.str(tw, tf, "name", true), kind: this.str(tw, tf, "kind", true), sources: [] as [string, string][], stages: [] as string[] };
+      const tf = this.fields(tw, tv, "a topology", ["interval_ms", "kind", "max_records", "name", "sources", "stages"]);
+      const t = {
+        name: this.str(tw, tf, "name", true),
+        kind: this.str(tw, tf, "kind", true),
+        maxRecords: 0,
+        intervalMs: 0,
+        sources: [] as [string, string][],
+        stages: [] as string[],
+      };
+      const mr = this.int(tw, tf, "max_records");
+      if (mr !== undefined) {
+        if (mr < 1 || mr > maxMaxRecords) this.p.add(join(tw, "max_records"), `is ${mr}; it must be from 1 to ${maxMaxRecords}`);
+        t.maxRecords = mr;
+      }
+      const iv = this.int(tw, tf, "interval_ms");
+      if (iv !== undefined) {
+        if (iv < 0 || iv > maxIntervalMillis) this.p.add(join(tw, "interval_ms"), `is ${iv}; it must be from 0 to ${maxIntervalMillis}`);
+        t.intervalMs = iv;
+      }
       this.list(tw, tf, "sources", true).forEach((sv, j) => {
         const sw = at(join(tw, "sources"), j);
-        const sf = this.fields(sw, sv, "a source", ["depot", "stage"]);
+        const sf = this.fields(sw, sv, "a source", ["depot", "stage", "start_from"]);
         t.sources.push([this.str(sw, sf, "depot", true), this.str(sw, sf, "stage", true)]);
+        if (sf && sf.has("start_from")) {
+          const fv = sf.get("start_from");
+          const ok = fv === "beginning" || fv === "end" || (kindOf(fv) === "int" && Number(fv) >= 0);
+          if (!ok) this.p.add(join(sw, "start_from"), `must be "beginning", "end" or an offset (an int >= 0), not ${formatValue(fv)}`);
+        }
       });
       this.list(tw, tf, "stages", true).forEach((sv, j) => {
         if (typeof sv !== "string") {
@@ -405,9 +464,13 @@ class Checker {
       });
       return t;
     });
-    if (this.list(w, f, "queries", false).length > 0) {
-      this.p.add("queries", 'query topologies are not supported in ABI 1.0; leave "queries" out or empty');
-    }
+    const queries = this.list(w, f, "queries", false).map((qv, i) => {
+      const qw = at("queries", i);
+      const qf = this.fields(qw, qv, "a query", ["args", "name", "stages"]);
+      const name = this.str(qw, qf, "name", true);
+      const args = this.strings(qw, qf, "args", false);
+      return { name, args, stages: this.strings(qw, qf, "stages", true) };
+    });
 
     // Semantics.
     if (name !== "") {
@@ -427,10 +490,14 @@ class Checker {
           break;
         case "random":
         case "disallow":
+        case "tick":
           if (d.key && d.key.length > 0) this.p.add(join(pw, "key"), "only a hash partitioner takes a key path");
+          if (d.kind === "tick" && (d.millis < 1 || d.millis > maxTickMillis)) {
+            this.p.add(join(pw, "millis"), `is ${d.millis}; the tick period must be from 1 to ${maxTickMillis} milliseconds`);
+          }
           break;
         default:
-          this.p.add(join(pw, "kind"), `unknown depot partitioner ${quote(d.kind)}; use "hash", "random" or "disallow"`);
+          this.p.add(join(pw, "kind"), `unknown depot partitioner ${quote(d.kind)}; use "hash", "random", "disallow" or "tick"`);
       }
     });
     this.names(
@@ -450,11 +517,13 @@ class Checker {
     );
     topologies.forEach((t, i) => {
       const tw = at("topologies", i);
-      if (t.kind === "microbatch") this.p.add(join(tw, "kind"), 'microbatch topologies are not supported in ABI 1.0; use "stream"');
-      else if (t.kind !== "stream") this.p.add(join(tw, "kind"), `unknown topology kind ${quote(t.kind)}; use "stream"`);
+      if (t.kind === "stream") {
+        if (t.maxRecords !== 0) this.p.add(join(tw, "max_records"), "only microbatch topologies take max_records");
+        if (t.intervalMs !== 0) this.p.add(join(tw, "interval_ms"), "only microbatch topologies take interval_ms");
+      } else if (t.kind !== "microbatch") this.p.add(join(tw, "kind"), `unknown topology kind ${quote(t.kind)}; use "stream" or "microbatch"`);
       if (t.stages.length === 0) this.p.add(join(tw, "stages"), "a topology needs at least one stage");
       this.names(join(tw, "stages"), "stage", t.stages, "");
-      if (t.sources.length === 0) this.p.add(join(tw, "sources"), 'a stream topology needs at least one source {"depot": ..., "stage": ...}');
+      if (t.sources.length === 0) this.p.add(join(tw, "sources"), 'a topology needs at least one source {"depot": ..., "stage": ...}');
       const seen = new Map<string, number>();
       t.sources.forEach(([depot, stage], j) => {
         const sw = at(join(tw, "sources"), j);
@@ -476,6 +545,30 @@ class Checker {
         if (k !== undefined) this.p.add(sw, `duplicate source (also ${at(join(tw, "sources"), k)})`);
         else seen.set(id, j);
       });
+    });
+    const topoNames = topologies.map((t) => t.name);
+    pstates.forEach((ps, i) => {
+      if (ps.owner === "" || topoNames.includes(ps.owner)) return;
+      this.p.add(
+        join(at("pstates", i), "owner"),
+        `unknown topology ${quote(ps.owner)}; ` + (topologies.length === 0 ? "the module declares no topologies" : `declared topologies: ${quoteList(topoNames)}`),
+      );
+    });
+    this.names(
+      "queries",
+      "query",
+      queries.map((q) => q.name),
+      "name",
+    );
+    queries.forEach((q, i) => {
+      const qw = at("queries", i);
+      if (topoNames.includes(q.name)) {
+        this.p.add(join(qw, "name"), `query name ${quote(q.name)} is also a topology name; queries and topologies need distinct names`);
+      }
+      if (q.args.length > maxQueryArgs) this.p.add(join(qw, "args"), `has ${q.args.length} arguments; the limit is ${maxQueryArgs}`);
+      this.names(join(qw, "args"), "argument", q.args, "");
+      if (q.stages.length === 0) this.p.add(join(qw, "stages"), "a query needs at least one stage (the first is its entry)");
+      this.names(join(qw, "stages"), "stage", q.stages, "");
     });
   }
 }

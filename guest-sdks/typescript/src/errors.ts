@@ -62,6 +62,24 @@ export class QueryError extends Error {
   }
 }
 
+/**
+ * A query topology invoked with ctx.invoke failed (ABI 1.1): wrong
+ * arguments (EINVAL, EBADID: the item is poisoned when uncaught), or the
+ * invocation failed or ran late (EFAILED, ETIMEDOUT: the item is retried).
+ */
+export class InvokeError extends Error {
+  readonly query: string;
+  readonly code: number;
+  readonly hostMessage: string;
+  constructor(query: string, code: number, message: string) {
+    super(`squall: invoke ${query}: ${errnoName(code)}: ${message}`);
+    this.name = "InvokeError";
+    this.query = query;
+    this.code = code;
+    this.hostMessage = message;
+  }
+}
+
 /** The host rejected an effect of this item (the item is poisoned whatever the stage does). */
 export class RejectedError extends Error {
   readonly code: number;
@@ -101,6 +119,7 @@ export function classify(e: unknown): { outcome: number; kind: string } {
   if (e instanceof PoisonError) return { outcome: OutcomePoison, kind: "poison" };
   if (e instanceof RetryableError) return { outcome: OutcomeRetry, kind: "retry" };
   if (e instanceof QueryError) return { outcome: e.code === -8 ? OutcomeRetry : OutcomePoison, kind: "query" };
+  if (e instanceof InvokeError) return { outcome: e.code === -1 || e.code === -3 ? OutcomePoison : OutcomeRetry, kind: "invoke" };
   if (e instanceof RejectedError) return { outcome: OutcomePoison, kind: "rejected" };
   if (e instanceof InputError) return { outcome: OutcomePoison, kind: "input" };
   if (e instanceof HostFailedError) return { outcome: OutcomeRetry, kind: "host" };

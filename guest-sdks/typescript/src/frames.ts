@@ -20,6 +20,25 @@ export const OpLog = 5;
 export const OpOutcome = 6;
 export const OpDefine = 7;
 export const OpError = 8;
+/** ABI 1.1: combine a value into a PState or the query result with an aggregator (§15.6). */
+export const OpAggregate = 9;
+
+/** The aggregators of ABI.md §15.3 (the flags of an AGGREGATE). */
+export const AggCount = 1;
+export const AggSum = 2;
+export const AggMin = 3;
+export const AggMax = 4;
+export const AggSet = 5;
+export const AggList = 6;
+export const AggMap = 7;
+export const AggTopN = 8;
+
+/** EMIT streams (§6.3, §15.6). */
+export const StreamAckReturn = 0;
+export const StreamQueryResult = 1;
+
+/** The AGGREGATE target of the query invocation's result (§15.6). */
+export const QueryResultTarget = 0xffff;
 
 export const HopHash = 1;
 export const HopAll = 2;
@@ -34,9 +53,16 @@ export const OutcomeRetry = 2;
 
 export const QuerySelect = 1;
 export const QuerySelectOne = 2;
+/** ABI 1.1: invoke a query topology (§15.7). */
+export const QueryInvoke = 3;
 
 export const ItemRecord = 1;
 export const ItemHop = 2;
+/** ABI 1.1: the invocation of a query's entry stage, first item of a QUERY batch (§15.5). */
+export const ItemInvoke = 3;
+
+/** Batch flag (1.1): the batch belongs to a query invocation; `topology` indexes the queries. */
+export const BatchQuery = 1;
 
 export const NoItem = 0xffffffff;
 export const NoDepot = 0xffff;
@@ -67,6 +93,8 @@ export const errnoNames: Record<number, string> = {
   [-9]: "EPATH",
   [-10]: "ESCHEMA",
   [-11]: "EMULTI",
+  [-12]: "ETIMEDOUT",
+  [-13]: "EFAILED",
 };
 
 export function errnoName(code: number): string {
@@ -196,7 +224,8 @@ export function decodeBatch(b: Uint8Array): BatchFrame {
   const v = checkHeader(b, KindBatch, 48);
   if (b.length > MaxBatchFrame) throw new FrameError(KindBatch, "too_large", -1, 0, `frame is ${b.length} bytes; the limit is ${MaxBatchFrame}`);
   const flags = v.getUint16(2, true);
-  if (flags !== 0) throw new FrameError(KindBatch, "reserved", -1, 2, `flags 0x${flags.toString(16)} set reserved bits`);
+  if (flags & ~BatchQuery) throw new FrameError(KindBatch, "reserved", -1, 2, `flags 0x${flags.toString(16)} set reserved bits`);
+  const query = (flags & BatchQuery) !== 0;
   if (v.getUint16(26, true) !== 0) throw new FrameError(KindBatch, "reserved", -1, 26, `reserved u16 is ${v.getUint16(26, true)}`);
   if (v.getUint32(28, true) !== 0) throw new FrameError(KindBatch, "reserved", -1, 28, `reserved u32 is ${v.getUint32(28, true)}`);
   const count = v.getUint32(4, true);
@@ -211,16 +240,24 @@ export function decodeBatch(b: Uint8Array): BatchFrame {
     const kind = b[p + 4]!;
     const iflags = b[p + 5]!;
     const depot = v.getUint16(p + 8, true);
-    if (kind !== ItemRecord && kind !== ItemHop) {
-      throw new FrameError(KindBatch, "unknown_code", i, p + 4, `unknown item kind ${kind}; ABI 1.0 has 1 (RECORD) and 2 (HOP)`);
+    if (kind !== ItemRecord && kind !== ItemHop && kind !== ItemInvoke) {
+      throw new FrameError(KindBatch, "unknown_code", i, p + 4, `unknown item kind ${kind}; ABI 1.1 has 1 (RECORD), 2 (HOP) and 3 (INVOKE)`);
+    }
+    if (kind === ItemRecord && query) throw new FrameError(KindBatch, "reserved", i, p + 4, "a QUERY batch holds INVOKE and HOP items, not RECORD");
+    if (kind === ItemInvoke) {
+      if (!query) throw new FrameError(KindBatch, "reserved", i, p + 4, "an INVOKE item is allowed only in a QUERY batch");
+      if (i !== 0) throw new FrameError(KindBatch, "reserved", i, p + 4, "an INVOKE item must be the first item of its batch");
+      const st = v.getUint16(p + 6, true);
+      if (st !== 0) throw new FrameError(KindBatch, "reserved", i, p + 6, `an INVOKE item runs the entry stage 0, not ${st}`);
     }
     if (iflags !== 0) throw new FrameError(KindBatch, "reserved", i, p + 5, `item flags 0x${iflags.toString(16)} set reserved bits`);
     if (kind === ItemRecord && depot === NoDepot) {
       throw new FrameError(KindBatch, "reserved", i, p + 8, "a RECORD item needs a depot index, not 0xFFFF");
     }
-    if (kind === ItemHop && depot !== NoDepot) throw new FrameError(KindBatch, "reserved", i, p + 8, `a HOP item has depot 0xFFFF, not ${depot}`);
-    if (kind === ItemHop && (v.getUint32(p + 16, true) !== 0 || v.getUint32(p + 20, true) !== 0)) {
-      throw new FrameError(KindBatch, "reserved", i, p + 16, `a HOP item has offset 0, not ${v.getBigUint64(p + 16, true)}`);
+    const kn = kind === ItemHop ? "HOP" : "INVOKE";
+    if (kind !== ItemRecord && depot !== NoDepot) throw new FrameError(KindBatch, "reserved", i, p + 8, `a ${kn} item has depot 0xFFFF, not ${depot}`);
+    if (kind !== ItemRecord && (v.getUint32(p + 16, true) !== 0 || v.getUint32(p + 20, true) !== 0)) {
+      throw new FrameError(KindBatch, "reserved", i, p + 16, `a ${kn} item has offset 0, not ${v.getBigUint64(p + 16, true)}`);
     }
     if (size === 0) throw new FrameError(KindBatch, "bad_value", i, p, "empty payload; a payload is one MessagePack value");
     if (size > b.length - p - 32) throw new FrameError(KindBatch, "truncated", i, p, `body length ${size} exceeds the ${b.length - p - 32} bytes left`);
@@ -427,6 +464,22 @@ export class EffectsWriter {
     encodeInto(w, a);
     encodeInto(w, b);
   }
+  /**
+   * An AGGREGATE (1.1, §15.6): the key path, the value and, for TOP_N, n.
+   * On an encoding error nothing is written and the error is thrown.
+   */
+  aggregate(agg: number, target: number, item: number, keys: unknown[], v: unknown, n?: number): void {
+    const start = this.begin(OpAggregate, agg, target, item);
+    try {
+      this.put(keys);
+      this.put(v);
+      if (agg === AggTopN) this.put(n ?? 0);
+    } catch (e) {
+      this.abandon(start);
+      throw e;
+    }
+    this.end(start);
+  }
   raw(b: Uint8Array): void {
     this.w.bytes(b);
   }
@@ -492,6 +545,7 @@ export function encodeQuery(w: Writer, op: number, pstate: number, path: unknown
 
 /** A query frame (§6.5). */
 export function encodeQueries(w: Writer, qs: { op: number; pstate: number; path: unknown }[]): Uint8Array {
+  // For QueryInvoke, pstate is the query's index and path its argument list.
   w.reset();
   w.ensure(8);
   w.buf[0] = FrameVersion;

@@ -5,8 +5,10 @@
  *
  * @packageDocumentation
  */
-export { defineModule, Module, ModuleBuilder, Depot, PState, Stage, Topology, hashBy, hashRecord, random, disallow } from "./module.js";
-export type { Partitioner, StageFn, BuiltModule } from "./module.js";
+export { defineModule, Module, ModuleBuilder, Depot, PState, Stage, Stages, Topology, Query, hashBy, hashRecord, random, disallow } from "./module.js";
+export type { Partitioner, StageFn, BuiltModule, StartFrom, SourceOptions, MicrobatchOptions } from "./module.js";
+export { agg, maxTopN } from "./agg.js";
+export type { Agg } from "./agg.js";
 export { Ctx } from "./ctx.js";
 export type { AckLevel, AppendOptions, LogLevel } from "./ctx.js";
 export { Path, path, key, mustKey, PathError, parsePath, validatePath } from "./path.js";
@@ -18,7 +20,7 @@ export type { FieldKind, FieldType, RecordOf } from "./fields.js";
 export type { Value } from "./value.js";
 export { encode, decode } from "./codec.js";
 export { DecodeError, EncodeError, compareEncoded } from "./msgpack.js";
-export { PoisonError, RetryableError, QueryError, RejectedError, InputError, HostFailedError, poison, retryable } from "./errors.js";
+export { PoisonError, RetryableError, QueryError, InvokeError, RejectedError, InputError, HostFailedError, poison, retryable } from "./errors.js";
 export { DefinitionError, checkDefinition } from "./defcheck.js";
 export type { DefProblem } from "./defcheck.js";
 export { formatValue, kindOf, quote } from "./text.js";

@@ -7,7 +7,7 @@ import { Writer } from "./msgpack.js";
 import { decode } from "./codec.js";
 import { native, type SquallNative } from "./codec.js";
 import { Ctx } from "./ctx.js";
-import type { BuiltModule, Module } from "./module.js";
+import type { BuiltModule, Module, Stages } from "./module.js";
 import { DefinitionError } from "./defcheck.js";
 import { classify, HostFailedError, InputError, messageOf, PoisonError, RejectedError } from "./errors.js";
 import { setNativeEncode } from "./frames.js";
@@ -192,11 +192,13 @@ export class Instance {
     } catch (e) {
       return this.failCall(F.NoItem, { kind: "abi", message: messageOf(e) });
     }
-    const topos = b.builder.topologies;
+    // A QUERY batch (ABI 1.1) runs a query topology's stages.
+    const query = (batch.flags & F.BatchQuery) !== 0;
+    const topos: Stages[] = query ? b.builder.queries : b.builder.topologies;
     if (batch.topology >= topos.length) {
       return this.failCall(F.NoItem, {
         kind: "abi",
-        message: `squall_process: the batch names topology ${batch.topology}; the module has ${topos.length}`,
+        message: `squall_process: the batch names ${query ? "query" : "topology"} ${batch.topology}; the module has ${topos.length}`,
       });
     }
     const topo = topos[batch.topology]!;
@@ -209,7 +211,7 @@ export class Instance {
       if (stage === undefined) {
         return this.failCall(i, {
           kind: "abi",
-          message: `squall_process: item ${i} names stage ${it.stage} of topology "${topo.name}", which has ${topo.stages.length}`,
+          message: `squall_process: item ${i} names stage ${it.stage} of ${query ? "query" : "topology"} "${topo.name}", which has ${topo.stages.length}`,
         });
       }
       const ctx = new Ctx(this, batch, it, i, stage);

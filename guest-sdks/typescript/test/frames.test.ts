@@ -18,7 +18,7 @@ test("init.jsonl decodes", () => {
   }
 });
 
-const kinds: Record<string, number> = { RECORD: 1, HOP: 2 };
+const kinds: Record<string, number> = { RECORD: 1, HOP: 2, INVOKE: 3 };
 
 test("batch.jsonl decodes", () => {
   const vs = jsonl("frames/batch.jsonl");
@@ -65,7 +65,8 @@ test("response.jsonl decodes", () => {
   }
 });
 
-const ops: Record<string, number> = { APPEND: 1, HOP: 2, TRANSFORM: 3, EMIT: 4, LOG: 5, OUTCOME: 6, DEFINE: 7, ERROR: 8 };
+const ops: Record<string, number> = { APPEND: 1, HOP: 2, TRANSFORM: 3, EMIT: 4, LOG: 5, OUTCOME: 6, DEFINE: 7, ERROR: 8, AGGREGATE: 9 };
+const aggs: Record<string, number> = { COUNT: 1, SUM: 2, MIN: 3, MAX: 4, SET: 5, LIST: 6, MAP: 7, TOP_N: 8 };
 
 function detail(d: any): F.ErrorDetail {
   return { message: d.message, kind: d.kind, stack: d.stack };
@@ -93,6 +94,10 @@ test("effects.jsonl encodes", () => {
           break;
         case "ERROR":
           e.value(op, x.flags, x.target, x.item, F.detailValue(detail(x.detail)));
+          break;
+        case "AGGREGATE":
+          assert.equal(aggs[x.aggregator], x.flags, v.name);
+          e.aggregate(x.flags, x.target, x.item, typed(x.keys) as unknown[], typed(x.value), x.n);
           break;
         case "LOG":
           e.log(x.flags, x.item, x.text);
@@ -122,7 +127,9 @@ test("query.jsonl encodes", () => {
   const vs = jsonl("frames/query.jsonl");
   assert.ok(vs.length >= 2);
   for (const v of vs) {
-    const qs = v.queries.map((q: any) => ({ op: q.op === "SELECT" ? 1 : 2, pstate: q.pstate, path: typed(q.path) }));
+    const qs = v.queries.map((q: any) =>
+      q.op === "INVOKE" ? { op: F.QueryInvoke, pstate: q.query, path: typed(q.args) } : { op: q.op === "SELECT" ? 1 : 2, pstate: q.pstate, path: typed(q.path) },
+    );
     assert.equal(hex(F.encodeQueries(new Writer(), qs)), v.hex, v.name);
   }
   // One query, as the runtime sends them.

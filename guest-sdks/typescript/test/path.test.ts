@@ -8,7 +8,7 @@ import { key, path, mustKey, parsePath, validatePath, PathError, float } from ".
 function vectorPaths(): { text: string; value: unknown }[] {
   const out: { text: string; value: unknown }[] = [];
   for (const v of jsonl("frames/effects.jsonl")) for (const e of v.effects) if (e.op === "TRANSFORM") out.push({ text: e.path_text, value: typed(e.path) });
-  for (const v of jsonl("frames/query.jsonl")) for (const q of v.queries) out.push({ text: q.path_text, value: typed(q.path) });
+  for (const v of jsonl("frames/query.jsonl")) for (const q of v.queries) if (q.op !== "INVOKE") out.push({ text: q.path_text, value: typed(q.path) });
   return out;
 }
 

@@ -29,13 +29,18 @@ export interface HostItem {
   payload: Uint8Array;
 }
 
-export function encodeBatch(h: { batchId: bigint; partition: number; topology: number; time: bigint; seed: bigint }, items: HostItem[]): Uint8Array {
+export function encodeBatch(
+  h: { batchId: bigint; partition: number; topology: number; time: bigint; seed: bigint; flags?: number; attempt?: number },
+  items: HostItem[],
+): Uint8Array {
   const w = new Writer(64 + items.reduce((n, it) => n + 32 + it.payload.length, 0));
   w.ensure(48);
   const v = w.view;
   w.buf[0] = 1;
   w.buf[1] = F.KindBatch;
+  v.setUint16(2, h.flags ?? 0, true);
   v.setUint32(4, items.length, true);
+  v.setUint32(20, h.attempt ?? 0, true);
   v.setBigUint64(8, h.batchId, true);
   v.setUint32(16, h.partition, true);
   v.setUint16(24, h.topology, true);
@@ -50,7 +55,7 @@ export function encodeBatch(h: { batchId: bigint; partition: number; topology: n
     w.buf[p + 4] = it.kind;
     w.buf[p + 5] = 0;
     dv.setUint16(p + 6, it.stage, true);
-    dv.setUint16(p + 8, it.kind === F.ItemHop ? F.NoDepot : it.depot, true);
+    dv.setUint16(p + 8, it.kind !== F.ItemRecord ? F.NoDepot : it.depot, true);
     dv.setUint16(p + 10, it.attempt, true);
     dv.setUint32(p + 12, it.sourcePartition, true);
     dv.setBigUint64(p + 16, it.offset, true);
@@ -89,6 +94,8 @@ export interface Effect {
   text?: string;
   detail?: { kind: string; message: string; stack: string };
   raw?: Uint8Array;
+  /** AGGREGATE: TOP_N's n. */
+  n?: number;
 }
 
 /** Decodes an effects frame strictly; throws an Error naming the effect at fault. */
@@ -142,6 +149,21 @@ export function decodeEffects(b: Uint8Array): Effect[] {
         if (e.flags !== 0) fail(i, "flags must be 0");
         e.value = one();
         break;
+      case F.OpAggregate: {
+        if (e.flags < F.AggCount || e.flags > F.AggTopN) fail(i, `unknown aggregator ${e.flags}; use 1 (COUNT) to 8 (TOP_N)`);
+        if (e.item === F.NoItem) fail(i, "AGGREGATE needs an item index, not NoItem (0xFFFFFFFF)");
+        const k = decodePrefix(b, s, end);
+        if (!Array.isArray(k.value)) fail(i, "AGGREGATE key path must be a list");
+        e.key = k.value;
+        if (e.flags === F.AggTopN) {
+          const x = decodePrefix(b, k.end, end);
+          e.value = x.value;
+          const n = decodePure(b, x.end, end);
+          if (typeof n !== "bigint" && !Number.isInteger(n)) fail(i, "AGGREGATE n of TOP_N must be an int");
+          e.n = Number(n);
+        } else e.value = decodePure(b, k.end, end);
+        break;
+      }
       case F.OpLog:
         if (e.flags > 3) fail(i, `unknown log level ${e.flags}`);
         e.text = F.utf8Decode(b, s, end);

@@ -476,8 +476,10 @@ static int32_t call_entry(JSValueConst fn, int32_t len, const char *what) {
 
 // --- exports --------------------------------------------------------------
 
-// squall_abi_1_0 is the version marker (§2.4): this runtime needs ABI 1.0.
-EXPORT("squall_abi_1_0") void squall_abi_1_0(void) {}
+// squall_abi_1_1 is the version marker (§2.4, §15): the runtime is shared
+// by every TypeScript module, so it claims 1.1, which a 1.1 host accepts
+// whether or not the module uses a 1.1 feature (RATIONALE.md).
+EXPORT("squall_abi_1_1") void squall_abi_1_1(void) {}
 
 EXPORT("squall_inbox") int32_t squall_inbox(int32_t min_cap) {
     if (min_cap < 0) return 0;
