@@ -358,8 +358,14 @@ func (d *Depot) Read(partition uint32, from uint64, limit int) ([]Entry, error) 
 		// A record the bounds promised is missing. Trimming (which moves
 		// first before it deletes) or a drop explains that; otherwise the
 		// store is damaged.
-		if b := p.bounds.Load(); from < b.first || from > b.next {
-			return nil, d.offsetError(p, from, b)
+		if b := p.bounds.Load(); want < b.first || want >= b.next {
+			// The bounds moved past the missing record meanwhile.
+			if from < b.first || from > b.next {
+				return nil, d.offsetError(p, from, b)
+			}
+			// A drop emptied the partition (and appends may have begun
+			// again): what was read existed when the read began.
+			return entries, nil
 		}
 		return nil, fmt.Errorf("storage: depot %s/%s partition %d: offset %d is missing though the partition holds [%d, %d); the store is damaged",
 			d.module, d.name, partition, want, b.first, b.next)
