@@ -30,8 +30,8 @@ type squallPeer struct {
 }
 
 // startSquall starts `squall server` on a fresh data directory, without
-// authentication (loopback only).
-func (e *env) startSquall(ctx context.Context) (*squallPeer, error) {
+// authentication (loopback only), and deploys the module wasm on it.
+func (e *env) startSquall(ctx context.Context, wasm []byte) (*squallPeer, error) {
 	dir, err := e.tempDir("squall")
 	if err != nil {
 		return nil, err
@@ -58,7 +58,11 @@ func (e *env) startSquall(ctx context.Context) (*squallPeer, error) {
 		}
 		return nil, err
 	}
-	return &squallPeer{proc: proc, c: c}, nil
+	s := &squallPeer{proc: proc, c: c}
+	if err := s.deploy(ctx, wasm); err != nil {
+		return nil, errors.Join(err, s.stop())
+	}
+	return s, nil
 }
 
 func (s *squallPeer) stop() error {
@@ -73,6 +77,19 @@ func (s *squallPeer) deploy(ctx context.Context, wasm []byte) error {
 		return fmt.Errorf("bench: deploy: %w", err)
 	}
 	return nil
+}
+
+// load appends recs to a depot from workers clients, in batches with
+// APPEND_ACK, and waits until every topology has processed them.
+func (s *squallPeer) load(ctx context.Context, workers int, module, depot string, recs []abi.Value) error {
+	err := ingest(ctx, workers, len(recs), func(ctx context.Context, lo, hi int) error {
+		_, err := s.c.AppendBatch(ctx, module, depot, recs[lo:hi], client.AckAppend)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.waitIdle(ctx)
 }
 
 // waitIdle waits until every topology has processed everything appended.
@@ -302,41 +319,6 @@ func (e *env) tempDir(name string) (string, error) {
 		return "", fmt.Errorf("bench: %w", err)
 	}
 	return d, nil
-}
-
-// measured runs fn and returns the resource use of procs during it: CPU
-// time spent, and the sum of their peak RSS at the end.
-func measured(procs []*Proc, fn func() error) ([]ProcUsage, error) {
-	before := make([]Usage, len(procs))
-	for i, p := range procs {
-		u, err := p.Usage()
-		if err != nil {
-			return nil, err
-		}
-		before[i] = u
-	}
-	if err := fn(); err != nil {
-		return nil, err
-	}
-	out := make([]ProcUsage, len(procs))
-	for i, p := range procs {
-		u, err := p.Usage()
-		if err != nil {
-			return nil, err
-		}
-		out[i] = ProcUsage{Name: p.Name, CPUSeconds: (u.CPU - before[i].CPU).Seconds(), PeakRSSBytes: u.PeakRSS}
-	}
-	return out, nil
-}
-
-// setUsage fills a row's resource columns from its processes'.
-func (r *Row) setUsage(us []ProcUsage) {
-	r.Procs = us
-	r.CPUSeconds, r.PeakRSSBytes = 0, 0
-	for _, u := range us {
-		r.CPUSeconds += u.CPUSeconds
-		r.PeakRSSBytes += u.PeakRSSBytes
-	}
 }
 
 // path returns the path of rel, a path relative to the repository's root.
