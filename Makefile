@@ -69,6 +69,7 @@ test-sdk-python: ## Test the Python guest SDK and the Python modules natively (p
 	cd examples/wordcount/python && python3.11 -m pytest -q -p no:cacheprovider
 	cd examples/social/python && python3.11 -m pytest -q -p no:cacheprovider
 	cd internal/conformance/modules/conformance/python && python3.11 -m pytest -q -p no:cacheprovider
+	cd examples/bank/python && python3.11 -m pytest -q -p no:cacheprovider && cd ../../../internal/conformance/modules/abi11/python && python3.11 -m pytest -q -p no:cacheprovider
 
 .PHONY: python-runtime
 python-runtime: ## Build the CPython 3.11 WASI runtime of Python modules (cached in ~/.cache/squall/python)

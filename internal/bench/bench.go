@@ -241,7 +241,9 @@ func skippable(err error) bool {
 		return false
 	}
 	return errors.Is(err, build.ErrNoGo) || errors.Is(err, build.ErrNoRustWasm) || errors.Is(err, exec.ErrNotFound) ||
-		strings.Contains(err.Error(), "has neither") || strings.Contains(err.Error(), "install")
+		errors.Is(err, build.ErrUnknownLanguage) || errors.Is(err, build.ErrNoPython) ||
+		errors.Is(err, build.ErrNoPythonRuntime) || errors.Is(err, build.ErrNoNode) ||
+		strings.Contains(err.Error(), "install")
 }
 
 func langName(dir string) string {

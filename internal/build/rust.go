@@ -141,6 +141,10 @@ func writeAtomic(b []byte, dst string) error {
 	return publish(f.Name(), absOut)
 }
 
+// ErrUnknownLanguage is wrapped by Detect's error for a folder that holds
+// no module of a language Squall builds.
+var ErrUnknownLanguage = errors.New("no module source found")
+
 // Language is the kind of module source a folder holds.
 type Language string
 
@@ -172,7 +176,7 @@ func Detect(dir string) (Language, error) {
 	} else if !fi.IsDir() {
 		return "", fmt.Errorf("build: %s is a file; give the folder of a module (with go.mod, Cargo.toml, pyproject.toml, main.py or package.json) or a .wasm file", dir)
 	}
-	return "", fmt.Errorf("build: %s has no go.mod (Go), Cargo.toml (Rust), pyproject.toml or main.py (Python), or package.json (TypeScript); point at a module's folder", dir)
+	return "", fmt.Errorf("build: %s has no go.mod (Go), Cargo.toml (Rust), pyproject.toml or main.py (Python), or package.json (TypeScript); point at a module's folder: %w", dir, ErrUnknownLanguage)
 }
 
 // Module builds the module in dir, whatever its language, to out.

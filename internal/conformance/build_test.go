@@ -67,8 +67,9 @@ var sdks = []sdk{
 	{
 		name: "python", src: "guest-sdks/python/src",
 		build: buildPython, version: pythonVersion,
-		sources: func(n string) bool { return strings.HasSuffix(n, ".py") || n == "pyproject.toml" },
-		skipDir: func(n string) bool { return n == "__pycache__" || n == "tests" },
+		sources:  func(n string) bool { return strings.HasSuffix(n, ".py") || n == "pyproject.toml" },
+		skipDir:  func(n string) bool { return n == "__pycache__" || n == "tests" },
+		features: []string{"abi-1.1"},
 	},
 	{
 		name: "typescript", src: "guest-sdks/typescript",

@@ -45,7 +45,7 @@ def test_batch(v):
     assert len(got.items) == len(v["items"])
     items = []
     for it, w in zip(got.items, v["items"]):
-        kind = {"RECORD": 1, "HOP": 2}[w["kind"]]
+        kind = {"RECORD": 1, "HOP": 2, "INVOKE": 3}[w["kind"]]
         exp = F.Item(kind, w["stage"], w["depot"], w["attempt"], w["source_partition"], int(w["offset"]),
                      int(w["event_time_unix_nano"]), packb(value(w["payload"])))
         assert it == exp
@@ -86,6 +86,11 @@ def _effect(e) -> F.Effect:
         assert str(squall.parse_path(value(e["path"]))) == e["path_text"]
     elif op == F.OP_EMIT:
         body = packb(value(e["value"]))
+    elif op == F.OP_AGGREGATE:
+        assert F.AGG_NAMES[e["flags"]] == e["aggregator"]
+        body = packb(value(e["keys"])) + packb(value(e["value"]))
+        if "n" in e:
+            body += packb(e["n"])
     elif op == F.OP_LOG:
         body = e["text"].encode()
     elif op in (F.OP_OUTCOME, F.OP_ERROR):
@@ -107,6 +112,9 @@ def test_effects(v):
 def test_query(v):
     qs = []
     for q in v["queries"]:
+        if q["op"] == "INVOKE":
+            qs.append((F.QUERY_INVOKE, q["query"], packb(value(q["args"]))))
+            continue
         p = squall.parse_path(value(q["path"]))
         assert str(p) == q["path_text"]
         qs.append((CODES[q["op"]], q["pstate"], p.encoded()))

@@ -30,3 +30,11 @@ def test_readme_module_and_test():
         ns["test_counts"]()
     finally:
         sys.modules.pop("readme_main", None)
+
+
+def test_readme_microbatch_and_query():
+    blocks = re.findall(r"```python\n(.*?)```", README, re.S)
+    assert len(blocks) >= 3
+    ns: dict = {"__name__": "readme_visits"}
+    exec(compile(blocks[2], "README.md", "exec"), ns)
+    ns["test_top_pages"]()

@@ -13,8 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The version marker (§2.4): never called. */
-__attribute__((export_name("squall_abi_1_0"))) void squall_abi_1_0(void) {}
+/* The version marker (§2.4, §15): never called. The runtime is built once
+ * for every Python module, so it cannot mark each module with the lowest
+ * minor its definition needs; it marks 1.1, which a 1.1 host accepts for a
+ * definition of either minor (RATIONALE.md, "Why does the Python runtime
+ * always export squall_abi_1_1?"). */
+__attribute__((export_name("squall_abi_1_1"))) void squall_abi_1_1(void) {}
 
 /* The inbox: malloc'd, so never moved; replaced only when the host asks for
  * more (between calls, when no memoryview of it is alive). */

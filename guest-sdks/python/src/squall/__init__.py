@@ -36,6 +36,13 @@ effects: :class:`Poison` dead-letters it at once, anything else retries it
 (up to the host's limit). The effects of an item commit atomically with its
 progress.
 
+ABI 1.1 adds microbatch topologies (:meth:`Module.microbatch`: numbered
+microbatches over every partition, all or nothing, exactly once), PStates a
+topology owns (:meth:`Topology.pstate`), aggregation (:meth:`Ctx.aggregate`
+with :class:`Agg`), query topologies (:meth:`Module.query`, run by clients
+or :meth:`Ctx.invoke`; their stages :meth:`Ctx.set_result` or
+:meth:`Ctx.aggregate_result`) and tick depots (:meth:`Module.tick_depot`).
+
 ``squall.testing`` runs a module under pytest on ordinary CPython, with an
 in-memory host that has the real host's semantics.
 
@@ -43,13 +50,14 @@ Global variables live in one instance, not in a partition, and the host
 discards instances at any time: keep state in PStates.
 """
 
+from ._agg import Agg
 from ._codec import DecodeError, EncodeError, FrozenMap, ValueSet, packb, unpackb
 from ._defcheck import DefinitionError, check_definition
 from ._errors import (
-    HostFailure, InputError, NotFound, Poison, QueryError, RejectedError, Retry, SquallError,
+    HostFailure, InputError, InvokeError, NotFound, Poison, QueryError, RejectedError, Retry, SquallError,
 )
 from ._module import (
-    Depot, Module, Partitioner, PState, Stage, Topology, disallow, hash_by, hash_record,
+    Depot, Module, Partitioner, PState, Query, Stage, Topology, disallow, hash_by, hash_record,
     random_partition,
 )
 from ._partition import hash_key, key_partition
@@ -59,13 +67,13 @@ from ._text import quote
 from ._schema import ANY, BOOL, BYTES, FLOAT, INT, STRING, Schema, list_of, map_of, record_of, set_of
 
 __version__ = "0.1.0"
-ABI_VERSION = (1, 0)
+ABI_VERSION = (1, 1)
 
 __all__ = [
-    "ABI_VERSION", "ACK", "ANY", "APPEND_ACK", "BOOL", "BYTES", "Ctx", "DecodeError",
+    "ABI_VERSION", "ACK", "Agg", "ANY", "APPEND_ACK", "BOOL", "BYTES", "Ctx", "DecodeError",
     "DefinitionError", "Depot", "EncodeError", "FLOAT", "FrozenMap", "HostFailure", "INT",
-    "InputError", "Module", "NO_ACK", "NotFound", "PState", "Partitioner", "Path", "PathError",
-    "Poison", "QueryError", "RejectedError", "Retry", "SELECT", "STRING", "Schema",
+    "InputError", "InvokeError", "Module", "NO_ACK", "NotFound", "PState", "Partitioner", "Path", "PathError",
+    "Poison", "Query", "QueryError", "RejectedError", "Retry", "SELECT", "STRING", "Schema",
     "SquallError", "Stage", "TRANSFORM", "Topology", "ValueSet", "check_definition", "disallow",
     "hash_by", "hash_key", "hash_record", "key", "key_partition", "list_of", "map_of", "packb",
     "parse_path", "path", "quote", "random_partition", "record_of", "set_of", "unpackb",

@@ -17,6 +17,10 @@ from ._schema import LEAVES, MAX_NAME_LEN, MAX_SCHEMA_DEPTH, TYPES, Schema, quot
 from ._text import quote, quote_rune, value_text
 
 MAX_DEF_ENTRIES = 1024
+MAX_QUERY_ARGS = 64
+MAX_MAX_RECORDS = 1_000_000
+MAX_INTERVAL_MS = 3_600_000
+MAX_TICK_MILLIS = 86_400_000
 
 
 class DefinitionError(Exception):
@@ -132,6 +136,24 @@ class _Checker:
             return ""
         return v
 
+    def integer(self, where: str, f: dict | None, name: str) -> int | None:
+        if f is None or name not in f:
+            return None
+        v = f[name]
+        if type(v) is not int:
+            self.p.add(_join(where, name), f"must be an int, not {type_name(v)}")
+            return None
+        return v
+
+    def str_list(self, where: str, f: dict | None, name: str, required: bool) -> list:
+        out = []
+        for i, v in enumerate(self.list_field(where, f, name, required)):
+            if type(v) is not str:
+                self.p.add(_at(_join(where, name), i), f"must be a string, not {type_name(v)}")
+                v = ""
+            out.append(v)
+        return out
+
     def boolean(self, where: str, f: dict | None, name: str) -> bool:
         if f is None or name not in f:
             return False
@@ -245,13 +267,20 @@ class _Checker:
         for i, dv in enumerate(self.list_field(w, f, "depots", True)):
             dw = _at("depots", i)
             df = self.fields(dw, dv, "a depot", ["name", "partitioner"])
-            d = {"name": self.str(dw, df, "name", True), "kind": "", "key": None}
+            d = {"name": self.str(dw, df, "name", True), "kind": "", "key": None, "millis": 0}
             if df is not None and "partitioner" not in df:
                 p.add(_join(dw, "partitioner"), "required field is missing; use {\"kind\": \"hash\"}, {\"kind\": \"random\"} or {\"kind\": \"disallow\"}")
             elif df is not None:
                 pw = _join(dw, "partitioner")
-                pf = self.fields(pw, df["partitioner"], "a partitioner", ["key", "kind"])
+                pf = self.fields(pw, df["partitioner"], "a partitioner", ["key", "kind", "millis"])
                 d["kind"] = self.str(pw, pf, "kind", True)
+                ms = self.integer(pw, pf, "millis")
+                if ms is not None:
+                    d["millis"] = ms
+                    if d["kind"] != "tick":
+                        p.add(_join(pw, "millis"), "only a tick partitioner takes millis")
+                elif pf is not None and "millis" not in pf and d["kind"] == "tick":
+                    p.add(_join(pw, "millis"), "required field is missing: the tick period in milliseconds")
                 if pf is not None and "key" in pf:
                     try:
                         d["key"] = parse_path(pf["key"])
@@ -261,8 +290,9 @@ class _Checker:
         pstates = []
         for i, pv in enumerate(self.list_field(w, f, "pstates", True)):
             pw = _at("pstates", i)
-            pf = self.fields(pw, pv, "a PState", ["global", "name", "schema"])
-            ps = {"name": self.str(pw, pf, "name", True), "global": self.boolean(pw, pf, "global"), "schema": None}
+            pf = self.fields(pw, pv, "a PState", ["global", "name", "owner", "schema"])
+            ps = {"name": self.str(pw, pf, "name", True), "global": self.boolean(pw, pf, "global"), "schema": None,
+                  "owner": self.str(pw, pf, "owner", False)}
             if pf is not None and "schema" in pf:
                 ps["schema"] = self.schema(_join(pw, "schema"), pf["schema"], 1)
             elif pf is not None:
@@ -271,11 +301,23 @@ class _Checker:
         topos = []
         for i, tv in enumerate(self.list_field(w, f, "topologies", True)):
             tw = _at("topologies", i)
-            tf = self.fields(tw, tv, "a topology", ["kind", "name", "sources", "stages"])
+            tf = self.fields(tw, tv, "a topology", ["interval_ms", "kind", "max_records", "name", "sources", "stages"])
             t = {"name": self.str(tw, tf, "name", True), "kind": self.str(tw, tf, "kind", True), "sources": [], "stages": []}
+            n = self.integer(tw, tf, "max_records")
+            t["max_records"] = n or 0
+            if n is not None and not 1 <= n <= MAX_MAX_RECORDS:
+                p.add(_join(tw, "max_records"), f"is {n}; it must be from 1 to {MAX_MAX_RECORDS}")
+            n = self.integer(tw, tf, "interval_ms")
+            t["interval_ms"] = n or 0
+            if n is not None and not 0 <= n <= MAX_INTERVAL_MS:
+                p.add(_join(tw, "interval_ms"), f"is {n}; it must be from 0 to {MAX_INTERVAL_MS}")
             for j, sv in enumerate(self.list_field(tw, tf, "sources", True)):
                 sw = _at(_join(tw, "sources"), j)
-                sf = self.fields(sw, sv, "a source", ["depot", "stage"])
+                sf = self.fields(sw, sv, "a source", ["depot", "stage", "start_from"])
+                if sf is not None and "start_from" in sf:
+                    sv = sf["start_from"]
+                    if not (sv in ("beginning", "end") if type(sv) is str else type(sv) is int and sv >= 0):
+                        p.add(_join(sw, "start_from"), f"must be \"beginning\", \"end\" or an offset (an int >= 0), not {value_text(sv)}")
                 t["sources"].append((self.str(sw, sf, "depot", True), self.str(sw, sf, "stage", True)))
             for j, sv in enumerate(self.list_field(tw, tf, "stages", True)):
                 if type(sv) is not str:
@@ -283,8 +325,12 @@ class _Checker:
                     sv = ""
                 t["stages"].append(sv)
             topos.append(t)
-        if self.list_field(w, f, "queries", False):
-            p.add("queries", "query topologies are not supported in ABI 1.0; leave \"queries\" out or empty")
+        queries = []
+        for i, qv in enumerate(self.list_field(w, f, "queries", False)):
+            qw = _at("queries", i)
+            qf = self.fields(qw, qv, "a query", ["args", "name", "stages"])
+            queries.append({"name": self.str(qw, qf, "name", True), "args": self.str_list(qw, qf, "args", False),
+                            "stages": self.str_list(qw, qf, "stages", True)})
 
         # Validation of what was read.
         if name:
@@ -301,11 +347,13 @@ class _Checker:
                         d["key"].validate(SELECT)
                     except PathError as e:
                         p.add(_join(dw, "key"), str(e).removeprefix("squall: "))
-            elif d["kind"] in ("random", "disallow"):
+            elif d["kind"] in ("random", "disallow", "tick"):
                 if d["key"] is not None and len(d["key"]) > 0:
                     p.add(_join(dw, "key"), "only a hash partitioner takes a key path")
+                if d["kind"] == "tick" and not 1 <= d["millis"] <= MAX_TICK_MILLIS:
+                    p.add(_join(dw, "millis"), f"is {d['millis']}; the tick period must be from 1 to {MAX_TICK_MILLIS} milliseconds")
             else:
-                p.add(_join(dw, "kind"), f"unknown depot partitioner {quote(d['kind'])}; use \"hash\", \"random\" or \"disallow\"")
+                p.add(_join(dw, "kind"), f"unknown depot partitioner {quote(d['kind'])}; use \"hash\", \"random\", \"disallow\" or \"tick\"")
         self.names("pstates", "PState", [x["name"] for x in pstates], "name")
         for i, ps in enumerate(pstates):
             if ps["schema"] is not None:
@@ -314,16 +362,17 @@ class _Checker:
         for i, t in enumerate(topos):
             tw = _at("topologies", i)
             if t["kind"] == "stream":
-                pass
-            elif t["kind"] == "microbatch":
-                p.add(_join(tw, "kind"), "microbatch topologies are not supported in ABI 1.0; use \"stream\"")
-            else:
-                p.add(_join(tw, "kind"), f"unknown topology kind {quote(t['kind'])}; use \"stream\"")
+                if t["max_records"]:
+                    p.add(_join(tw, "max_records"), "only microbatch topologies take max_records")
+                if t["interval_ms"]:
+                    p.add(_join(tw, "interval_ms"), "only microbatch topologies take interval_ms")
+            elif t["kind"] != "microbatch":
+                p.add(_join(tw, "kind"), f"unknown topology kind {quote(t['kind'])}; use \"stream\" or \"microbatch\"")
             if not t["stages"]:
                 p.add(_join(tw, "stages"), "a topology needs at least one stage")
             self.names(_join(tw, "stages"), "stage", t["stages"], "")
             if not t["sources"]:
-                p.add(_join(tw, "sources"), "a stream topology needs at least one source {\"depot\": ..., \"stage\": ...}")
+                p.add(_join(tw, "sources"), "a topology needs at least one source {\"depot\": ..., \"stage\": ...}")
             seen: dict = {}
             for j, (dn, sn) in enumerate(t["sources"]):
                 sw = _at(_join(tw, "sources"), j)
@@ -340,6 +389,23 @@ class _Checker:
                     p.add(sw, f"duplicate source (also {_at(_join(tw, 'sources'), seen[(dn, sn)])})")
                 else:
                     seen[(dn, sn)] = j
+        topo_names = [t["name"] for t in topos]
+        for i, ps in enumerate(pstates):
+            if ps["owner"] and ps["owner"] not in topo_names:
+                msg = f"unknown topology {quote(ps['owner'])}; "
+                msg += "the module declares no topologies" if not topos else "declared topologies: " + quote_list(topo_names)
+                p.add(_join(_at("pstates", i), "owner"), msg)
+        self.names("queries", "query", [q["name"] for q in queries], "name")
+        for i, q in enumerate(queries):
+            qw = _at("queries", i)
+            if q["name"] in topo_names:
+                p.add(_join(qw, "name"), f"query name {quote(q['name'])} is also a topology name; queries and topologies need distinct names")
+            if len(q["args"]) > MAX_QUERY_ARGS:
+                p.add(_join(qw, "args"), f"has {len(q['args'])} arguments; the limit is {MAX_QUERY_ARGS}")
+            self.names(_join(qw, "args"), "argument", q["args"], "")
+            if not q["stages"]:
+                p.add(_join(qw, "stages"), "a query needs at least one stage (the first is its entry)")
+            self.names(_join(qw, "stages"), "stage", q["stages"], "")
 
 
 def check_definition(v: Any) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._frames import EINTERNAL, OUTCOME_POISON, OUTCOME_RETRY, errno_name
+from ._frames import EBADID, EINTERNAL, EINVAL, OUTCOME_POISON, OUTCOME_RETRY, errno_name
 
 
 class SquallError(Exception):
@@ -63,6 +63,20 @@ class RejectedError(SquallError):
         self.message = message
 
 
+class InvokeError(SquallError):
+    """A query invoked with ``ctx.invoke`` failed: ``code`` is EINVAL
+    (wrong arguments, nesting too deep), EBADID, ETIMEDOUT (it ran past its
+    deadline) or EFAILED (a stage of it failed; the message says where and
+    why). Wrong arguments poison the item; anything else retries it."""
+
+    def __init__(self, query: str, code: int, message: str) -> None:
+        super().__init__(f"squall: invoke {query}: {errno_name(code)}: {message}")
+        self.query = query
+        self.code = code
+        self.code_name = errno_name(code)
+        self.message = message
+
+
 class InputError(SquallError):
     """An item's input could not be read (it does not decode, or a typed
     stage could not convert it): the item is poisoned."""
@@ -86,6 +100,8 @@ def classify(exc: BaseException) -> tuple[int, str]:
         return OUTCOME_RETRY, "retry"
     if isinstance(exc, QueryError):
         return (OUTCOME_RETRY if exc.code == EINTERNAL else OUTCOME_POISON), "query"
+    if isinstance(exc, InvokeError):
+        return (OUTCOME_POISON if exc.code in (EINVAL, EBADID) else OUTCOME_RETRY), "invoke"
     if isinstance(exc, RejectedError):
         return OUTCOME_POISON, "rejected"
     if isinstance(exc, InputError):

@@ -34,29 +34,34 @@ QUERY_HEADER = 8
 RESULT_HEADER = 8
 
 INIT_DESCRIBE = 1
-ITEM_RECORD, ITEM_HOP = 1, 2
+ITEM_RECORD, ITEM_HOP, ITEM_INVOKE = 1, 2, 3
+ITEM_NAMES = {1: "RECORD", 2: "HOP", 3: "INVOKE"}
+BATCH_QUERY = 1  # batch flag (1.1): the batch belongs to a query invocation
+QUERY_RESULT_TARGET = 0xFFFF  # AGGREGATE target (1.1): the query result
 NO_DEPOT = 0xFFFF
 NO_ITEM = 0xFFFFFFFF
 
-OP_APPEND, OP_HOP, OP_TRANSFORM, OP_EMIT, OP_LOG, OP_OUTCOME, OP_DEFINE, OP_ERROR = range(1, 9)
-OP_NAMES = {1: "APPEND", 2: "HOP", 3: "TRANSFORM", 4: "EMIT", 5: "LOG", 6: "OUTCOME", 7: "DEFINE", 8: "ERROR"}
+OP_APPEND, OP_HOP, OP_TRANSFORM, OP_EMIT, OP_LOG, OP_OUTCOME, OP_DEFINE, OP_ERROR, OP_AGGREGATE = range(1, 10)
+OP_NAMES = {1: "APPEND", 2: "HOP", 3: "TRANSFORM", 4: "EMIT", 5: "LOG", 6: "OUTCOME", 7: "DEFINE", 8: "ERROR", 9: "AGGREGATE"}
 ACK_NONE, ACK_APPEND, ACK_FULL = 0, 1, 2
 APPEND_LOCAL = 4
 HOP_HASH, HOP_ALL, HOP_GLOBAL, HOP_ORIGIN, HOP_SHUFFLE, HOP_DIRECT = range(1, 7)
 HOP_NAMES = {1: "HASH", 2: "ALL", 3: "GLOBAL", 4: "ORIGIN", 5: "SHUFFLE", 6: "DIRECT"}
-EMIT_ACK_RETURN = 0
+EMIT_ACK_RETURN, EMIT_QUERY_RESULT = 0, 1
+AGG_COUNT, AGG_SUM, AGG_MIN, AGG_MAX, AGG_SET, AGG_LIST, AGG_MAP, AGG_TOP_N = range(1, 9)
+AGG_NAMES = {1: "COUNT", 2: "SUM", 3: "MIN", 4: "MAX", 5: "SET", 6: "LIST", 7: "MAP", 8: "TOP_N"}
 LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR = 0, 1, 2, 3
 OUTCOME_OK, OUTCOME_POISON, OUTCOME_RETRY = 0, 1, 2
-QUERY_SELECT, QUERY_SELECT_ONE = 1, 2
+QUERY_SELECT, QUERY_SELECT_ONE, QUERY_INVOKE = 1, 2, 3
 RESULT_OK, RESULT_NOT_FOUND = 0, 1
 
 STATUS_OK, STATUS_FAILED = 0, 1
 
 EINVAL, ENOENT, EBADID, ETOOBIG, EWRONGPART = -1, -2, -3, -4, -5
-EQUOTA, ESTATE, EINTERNAL, EPATH, ESCHEMA, EMULTI = -6, -7, -8, -9, -10, -11
+EQUOTA, ESTATE, EINTERNAL, EPATH, ESCHEMA, EMULTI, ETIMEDOUT, EFAILED = -6, -7, -8, -9, -10, -11, -12, -13
 ERRNO_NAMES = {
     -1: "EINVAL", -2: "ENOENT", -3: "EBADID", -4: "ETOOBIG", -5: "EWRONGPART", -6: "EQUOTA",
-    -7: "ESTATE", -8: "EINTERNAL", -9: "EPATH", -10: "ESCHEMA", -11: "EMULTI",
+    -7: "ESTATE", -8: "EINTERNAL", -9: "EPATH", -10: "ESCHEMA", -11: "EMULTI", -12: "ETIMEDOUT", -13: "EFAILED",
 }
 
 MAX_BATCH_FRAME = 64 << 20
@@ -143,8 +148,9 @@ def decode_batch(b: bytes) -> Batch:
         raise FrameError(KIND_BATCH, "too_large", -1, 0, f"frame is {len(b)} bytes; the limit is {MAX_BATCH_FRAME}")
     _check_header(b, KIND_BATCH, BATCH_HEADER, "batch")
     _, _, flags, count, batch_id, partition, attempt, topology, r16, r32, t, seed = _batch.unpack_from(b)
-    if flags:
+    if flags & ~BATCH_QUERY:
         raise FrameError(KIND_BATCH, "reserved", -1, 2, f"flags {flags:#x} set reserved bits")
+    query = flags & BATCH_QUERY
     if r16:
         raise FrameError(KIND_BATCH, "reserved", -1, 26, f"reserved u16 is {r16}")
     if r32:
@@ -160,17 +166,27 @@ def decode_batch(b: bytes) -> Batch:
         if n - pos < ITEM_HEADER:
             raise FrameError(KIND_BATCH, "truncated", i, pos, f"item header needs {ITEM_HEADER} bytes, {n - pos} left")
         size, kind, iflags, stage, depot, iattempt, src, offset, et = unpack(b, pos)
-        if kind not in (ITEM_RECORD, ITEM_HOP):
-            raise FrameError(KIND_BATCH, "unknown_code", i, pos + 4, f"unknown item kind {kind}; ABI 1.0 has 1 (RECORD) and 2 (HOP)")
+        if kind not in ITEM_NAMES:
+            raise FrameError(KIND_BATCH, "unknown_code", i, pos + 4, f"unknown item kind {kind}; ABI 1.1 has 1 (RECORD), 2 (HOP) and 3 (INVOKE)")
         if iflags:
             raise FrameError(KIND_BATCH, "reserved", i, pos + 5, f"item flags {iflags:#x} set reserved bits")
-        if kind == ITEM_RECORD and depot == NO_DEPOT:
-            raise FrameError(KIND_BATCH, "reserved", i, pos + 8, "a RECORD item needs a depot index, not 0xFFFF")
-        if kind == ITEM_HOP:
+        if kind == ITEM_RECORD:
+            if query:
+                raise FrameError(KIND_BATCH, "reserved", i, pos + 4, "a QUERY batch holds INVOKE and HOP items, not RECORD")
+            if depot == NO_DEPOT:
+                raise FrameError(KIND_BATCH, "reserved", i, pos + 8, "a RECORD item needs a depot index, not 0xFFFF")
+        else:
+            if kind == ITEM_INVOKE:
+                if not query:
+                    raise FrameError(KIND_BATCH, "reserved", i, pos + 4, "an INVOKE item is allowed only in a QUERY batch")
+                if i != 0:
+                    raise FrameError(KIND_BATCH, "reserved", i, pos + 4, "an INVOKE item must be the first item of its batch")
+                if stage != 0:
+                    raise FrameError(KIND_BATCH, "reserved", i, pos + 6, f"an INVOKE item runs the entry stage 0, not {stage}")
             if depot != NO_DEPOT:
-                raise FrameError(KIND_BATCH, "reserved", i, pos + 8, f"a HOP item has depot 0xFFFF, not {depot}")
+                raise FrameError(KIND_BATCH, "reserved", i, pos + 8, f"a {ITEM_NAMES[kind]} item has depot 0xFFFF, not {depot}")
             if offset:
-                raise FrameError(KIND_BATCH, "reserved", i, pos + 16, f"a HOP item has offset 0, not {offset}")
+                raise FrameError(KIND_BATCH, "reserved", i, pos + 16, f"a {ITEM_NAMES[kind]} item has offset 0, not {offset}")
         body = pos + ITEM_HEADER
         if size > n - body:
             raise FrameError(KIND_BATCH, "truncated", i, pos, f"body length {size} exceeds the {n - body} bytes left")
@@ -184,7 +200,7 @@ def decode_batch(b: bytes) -> Batch:
 
 
 def encode_batch(batch: Batch) -> bytes:
-    out = [_batch.pack(FRAME_VERSION, KIND_BATCH, 0, len(batch.items), batch.batch_id, batch.partition,
+    out = [_batch.pack(FRAME_VERSION, KIND_BATCH, batch.flags, len(batch.items), batch.batch_id, batch.partition,
                        batch.attempt, batch.topology, 0, 0, batch.time_unix_nano, batch.seed)]
     for it in batch.items:
         out.append(_item.pack(len(it.payload), it.kind, 0, it.stage, it.depot, it.attempt,
@@ -302,7 +318,7 @@ def decode_effects(b: bytes) -> list:
         data = b[body : body + size]
         name = OP_NAMES.get(op)
         if name is None:
-            raise FrameError(K, "unknown_code", i, pos + 4, f"unknown effect op {op}; ABI 1.0 has 1 (APPEND) to 8 (ERROR)")
+            raise FrameError(K, "unknown_code", i, pos + 4, f"unknown effect op {op}; ABI 1.1 has 1 (APPEND) to 9 (AGGREGATE)")
 
         def bad(cat: str, off: int, msg: str) -> FrameError:
             return FrameError(K, cat, i, off, msg)
@@ -313,7 +329,9 @@ def decode_effects(b: bytes) -> list:
             except DecodeError as e:
                 raise bad("bad_value", off + e.offset, f"{what}: {e}") from None
 
-        needs_item = op in (OP_APPEND, OP_HOP, OP_TRANSFORM, OP_EMIT, OP_OUTCOME)
+        if op == OP_AGGREGATE and not AGG_COUNT <= fl <= AGG_TOP_N:
+            raise bad("unknown_code", pos + 5, f"unknown aggregator {fl}; use 1 (COUNT) to 8 (TOP_N)")
+        needs_item = op in (OP_APPEND, OP_HOP, OP_TRANSFORM, OP_EMIT, OP_OUTCOME, OP_AGGREGATE)
         if needs_item and item == NO_ITEM:
             raise bad("sequence", pos + 8, f"{name} needs an item index, not NoItem (0xFFFFFFFF)")
         if op == OP_DEFINE and item != NO_ITEM:
@@ -338,6 +356,23 @@ def decode_effects(b: bytes) -> list:
                     raise bad("truncated", body, f"DIRECT HOP body starts with a u32 partition; it has {size} bytes")
                 p = 4
             one("HOP payload", data[p:], body + p)
+        elif op == OP_AGGREGATE:
+            try:
+                keys, p = unpack_prefix(data, 0)
+            except DecodeError as e:
+                raise bad("bad_value", body + e.offset, f"AGGREGATE key path: {e}") from None
+            if not isinstance(keys, (list, tuple)):
+                raise bad("bad_value", body, f"AGGREGATE key path must be a list, not {type_name(keys)}")
+            if fl != AGG_TOP_N:
+                one("AGGREGATE value", data[p:], body + p)
+            else:
+                try:
+                    _, q = unpack_prefix(data, p)
+                except DecodeError as e:
+                    raise bad("bad_value", body + p + e.offset, f"AGGREGATE value: {e}") from None
+                nv = one("AGGREGATE n", data[q:], body + q)
+                if type(nv) is not int:
+                    raise bad("bad_value", body + q, f"AGGREGATE n of TOP_N must be an int, not {type_name(nv)}")
         elif op in (OP_TRANSFORM, OP_EMIT, OP_DEFINE, OP_OUTCOME, OP_ERROR, OP_LOG):
             if op == OP_LOG:
                 if fl > LOG_ERROR:
@@ -347,7 +382,7 @@ def decode_effects(b: bytes) -> list:
                     raise bad("unknown_code", pos + 5, f"unknown outcome {fl}; use 0 (OK), 1 (POISON) or 2 (RETRY)")
             elif fl:
                 raise bad("reserved", pos + 5, f"{name} flags are reserved, got {fl:#x}")
-            if target and op != OP_TRANSFORM:
+            if target and op not in (OP_TRANSFORM, OP_EMIT):
                 raise bad("reserved", pos + 6, f"{name} target is reserved, got {target}")
             if op == OP_OUTCOME and fl == OUTCOME_OK:
                 if size:
@@ -408,14 +443,16 @@ def decode_query(b: bytes) -> list:
         body = pos + QUERY_HEADER
         if size > n - body:
             raise FrameError(K, "truncated", i, pos, f"body length {size} exceeds the {n - body} bytes left")
-        if op not in (QUERY_SELECT, QUERY_SELECT_ONE):
-            raise FrameError(K, "unknown_code", i, pos + 4, f"unknown query op {op}; use 1 (SELECT) or 2 (SELECT_ONE)")
+        if op not in (QUERY_SELECT, QUERY_SELECT_ONE, QUERY_INVOKE):
+            raise FrameError(K, "unknown_code", i, pos + 4, f"unknown query op {op}; use 1 (SELECT), 2 (SELECT_ONE) or 3 (INVOKE)")
         if fl:
             raise FrameError(K, "reserved", i, pos + 5, f"query flags {fl:#x} set reserved bits")
         try:
             path = unpackb(b[body : body + size])
         except DecodeError as e:
             raise FrameError(K, "bad_value", i, body, f"path: {e}") from None
+        if op == QUERY_INVOKE and not isinstance(path, (list, tuple)):
+            raise FrameError(K, "bad_value", i, body, f"INVOKE arguments must be a list, not {type_name(path)}")
         out.append((op, ps, path))
         pos = body + size
     if pos != n:

@@ -15,7 +15,7 @@ from ._schema import Schema
 from ._text import quote
 
 __all__ = [
-    "Module", "Depot", "PState", "Topology", "Stage", "Partitioner",
+    "Module", "Depot", "PState", "Topology", "Query", "Stage", "Partitioner",
     "hash_by", "hash_record", "random_partition", "disallow", "modules",
 ]
 
@@ -36,11 +36,12 @@ class Partitioner:
     :func:`hash_by`, :func:`hash_record`, :func:`random_partition` or
     :func:`disallow`."""
 
-    __slots__ = ("kind", "key")
+    __slots__ = ("kind", "key", "millis")
 
-    def __init__(self, kind: str, key: Path | None = None) -> None:
+    def __init__(self, kind: str, key: Path | None = None, millis: int = 0) -> None:
         self.kind = kind
         self.key = key
+        self.millis = millis  # the period of a tick depot (ABI 1.1)
 
     def __repr__(self) -> str:
         return f"Partitioner({self.kind!r}{', ' + str(self.key) if self.key is not None else ''})"
@@ -96,15 +97,17 @@ class PState:
     with ``ctx.select`` / ``ctx.select_one`` and written with
     ``ctx.transform``."""
 
-    __slots__ = ("name", "index", "schema", "is_global", "module")
+    __slots__ = ("name", "index", "schema", "is_global", "module", "owner")
     __class_getitem__ = classmethod(types.GenericAlias)
 
-    def __init__(self, name: str, index: int, schema: Schema, is_global: bool, module: "Module") -> None:
+    def __init__(self, name: str, index: int, schema: Schema, is_global: bool, module: "Module",
+                 owner: "Topology | None" = None) -> None:
         self.name = name
         self.index = index
         self.schema = schema
         self.is_global = is_global
         self.module = module
+        self.owner = owner  # the one topology that may write it (ABI 1.1), or None
 
     def __repr__(self) -> str:
         return f"PState({self.name!r}, {self.schema})"
@@ -135,7 +138,7 @@ class Stage:
             problem = (f"stage {quote(name)} is an async function or a generator; a stage is an ordinary "
                        "function that returns when its item is done")
         if problem:
-            topology.module._misused(f"topologies[{topology.index}].stages[{index}]", problem)
+            topology.module._misused(f"{topology._section}[{topology.index}].stages[{index}]", problem)
         self.__wrapped__ = fn
 
     def __call__(self, ctx: Any, input: Any) -> Any:
@@ -145,19 +148,17 @@ class Stage:
         return f"Stage({self.topology.name}.{self.name})"
 
 
-class Topology:
-    """A declared stream topology: named stages that run for each record of
-    its source depots, and for each hop sent to them. Declare stages with
-    the :meth:`stage` decorator and start them with :meth:`source`."""
+class _Stages:
+    """What topologies and queries share: named stages."""
 
-    __slots__ = ("name", "index", "module", "stages", "sources")
+    __slots__ = ("name", "index", "module", "stages")
+    _section = "topologies"
 
     def __init__(self, name: str, index: int, module: "Module") -> None:
         self.name = name
         self.index = index
         self.module = module
         self.stages: list = []
-        self.sources: list = []
 
     def stage(self, name: "str | StageFn | None" = None, *, source: "Depot | None" = None, input: Any = None) -> Any:
         """Declare a stage; use it as a decorator::
@@ -183,21 +184,66 @@ class Topology:
 
         def deco(fn: StageFn) -> Stage:
             if not callable(fn):
-                self.module._misused(f"topologies[{self.index}].stages[{len(self.stages)}]",
+                self.module._misused(f"{self._section}[{self.index}].stages[{len(self.stages)}]",
                                      f"stage {quote(str(name))} has no function")
             n = name if isinstance(name, str) else getattr(fn, "__name__", "")
             s = Stage(n, len(self.stages), self, fn, input)
             self.stages.append(s)
             self.module._changed()
             if source is not None:
-                self.source(source, s)
+                if not isinstance(self, Topology):
+                    self.module._misused(f"{self._section}[{self.index}].stages[{s.index}]",
+                                         "a query has no sources: its first stage runs when it is invoked")
+                else:
+                    self.source(source, s)
             return s
 
         return deco
 
-    def source(self, depot: Depot, stage: Stage) -> None:
-        """Make every record appended to ``depot`` start at ``stage``."""
+
+# Where a source starts when its topology has no progress yet (ABI 1.1).
+START_BEGINNING, START_END = "beginning", "end"
+
+
+class Topology(_Stages):
+    """A declared stream or microbatch topology: named stages that run for
+    each record of its source depots, and for each hop sent to them.
+    Declare stages with the :meth:`stage` decorator and start them with
+    :meth:`source`.
+
+    A stream topology processes records one by one, at least once. A
+    microbatch topology (:meth:`Module.microbatch`) processes them in
+    numbered microbatches across every partition, all or nothing: every
+    record's effects are applied exactly once, and a microbatch becomes
+    visible at once on every partition."""
+
+    __slots__ = ("sources", "kind", "max_records", "interval_ms")
+
+    def __init__(self, name: str, index: int, module: "Module", kind: str = "stream",
+                 max_records: int | None = None, interval_ms: int = 0) -> None:
+        super().__init__(name, index, module)
+        self.sources: list = []
+        self.kind = kind
+        self.max_records = max_records
+        self.interval_ms = interval_ms
+
+    def pstate(self, name: str, schema: Schema, *, is_global: bool = False) -> PState:
+        """Declare a PState that only this topology writes (its ``owner``,
+        ABI 1.1). A microbatch topology writes only the PStates it owns;
+        every topology and query reads every PState."""
+        return self.module._pstate(name, schema, is_global, self)
+
+    def source(self, depot: Depot, stage: Stage, *, start_from: "str | int" = START_BEGINNING) -> None:
+        """Make every record appended to ``depot`` start at ``stage``.
+
+        ``start_from`` says where the topology starts reading the depot on
+        its first deploy (it is ignored once it has progress):
+        ``"beginning"`` (the default: every record still stored), ``"end"``
+        (only records appended after the deploy) or an offset (an int >= 0).
+        """
         w = f"topologies[{self.index}].sources[{len(self.sources)}]"
+        if start_from not in (START_BEGINNING, START_END) and not (type(start_from) is int and start_from >= 0):
+            self.module._misused(w + ".start_from", f"use \"beginning\", \"end\" or an offset (an int >= 0), not {start_from!r}")
         if not isinstance(depot, Depot):
             self.module._misused(w + ".depot", f"the depot is {type(depot).__name__}, not a Depot")
         elif depot.module is not self.module:
@@ -207,11 +253,33 @@ class Topology:
         elif stage.topology is not self:
             self.module._misused(w + ".stage", f"stage {quote(stage.name)} belongs to topology {quote(stage.topology.name)}; "
                                  "a source starts a stage of its own topology")
-        self.sources.append((depot, stage))
+        self.sources.append((depot, stage, start_from))
         self.module._changed()
 
     def __repr__(self) -> str:
         return f"Topology({self.name!r})"
+
+
+class Query(_Stages):
+    """A declared query topology (ABI 1.1): an on-demand, read-only
+    computation over the PStates of every partition. It takes the declared
+    arguments (clients call it with ``squall query``; stages with
+    :meth:`Ctx.invoke <squall.Ctx.invoke>`), reads one consistent snapshot,
+    and returns a result. Its first stage is the entry: it runs with the
+    argument list on some partition and hops where the data lives; stages
+    set the result with :meth:`Ctx.set_result <squall.Ctx.set_result>` or
+    aggregate into it with :meth:`Ctx.aggregate_result
+    <squall.Ctx.aggregate_result>`."""
+
+    __slots__ = ("args",)
+    _section = "queries"
+
+    def __init__(self, name: str, index: int, module: "Module", args: tuple) -> None:
+        super().__init__(name, index, module)
+        self.args = args
+
+    def __repr__(self) -> str:
+        return f"Query({self.name!r})"
 
 
 class Module:
@@ -237,6 +305,7 @@ class Module:
         self.depots: list = []
         self.pstates: list = []
         self.topologies: list = []
+        self.queries: list = []
         self._misuse: list = []
         self._built: bytes | None = None
         _modules.append(self)
@@ -260,11 +329,31 @@ class Module:
         self._changed()
         return d
 
+    def tick_depot(self, name: str, millis: "int | Any") -> Depot:
+        """Declare a tick depot (ABI 1.1): while the module runs, the host
+        appends the current time (int Unix milliseconds) to its partition 0
+        every ``millis`` milliseconds (an int, or a
+        :class:`datetime.timedelta`). Topologies read it like any depot;
+        nobody else may append to it."""
+        if hasattr(millis, "total_seconds"):
+            millis = round(millis.total_seconds() * 1000)
+        d = self.depot(name, Partitioner("tick", millis=millis))
+        if type(millis) is not int or not 1 <= millis <= 86_400_000:
+            self._misused(f"depots[{d.index}].partitioner.millis",
+                          f"the tick period must be from 1 to 86400000 milliseconds, not {millis!r}")
+            d.partitioner.millis = 1
+        return d
+
     def pstate(self, name: str, schema: Schema, *, is_global: bool = False) -> PState:
         """Declare a PState. Names conventionally start with ``$$``.
         ``is_global=True`` keeps it on partition 0 only (stages reach it
-        after ``ctx.hop_global``)."""
-        p: PState = PState(name, len(self.pstates), schema, is_global, self)
+        after ``ctx.hop_global``). Any stream topology may write it; a
+        PState of a microbatch topology is declared with
+        :meth:`Topology.pstate`."""
+        return self._pstate(name, schema, is_global, None)
+
+    def _pstate(self, name: str, schema: Schema, is_global: bool, owner: "Topology | None") -> PState:
+        p: PState = PState(name, len(self.pstates), schema, is_global, self, owner)
         if not isinstance(schema, Schema):
             self._misused(f"pstates[{p.index}].schema", f"use a Schema (squall.map_of(...), squall.INT, ...), not {type(schema).__name__}")
         self.pstates.append(p)
@@ -279,6 +368,48 @@ class Module:
         self._changed()
         return t
 
+    def microbatch(self, name: str, *, max_records: int | None = None, interval_ms: int = 0) -> Topology:
+        """Declare a microbatch topology (ABI 1.1): records are processed in
+        numbered microbatches over every partition, all or nothing, so every
+        record's effects are applied exactly once and become visible
+        together on every partition. ``max_records`` bounds the records of
+        each source and partition in one microbatch (default 1000);
+        ``interval_ms`` is the least time between the starts of two
+        microbatches (default 0: as soon as there are records). It writes
+        only the PStates it declares with :meth:`Topology.pstate`."""
+        t = Topology(name, len(self.topologies), self, "microbatch", max_records, interval_ms)
+        w = f"topologies[{t.index}]"
+        if max_records is not None and (type(max_records) is not int or not 1 <= max_records <= 1_000_000):
+            self._misused(w + ".max_records", f"must be from 1 to 1000000, not {max_records!r}")
+            t.max_records = None
+        if type(interval_ms) is not int or not 0 <= interval_ms <= 3_600_000:
+            self._misused(w + ".interval_ms", f"must be from 0 to 3600000, not {interval_ms!r}")
+            t.interval_ms = 0
+        self.topologies.append(t)
+        self._changed()
+        return t
+
+    def query(self, name: str, *args: str) -> Query:
+        """Declare a query topology (ABI 1.1) taking the named arguments::
+
+            account = app.query("account", "id", "limit")
+
+            @account.stage()
+            def start(ctx, args):          # the entry stage: args is the list
+                ctx.hop(read, args[0], args)
+        """
+        q = Query(name, len(self.queries), self, tuple(args))
+        self.queries.append(q)
+        self._changed()
+        return q
+
+    def uses_abi_1_1(self) -> bool:
+        """Whether the definition uses anything of ABI 1.1 (a tick depot, a
+        microbatch topology, an owned PState, a source start, a query)."""
+        return bool(self.queries) or any(d.partitioner.kind == "tick" for d in self.depots) or any(
+            p.owner is not None for p in self.pstates) or any(
+            t.kind != "stream" or any(s[2] != START_BEGINNING for s in t.sources) for t in self.topologies)
+
     def definition(self) -> dict:
         """The ABI form of the definition (abi/ABI.md §5), defaults
         omitted."""
@@ -291,20 +422,42 @@ class Module:
             k = dp.partitioner.key
             if k is not None and len(k) > 0 and k.error is None:
                 part["key"] = k.value()
+            if dp.partitioner.kind == "tick":
+                part["millis"] = dp.partitioner.millis
             depots.append({"name": dp.name, "partitioner": part})
         pstates = []
         for ps in self.pstates:
             e: dict = {"name": ps.name, "schema": ps.schema.value() if isinstance(ps.schema, Schema) else None}
             if ps.is_global:
                 e["global"] = True
+            if ps.owner is not None:
+                e["owner"] = ps.owner.name
             pstates.append(e)
         topos = []
         for t in self.topologies:
-            srcs = [{"depot": getattr(dp, "name", ""), "stage": getattr(st, "name", "")} for dp, st in t.sources]
-            topos.append({"name": t.name, "kind": "stream", "sources": srcs, "stages": [s.name for s in t.stages]})
+            srcs = []
+            for dp, st, start in t.sources:
+                src = {"depot": getattr(dp, "name", ""), "stage": getattr(st, "name", "")}
+                if start != START_BEGINNING:
+                    src["start_from"] = start
+                srcs.append(src)
+            te = {"name": t.name, "kind": t.kind, "sources": srcs, "stages": [s.name for s in t.stages]}
+            if t.max_records is not None and t.max_records != 1000:
+                te["max_records"] = t.max_records
+            if t.interval_ms:
+                te["interval_ms"] = t.interval_ms
+            topos.append(te)
         d["depots"] = depots
         d["pstates"] = pstates
         d["topologies"] = topos
+        if self.queries:
+            qs = []
+            for q in self.queries:
+                qe: dict = {"name": q.name, "stages": [s.name for s in q.stages]}
+                if q.args:
+                    qe["args"] = list(q.args)
+                qs.append(qe)
+            d["queries"] = qs
         return d
 
     def check(self) -> None:

@@ -19,9 +19,10 @@ import struct
 from . import _frames as F
 from ._codec import DecodeError, EncodeError, packb, unpackb
 from ._errors import (
-    HostFailure, InputError, NotFound, Poison, QueryError, RejectedError, classify, message_of,
+    HostFailure, InputError, InvokeError, NotFound, Poison, QueryError, RejectedError, classify, message_of,
 )
-from ._module import Depot, Module, PState, Stage
+from ._agg import Agg
+from ._module import Depot, Module, PState, Query, Stage
 from ._path import Path, PathError, SELECT, TRANSFORM
 from ._text import quote
 
@@ -253,6 +254,89 @@ class Ctx:
         text = str(message).encode("utf-8", "replace")[: 8 << 10].decode("utf-8", "ignore").encode("utf-8")
         self._inst.add(F.OP_LOG, lv, 0, self._item, text)
         self._added()
+
+    # -- ABI 1.1: aggregation, query results, invocations
+
+    def _agg_body(self, what: str, agg: Agg, keys: tuple) -> bytes:
+        if agg.__class__ is not Agg:
+            raise Poison(f"squall: {what} takes an Agg such as squall.Agg.count(), not {type(agg).__name__}")
+        try:
+            body = packb(list(keys)) + packb(agg.value)
+        except EncodeError as e:
+            raise Poison(f"squall: {what}: {str(e).removeprefix('squall: ')}") from None
+        if agg.code == F.AGG_TOP_N:
+            body += packb(agg.n)
+        return body
+
+    def aggregate(self, pstate: PState, agg: Agg, *keys: Any) -> None:
+        """Combine ``agg`` into ``pstate`` at the key path ``keys`` (a
+        group-by: ``ctx.aggregate(stats, squall.Agg.count(), user,
+        "visits")`` counts into ``stats[user]["visits"]``; maps are created
+        where keys are absent). The first key belongs to this partition
+        (hop there first). The host applies the aggregator: counts and sums
+        as increments, so that many aggregations of a microbatch on one key
+        combine in its write."""
+        self._check_pstate(pstate)
+        self._usable()
+        body = self._agg_body("aggregate", agg, keys)
+        self._inst.add(F.OP_AGGREGATE, agg.code, pstate.index, self._item, body)
+        self._added()
+
+    def aggregate_result(self, agg: Agg, *keys: Any) -> None:
+        """Combine ``agg`` into the result of the query being run, at the
+        key path ``keys`` (``()`` for the whole result). Only in a query
+        topology's stages."""
+        self._in_query("aggregate_result")
+        self._usable()
+        body = self._agg_body("aggregate_result", agg, keys)
+        self._inst.add(F.OP_AGGREGATE, agg.code, F.QUERY_RESULT_TARGET, self._item, body)
+        self._added()
+
+    def set_result(self, value: Any) -> None:
+        """Set the result of the query being run to ``value`` (later
+        :meth:`aggregate_result` calls combine into it). Only in a query
+        topology's stages."""
+        self._in_query("set_result")
+        self._usable()
+        try:
+            body = packb(value)
+        except EncodeError as e:
+            raise Poison(f"squall: set_result: {str(e).removeprefix('squall: ')}") from None
+        self._inst.add(F.OP_EMIT, 0, F.EMIT_QUERY_RESULT, self._item, body)
+        self._added()
+
+    def _in_query(self, what: str) -> None:
+        if not self._batch.flags & F.BATCH_QUERY:
+            raise Poison(f"squall: {what}: only a query topology's stages have a result; "
+                         f"topology {quote(self._inst.topology.name)} is not a query")
+
+    def invoke(self, query: Query, *args: Any) -> Any:
+        """Run ``query`` of this module with ``args`` and return its result.
+        It reads the committed PStates (not this batch's own writes).
+        Raises :class:`~squall.InvokeError` when the query fails (a wrong
+        argument count poisons the item; a failed or late query retries
+        it)."""
+        mod = self._inst.module
+        if query.__class__ is not Query or query.index >= len(mod.queries) or mod.queries[query.index] is not query:
+            raise Poison(f"squall: invoke: {query!r} is not a query of this module")
+        self._usable()
+        try:
+            body = packb(list(args))
+        except EncodeError as e:
+            raise Poison(f"squall: invoke {query.name}: {str(e).removeprefix('squall: ')}") from None
+        r = self._inst.query(F.QUERY_INVOKE, query.index, body)
+        if self.rejected is not None:
+            raise self.rejected
+        if r.status == F.RESULT_OK:
+            return r.value
+        raise InvokeError(query.name, r.status, r.message)
+
+    @property
+    def batch_id(self) -> int:
+        """The batch's number; in a microbatch topology the microbatch
+        number, the same on every partition and attempt and one higher for
+        each microbatch: use it for idempotent writes outside Squall."""
+        return self._batch.batch_id
 
     # -- reads
 
@@ -562,16 +646,18 @@ class Instance:
             b = F.decode_batch(frame)
         except F.FrameError as e:
             return self.fail_call(F.NO_ITEM, "abi", str(e))
-        if b.topology >= len(mod.topologies):
-            return self.fail_call(F.NO_ITEM, "abi", f"squall_process: the batch names topology {b.topology}; the module has {len(mod.topologies)}")
-        topo = mod.topologies[b.topology]
+        topos = mod.queries if b.flags & F.BATCH_QUERY else mod.topologies
+        if b.topology >= len(topos):
+            what = "query" if b.flags & F.BATCH_QUERY else "topology"
+            return self.fail_call(F.NO_ITEM, "abi", f"squall_process: the batch names {what} {b.topology}; the module has {len(topos)}")
+        topo = topos[b.topology]
         self.topology = topo
         stages = topo.stages
         eff = self.eff
         failed = F.NO_ITEM
         for i, it in enumerate(b.items):
             if it.stage >= len(stages):
-                return self.fail_call(i, "abi", f"squall_process: item {i} names stage {it.stage} of topology {quote(topo.name)}, which has {len(stages)}")
+                return self.fail_call(i, "abi", f"squall_process: item {i} names stage {it.stage} of {quote(topo.name)}, which has {len(stages)}")
             stage = stages[it.stage]
             ctx = Ctx(self, b, it, i, stage)
             self.cur = ctx
