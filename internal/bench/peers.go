@@ -17,6 +17,7 @@ import (
 
 	"github.com/squall-run/squall/abi"
 	"github.com/squall-run/squall/client"
+	"github.com/squall-run/squall/internal/resp"
 )
 
 // The harness's side of the peers: each start function runs a peer as
@@ -163,7 +164,7 @@ func (e *env) startRedis(ctx context.Context) (*redisPeer, error) {
 				"--daemonize", "no", "--logfile", "", "--save", "",
 				"--appendonly", "yes", "--appendfsync", "always"},
 			Ready: func(ctx context.Context, _ *Proc) error {
-				c, err := DialRedis(ctx, addr)
+				c, err := resp.Dial(ctx, addr)
 				if err != nil {
 					return err
 				}
@@ -181,10 +182,10 @@ func (e *env) startRedis(ctx context.Context) (*redisPeer, error) {
 }
 
 // conns opens n connections to the server.
-func (r *redisPeer) conns(ctx context.Context, n int) ([]*Redis, error) {
-	var cs []*Redis
+func (r *redisPeer) conns(ctx context.Context, n int) ([]*resp.Conn, error) {
+	var cs []*resp.Conn
 	for range n {
-		c, err := DialRedis(ctx, r.addr)
+		c, err := resp.Dial(ctx, r.addr)
 		if err != nil {
 			closeAll(cs)
 			return nil, err
@@ -194,7 +195,7 @@ func (r *redisPeer) conns(ctx context.Context, n int) ([]*Redis, error) {
 	return cs, nil
 }
 
-func closeAll(cs []*Redis) {
+func closeAll(cs []*resp.Conn) {
 	for _, c := range cs {
 		_ = c.Close()
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/squall-run/squall/abi"
 	"github.com/squall-run/squall/client"
+	"github.com/squall-run/squall/internal/resp"
 )
 
 // fanoutWork is one case of the fanout: who follows each author, and the
@@ -170,7 +171,7 @@ func (e *env) fanoutPipeline(ctx context.Context, w *fanoutWork) (row *Row, err 
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, p.stop()) }()
-	rc, err := DialRedis(ctx, p.redis.addr)
+	rc, err := resp.Dial(ctx, p.redis.addr)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/squall-run/squall/abi"
 	"github.com/squall-run/squall/client"
+	"github.com/squall-run/squall/internal/resp"
 )
 
 // The wordcount workload, as internal/e2e's benchmark: sentences of 8
@@ -254,7 +255,7 @@ func (e *env) wordcountPipeline(ctx context.Context, sents, lats []Sentence) (ro
 	if err != nil {
 		return nil, err
 	}
-	rc, err := DialRedis(ctx, p.redis.addr)
+	rc, err := resp.Dial(ctx, p.redis.addr)
 	if err != nil {
 		return nil, err
 	}
