@@ -39,7 +39,8 @@ type Child struct {
 	// not print it. Ack never sees it.
 	Ready string
 	// Acks is how many acknowledgments to wait for before the kill; 0
-	// waits for Timeout only.
+	// waits for Timeout only. When it is set, a child that acknowledged
+	// nothing fails the test.
 	Acks int
 	// Timeout is how long the child runs at most: it is killed then,
 	// whatever it acknowledged.
@@ -58,9 +59,10 @@ type Result struct {
 
 // Run runs the child and kills it with SIGKILL after c.Acks
 // acknowledgments or c.Timeout, whichever comes first. It fails the test
-// if the child cannot start, never prints c.Ready, or ends by itself
-// instead of being killed (children run until killed; one that exits has
-// failed, and its stderr says why).
+// if the child cannot start, never prints c.Ready, ends by itself instead
+// of being killed (children run until killed; one that exits has failed,
+// and its stderr says why), or acknowledged nothing when c.Acks asked for
+// acknowledgments.
 func Run(t testing.TB, c Child) Result {
 	t.Helper()
 	args := c.Args
@@ -133,7 +135,23 @@ loop:
 	if !killed(err) {
 		t.Fatalf("crashtest: the child ended by itself (%v) instead of being killed:\n%s", err, res.Stderr)
 	}
+	if c.Acks > 0 && res.Acks == 0 {
+		t.Fatalf("crashtest: the child acknowledged nothing in %v; stderr:\n%s", c.Timeout, res.Stderr)
+	}
 	return res
+}
+
+// IDs returns a Child.Ack for children that acknowledge with lines of
+// fields words, "A <id> ...": it records each id in acked.
+func IDs(acked map[string]bool, fields int) func(line string) bool {
+	return func(line string) bool {
+		f := strings.Fields(line)
+		if len(f) != fields || f[0] != "A" {
+			return false
+		}
+		acked[f[1]] = true
+		return true
+	}
 }
 
 // killed reports whether err, from Wait, says SIGKILL ended the process.

@@ -125,6 +125,8 @@ func TestRunFails(t *testing.T) {
 			[]string{"ended by itself", "exit status 3", "child: giving up"}},
 		{"no ready line", Child{Env: []string{childEnv + "=exit"}, Ready: "READY", Timeout: time.Minute, Ack: isAck},
 			[]string{`never printed "READY"`, "child: giving up"}},
+		{"nothing acknowledged", Child{Env: []string{childEnv + "=silent"}, Acks: 1, Timeout: 50 * time.Millisecond, Ack: isAck},
+			[]string{"acknowledged nothing"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -142,8 +144,30 @@ func TestRunFails(t *testing.T) {
 }
 
 func TestRunKillsASilentChildAtTimeout(t *testing.T) {
-	res := Run(t, Child{Env: []string{childEnv + "=silent"}, Acks: 1, Timeout: 50 * time.Millisecond, Ack: isAck})
+	res := Run(t, Child{Env: []string{childEnv + "=silent"}, Timeout: 50 * time.Millisecond, Ack: isAck})
 	if res.Acks != 0 {
 		t.Fatalf("Acks = %d, want 0", res.Acks)
+	}
+}
+
+func TestIDs(t *testing.T) {
+	acked := map[string]bool{}
+	ack := IDs(acked, 3)
+	for _, tc := range []struct {
+		line string
+		want bool
+	}{
+		{"A t1 7", true},
+		{"A t2", false},     // too few fields
+		{"A t3 7 9", false}, // too many
+		{"B t4 7", false},   // not an acknowledgment
+		{"", false},
+	} {
+		if got := ack(tc.line); got != tc.want {
+			t.Errorf("ack(%q) = %v, want %v", tc.line, got, tc.want)
+		}
+	}
+	if len(acked) != 1 || !acked["t1"] {
+		t.Errorf("acked = %v, want t1 only", acked)
 	}
 }
