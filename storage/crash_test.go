@@ -1,23 +1,20 @@
 package storage
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/squall-run/squall/abi"
+	"github.com/squall-run/squall/internal/crashtest"
 )
 
 // The crash tests run a workload of concurrent durable appends and
@@ -338,63 +335,18 @@ func TestCrash(t *testing.T) {
 	dir := t.TempDir()
 	var acks []string
 	for iter := range iters {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashIterEnv+"="+strconv.Itoa(iter))
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		lines := make(chan string, 1024)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				lines <- sc.Text()
-			}
-			close(lines)
-		}()
-		var iterAcks []string
-		ready := false
 		killAt := time.Duration(200+rand.IntN(600)) * time.Millisecond
-		timer := time.NewTimer(30 * time.Second) // for READY
-	loop:
-		for {
-			select {
-			case line, ok := <-lines:
-				if !ok {
-					break loop
-				}
-				if line == "READY" {
-					ready = true
-					timer.Reset(killAt)
-					continue
-				}
-				iterAcks = append(iterAcks, line)
-			case <-timer.C:
-				_ = cmd.Process.Signal(syscall.SIGKILL)
-				// Keep reading: lines written before the kill are acks.
-				for line := range lines {
-					if line != "READY" {
-						iterAcks = append(iterAcks, line)
-					}
-				}
-				break loop
-			}
-		}
-		err = cmd.Wait()
-		if !ready {
-			t.Fatalf("iteration %d: child never became ready: %v\n%s", iter, err, stderr.String())
-		}
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-			t.Fatalf("iteration %d: child ended by itself (%v) instead of being killed:\n%s", iter, err, stderr.String())
-		}
-		acks = append(acks, iterAcks...)
-		t.Logf("iteration %d: killed after %v with %d new acknowledgments", iter, killAt, len(iterAcks))
+		res := crashtest.Run(t, crashtest.Child{
+			Args:    []string{"-test.run=^TestCrashChild$", "-test.count=1"},
+			Env:     []string{crashChildEnv + "=" + dir, crashIterEnv + "=" + strconv.Itoa(iter)},
+			Ready:   "READY",
+			Timeout: killAt,
+			Ack: func(line string) bool {
+				acks = append(acks, line)
+				return true
+			},
+		})
+		t.Logf("iteration %d: killed after %v with %d new acknowledgments", iter, killAt, res.Acks)
 
 		db, err := Open(dir, Options{})
 		if err != nil {

@@ -20,7 +20,7 @@
 // its peer is not the comparison they exist for.
 //
 // The non-test code is the harness: [StartRedis] runs and stops a
-// redis-server, [RedisConn] is a minimal RESP client (PING, SET, GET, one
-// request at a time, no pipelining), and [Run] drives concurrent workers
-// and summarizes per-operation latencies ([Result]).
+// redis-server, [RedisConn] is a minimal client on package resp (PING,
+// SET, GET, one request at a time, no pipelining), and [Run] drives
+// concurrent workers and summarizes per-operation latencies ([Result]).
 package apibench

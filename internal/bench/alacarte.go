@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/squall-run/squall/internal/resp"
 )
 
 // The "à la carte" pipeline users would assemble instead of Squall: a
@@ -48,7 +50,7 @@ func runConsumerPeer(ctx context.Context, args []string, stdout io.Writer) error
 		return fmt.Errorf("bench-peer consumer: %w", err)
 	}
 	var stream string
-	var work func(rc *Redis, msgs []jetstream.Msg) error
+	var work func(rc *resp.Conn, msgs []jetstream.Msg) error
 	switch *job {
 	case "wordcount":
 		stream, work = wordcountStream, countWords
@@ -69,7 +71,7 @@ func runConsumerPeer(ctx context.Context, args []string, stdout io.Writer) error
 	if err != nil {
 		return fmt.Errorf("bench-peer consumer: %w", err)
 	}
-	rc, err := DialRedis(ctx, *redisAddr)
+	rc, err := resp.Dial(ctx, *redisAddr)
 	if err != nil {
 		return err
 	}
@@ -144,7 +146,7 @@ func wordKey(w string) string { return "wc:" + w }
 
 // countWords adds each word of each sentence to its count (INCRBY per
 // word, the example's Incr per word), in one pipeline.
-func countWords(rc *Redis, msgs []jetstream.Msg) error {
+func countWords(rc *resp.Conn, msgs []jetstream.Msg) error {
 	var cmds [][]string
 	for _, m := range msgs {
 		var s Sentence
@@ -178,7 +180,7 @@ func postCountKey(u string) string { return "postCount:" + u }
 // the post, read the author's followers (a Redis set), append the post to
 // each follower's timeline (a Redis list). Two pipelines per batch: the
 // follower sets, then the writes.
-func fanOut(rc *Redis, msgs []jetstream.Msg) error {
+func fanOut(rc *resp.Conn, msgs []jetstream.Msg) error {
 	posts := make([]Post, len(msgs))
 	reads := make([][]string, len(msgs))
 	for i, m := range msgs {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/squall-run/squall/abi"
 	"github.com/squall-run/squall/client"
+	"github.com/squall-run/squall/internal/resp"
 )
 
 // The harness's side of the peers: each start function runs a peer as
@@ -30,8 +31,8 @@ type squallPeer struct {
 }
 
 // startSquall starts `squall server` on a fresh data directory, without
-// authentication (loopback only).
-func (e *env) startSquall(ctx context.Context) (*squallPeer, error) {
+// authentication (loopback only), and deploys the module wasm on it.
+func (e *env) startSquall(ctx context.Context, wasm []byte) (*squallPeer, error) {
 	dir, err := e.tempDir("squall")
 	if err != nil {
 		return nil, err
@@ -58,7 +59,11 @@ func (e *env) startSquall(ctx context.Context) (*squallPeer, error) {
 		}
 		return nil, err
 	}
-	return &squallPeer{proc: proc, c: c}, nil
+	s := &squallPeer{proc: proc, c: c}
+	if err := s.deploy(ctx, wasm); err != nil {
+		return nil, errors.Join(err, s.stop())
+	}
+	return s, nil
 }
 
 func (s *squallPeer) stop() error {
@@ -73,6 +78,19 @@ func (s *squallPeer) deploy(ctx context.Context, wasm []byte) error {
 		return fmt.Errorf("bench: deploy: %w", err)
 	}
 	return nil
+}
+
+// load appends recs to a depot from workers clients, in batches with
+// APPEND_ACK, and waits until every topology has processed them.
+func (s *squallPeer) load(ctx context.Context, workers int, module, depot string, recs []abi.Value) error {
+	err := ingest(ctx, workers, len(recs), func(ctx context.Context, lo, hi int) error {
+		_, err := s.c.AppendBatch(ctx, module, depot, recs[lo:hi], client.AckAppend)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.waitIdle(ctx)
 }
 
 // waitIdle waits until every topology has processed everything appended.
@@ -146,7 +164,7 @@ func (e *env) startRedis(ctx context.Context) (*redisPeer, error) {
 				"--daemonize", "no", "--logfile", "", "--save", "",
 				"--appendonly", "yes", "--appendfsync", "always"},
 			Ready: func(ctx context.Context, _ *Proc) error {
-				c, err := DialRedis(ctx, addr)
+				c, err := resp.Dial(ctx, addr)
 				if err != nil {
 					return err
 				}
@@ -164,10 +182,10 @@ func (e *env) startRedis(ctx context.Context) (*redisPeer, error) {
 }
 
 // conns opens n connections to the server.
-func (r *redisPeer) conns(ctx context.Context, n int) ([]*Redis, error) {
-	var cs []*Redis
+func (r *redisPeer) conns(ctx context.Context, n int) ([]*resp.Conn, error) {
+	var cs []*resp.Conn
 	for range n {
-		c, err := DialRedis(ctx, r.addr)
+		c, err := resp.Dial(ctx, r.addr)
 		if err != nil {
 			closeAll(cs)
 			return nil, err
@@ -177,7 +195,7 @@ func (r *redisPeer) conns(ctx context.Context, n int) ([]*Redis, error) {
 	return cs, nil
 }
 
-func closeAll(cs []*Redis) {
+func closeAll(cs []*resp.Conn) {
 	for _, c := range cs {
 		_ = c.Close()
 	}
@@ -302,41 +320,6 @@ func (e *env) tempDir(name string) (string, error) {
 		return "", fmt.Errorf("bench: %w", err)
 	}
 	return d, nil
-}
-
-// measured runs fn and returns the resource use of procs during it: CPU
-// time spent, and the sum of their peak RSS at the end.
-func measured(procs []*Proc, fn func() error) ([]ProcUsage, error) {
-	before := make([]Usage, len(procs))
-	for i, p := range procs {
-		u, err := p.Usage()
-		if err != nil {
-			return nil, err
-		}
-		before[i] = u
-	}
-	if err := fn(); err != nil {
-		return nil, err
-	}
-	out := make([]ProcUsage, len(procs))
-	for i, p := range procs {
-		u, err := p.Usage()
-		if err != nil {
-			return nil, err
-		}
-		out[i] = ProcUsage{Name: p.Name, CPUSeconds: (u.CPU - before[i].CPU).Seconds(), PeakRSSBytes: u.PeakRSS}
-	}
-	return out, nil
-}
-
-// setUsage fills a row's resource columns from its processes'.
-func (r *Row) setUsage(us []ProcUsage) {
-	r.Procs = us
-	r.CPUSeconds, r.PeakRSSBytes = 0, 0
-	for _, u := range us {
-		r.CPUSeconds += u.CPUSeconds
-		r.PeakRSSBytes += u.PeakRSSBytes
-	}
 }
 
 // path returns the path of rel, a path relative to the repository's root.

@@ -63,47 +63,21 @@ func (e *env) appendScenario(ctx context.Context) (*ScenarioResult, error) {
 	return s, nil
 }
 
-func sampleRow(system string, baseline bool, smp Sample) *Row {
-	return &Row{System: system, Baseline: baseline, Ops: smp.Ops, Seconds: smp.Elapsed.Seconds(), Throughput: smp.PerSec(),
-		P50Ms: ms(smp.Lat.P50), P99Ms: ms(smp.Lat.P99), LatencyOps: smp.Lat.Count}
-}
-
-// setLatency sets the row's latency columns from a latency run.
-func (r *Row) setLatency(s Sample) {
-	r.P50Ms, r.P99Ms, r.LatencyOps = ms(s.Lat.P50), ms(s.Lat.P99), s.Lat.Count
-}
-
-func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
-
 func (e *env) appendSquall(ctx context.Context, wasm []byte) (row *Row, err error) {
 	e.logf("  append: squall")
-	sq, err := e.startSquall(ctx)
+	sq, err := e.startSquall(ctx, wasm)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, sq.stop()) }()
-	if err := sq.deploy(ctx, wasm); err != nil {
-		return nil, err
-	}
 	recs := make([]abi.Value, 4096)
 	for i := range recs {
 		recs[i], _ = appendRecord(i)
 	}
-	var smp Sample
-	us, err := measured([]*Proc{sq.proc}, func() error {
-		var err error
-		smp, err = ClosedLoop(ctx, e.sz.appendWorkers, e.sz.appendFor, func(ctx context.Context, w, i int) error {
-			_, err := sq.c.Append(ctx, "eventlog", "events", recs[(w*7919+i)%len(recs)], client.AckAppend)
-			return err
-		})
+	return closedLoopRow(ctx, []*Proc{sq.proc}, "Squall", false, e.sz.appendWorkers, e.sz.appendFor, func(ctx context.Context, w, i int) error {
+		_, err := sq.c.Append(ctx, "eventlog", "events", recs[(w*7919+i)%len(recs)], client.AckAppend)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	row = sampleRow("Squall", false, smp)
-	row.setUsage(us)
-	return row, nil
 }
 
 func (e *env) appendPebble(ctx context.Context) (row *Row, err error) {
@@ -161,24 +135,16 @@ func (e *env) appendJetStream(ctx context.Context, syncAlways bool) (row *Row, e
 	for i := range payloads {
 		_, payloads[i] = appendRecord(i)
 	}
-	var smp Sample
-	us, err := measured([]*Proc{n.proc}, func() error {
-		var err error
-		smp, err = ClosedLoop(ctx, e.sz.appendWorkers, e.sz.appendFor, func(ctx context.Context, w, i int) error {
-			_, err := n.js.Publish(ctx, "events", payloads[(w*7919+i)%len(payloads)])
-			return err
-		})
+	system := "NATS JetStream (sync always)"
+	if !syncAlways {
+		system = "NATS JetStream (default sync)"
+	}
+	row, err = closedLoopRow(ctx, []*Proc{n.proc}, system, true, e.sz.appendWorkers, e.sz.appendFor, func(ctx context.Context, w, i int) error {
+		_, err := n.js.Publish(ctx, "events", payloads[(w*7919+i)%len(payloads)])
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if syncAlways {
-		row = sampleRow("NATS JetStream (sync always)", true, smp)
-	} else {
-		row = sampleRow("NATS JetStream (default sync)", true, smp)
+	if err == nil && !syncAlways {
 		row.Note = "acknowledged before it is fsynced (nats-server fsyncs every 2 minutes by default): not durable on power loss, shown for scale."
 	}
-	row.setUsage(us)
-	return row, nil
+	return row, err
 }

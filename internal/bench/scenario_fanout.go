@@ -12,6 +12,7 @@ import (
 
 	"github.com/squall-run/squall/abi"
 	"github.com/squall-run/squall/client"
+	"github.com/squall-run/squall/internal/resp"
 )
 
 // fanoutWork is one case of the fanout: who follows each author, and the
@@ -98,21 +99,16 @@ func (e *env) fanoutScenario(ctx context.Context) (*ScenarioResult, error) {
 }
 
 func fanoutRow(system string, baseline bool, w *fanoutWork, elapsed time.Duration) *Row {
-	n := len(w.posts)
-	return &Row{System: system, Baseline: baseline, Ops: n, Seconds: elapsed.Seconds(), Throughput: float64(n) / elapsed.Seconds(),
-		Extra: []Metric{{Name: "timeline writes/s", Value: float64(n*w.followers) / elapsed.Seconds()}}}
+	return throughputRow(system, baseline, len(w.posts), elapsed, "timeline writes/s", w.followers)
 }
 
 func (e *env) fanoutSquall(ctx context.Context, m guestModule, w *fanoutWork) (row *Row, err error) {
 	e.logf("  fanout %d: squall (%s)", w.followers, m.lang)
-	sq, err := e.startSquall(ctx)
+	sq, err := e.startSquall(ctx, m.wasm)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, sq.stop()) }()
-	if err := sq.deploy(ctx, m.wasm); err != nil {
-		return nil, err
-	}
 	var follows []abi.Value
 	for _, a := range w.authors {
 		for _, f := range w.follows[a] {
@@ -120,32 +116,15 @@ func (e *env) fanoutSquall(ctx context.Context, m guestModule, w *fanoutWork) (r
 				abi.MapEntry{Key: abi.String("to"), Val: abi.String(a)}))
 		}
 	}
-	err = ingest(ctx, e.sz.ingestWorkers, len(follows), func(ctx context.Context, lo, hi int) error {
-		_, err := sq.c.AppendBatch(ctx, "social", "follows", follows[lo:hi], client.AckAppend)
-		return err
-	})
-	if err == nil {
-		err = sq.waitIdle(ctx)
-	}
-	if err != nil {
+	if err := sq.load(ctx, e.sz.ingestWorkers, "social", "follows", follows); err != nil {
 		return nil, fmt.Errorf("load the follows: %w", err)
 	}
 	posts := make([]abi.Value, len(w.posts))
 	for i, p := range w.posts {
 		posts[i] = p.value()
 	}
-	var elapsed time.Duration
-	us, err := measured([]*Proc{sq.proc}, func() error {
-		t0 := time.Now()
-		err := ingest(ctx, e.sz.ingestWorkers, len(posts), func(ctx context.Context, lo, hi int) error {
-			_, err := sq.c.AppendBatch(ctx, "social", "posts", posts[lo:hi], client.AckAppend)
-			return err
-		})
-		if err == nil {
-			err = sq.waitIdle(ctx)
-		}
-		elapsed = time.Since(t0)
-		return err
+	elapsed, us, err := timed([]*Proc{sq.proc}, func() error {
+		return sq.load(ctx, e.sz.ingestWorkers, "social", "posts", posts)
 	})
 	if err != nil {
 		return nil, err
@@ -192,7 +171,7 @@ func (e *env) fanoutPipeline(ctx context.Context, w *fanoutWork) (row *Row, err 
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, p.stop()) }()
-	rc, err := DialRedis(ctx, p.redis.addr)
+	rc, err := resp.Dial(ctx, p.redis.addr)
 	if err != nil {
 		return nil, err
 	}
@@ -208,17 +187,8 @@ func (e *env) fanoutPipeline(ctx context.Context, w *fanoutWork) (row *Row, err 
 	for i, post := range w.posts {
 		payloads[i], _ = json.Marshal(post)
 	}
-	var elapsed time.Duration
-	us, err := measured(p.procs(), func() error {
-		t0 := time.Now()
-		err := ingest(ctx, e.sz.ingestWorkers, len(payloads), func(ctx context.Context, lo, hi int) error {
-			return publishAll(ctx, p.nats.js, fanoutSubject, payloads[lo:hi])
-		})
-		if err == nil {
-			err = p.nats.waitDrained(ctx, fanoutStream, p.cons)
-		}
-		elapsed = time.Since(t0)
-		return err
+	elapsed, us, err := timed(p.procs(), func() error {
+		return p.load(ctx, e.sz.ingestWorkers, fanoutStream, fanoutSubject, payloads)
 	})
 	if err != nil {
 		return nil, err

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/squall-run/squall/abi"
-	"github.com/squall-run/squall/client"
 )
 
 // queryWord is the query scenario's k-th word; every word's count is 1.
@@ -47,14 +46,11 @@ func (e *env) queryScenario(ctx context.Context) (*ScenarioResult, error) {
 
 func (e *env) querySquall(ctx context.Context, wasm []byte) (row *Row, err error) {
 	e.logf("  query: squall")
-	sq, err := e.startSquall(ctx)
+	sq, err := e.startSquall(ctx, wasm)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, sq.stop()) }()
-	if err := sq.deploy(ctx, wasm); err != nil {
-		return nil, err
-	}
 	keys := e.sz.queryKeys
 	var recs []abi.Value
 	for k := 0; k < keys; k += wcWords {
@@ -64,42 +60,24 @@ func (e *env) querySquall(ctx context.Context, wasm []byte) (row *Row, err error
 		}
 		recs = append(recs, Sentence{User: "user" + strconv.Itoa(k), Text: strings.Join(ws, " ")}.value())
 	}
-	err = ingest(ctx, e.sz.ingestWorkers, len(recs), func(ctx context.Context, lo, hi int) error {
-		_, err := sq.c.AppendBatch(ctx, "wordcount", "sentences", recs[lo:hi], client.AckAppend)
-		return err
-	})
-	if err == nil {
-		err = sq.waitIdle(ctx)
-	}
-	if err != nil {
+	if err := sq.load(ctx, e.sz.ingestWorkers, "wordcount", "sentences", recs); err != nil {
 		return nil, fmt.Errorf("load the counts: %w", err)
 	}
 	paths := make([]abi.Path, keys)
 	for k := range paths {
 		paths[k] = abi.P().Key(abi.String(queryWord(k)))
 	}
-	var smp Sample
-	us, err := measured([]*Proc{sq.proc}, func() error {
-		var err error
-		smp, err = ClosedLoop(ctx, e.sz.queryWorkers, e.sz.queryFor, func(ctx context.Context, w, i int) error {
-			k := queryKey(w, i, keys)
-			v, err := sq.c.SelectOne(ctx, "wordcount", "$$wordCounts", paths[k])
-			if err != nil {
-				return err
-			}
-			if n, ok := v.AsInt(); !ok || n != 1 {
-				return fmt.Errorf("count of %s is %v, want 1", queryWord(k), v)
-			}
-			return nil
-		})
-		return err
+	return closedLoopRow(ctx, []*Proc{sq.proc}, "Squall SelectOne", false, e.sz.queryWorkers, e.sz.queryFor, func(ctx context.Context, w, i int) error {
+		k := queryKey(w, i, keys)
+		v, err := sq.c.SelectOne(ctx, "wordcount", "$$wordCounts", paths[k])
+		if err != nil {
+			return err
+		}
+		if n, ok := v.AsInt(); !ok || n != 1 {
+			return fmt.Errorf("count of %s is %v, want 1", queryWord(k), v)
+		}
+		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	row = sampleRow("Squall SelectOne", false, smp)
-	row.setUsage(us)
-	return row, nil
 }
 
 func (e *env) queryRedis(ctx context.Context) (row *Row, err error) {
@@ -122,26 +100,15 @@ func (e *env) queryRedis(ctx context.Context) (row *Row, err error) {
 	if _, err := conns[0].Pipeline(sets); err != nil {
 		return nil, fmt.Errorf("load the counts: %w", err)
 	}
-	var smp Sample
-	us, err := measured([]*Proc{r.proc}, func() error {
-		var err error
-		smp, err = ClosedLoop(ctx, e.sz.queryWorkers, e.sz.queryFor, func(_ context.Context, w, i int) error {
-			k := queryKey(w, i, keys)
-			v, err := conns[w].Do("GET", wordKey(queryWord(k)))
-			if err != nil {
-				return err
-			}
-			if string(v.Str) != "1" {
-				return fmt.Errorf("GET %s = %q, want 1", queryWord(k), v.Str)
-			}
-			return nil
-		})
-		return err
+	return closedLoopRow(ctx, []*Proc{r.proc}, "Redis GET", true, e.sz.queryWorkers, e.sz.queryFor, func(_ context.Context, w, i int) error {
+		k := queryKey(w, i, keys)
+		v, err := conns[w].Do("GET", wordKey(queryWord(k)))
+		if err != nil {
+			return err
+		}
+		if string(v.Str) != "1" {
+			return fmt.Errorf("GET %s = %q, want 1", queryWord(k), v.Str)
+		}
+		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	row = sampleRow("Redis GET", true, smp)
-	row.setUsage(us)
-	return row, nil
 }

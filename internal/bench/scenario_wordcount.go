@@ -17,6 +17,7 @@ import (
 
 	"github.com/squall-run/squall/abi"
 	"github.com/squall-run/squall/client"
+	"github.com/squall-run/squall/internal/resp"
 )
 
 // The wordcount workload, as internal/e2e's benchmark: sentences of 8
@@ -136,30 +137,17 @@ func (e *env) wordcountScenario(ctx context.Context) (*ScenarioResult, error) {
 
 func (e *env) wordcountSquall(ctx context.Context, m guestModule, sents, lats []Sentence) (row *Row, err error) {
 	e.logf("  wordcount: squall (%s)", m.lang)
-	sq, err := e.startSquall(ctx)
+	sq, err := e.startSquall(ctx, m.wasm)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, sq.stop()) }()
-	if err := sq.deploy(ctx, m.wasm); err != nil {
-		return nil, err
-	}
 	recs := make([]abi.Value, len(sents))
 	for i, s := range sents {
 		recs[i] = s.value()
 	}
-	var elapsed time.Duration
-	us, err := measured([]*Proc{sq.proc}, func() error {
-		t0 := time.Now()
-		err := ingest(ctx, e.sz.ingestWorkers, len(recs), func(ctx context.Context, lo, hi int) error {
-			_, err := sq.c.AppendBatch(ctx, "wordcount", "sentences", recs[lo:hi], client.AckAppend)
-			return err
-		})
-		if err == nil {
-			err = sq.waitIdle(ctx)
-		}
-		elapsed = time.Since(t0)
-		return err
+	elapsed, us, err := timed([]*Proc{sq.proc}, func() error {
+		return sq.load(ctx, e.sz.ingestWorkers, "wordcount", "sentences", recs)
 	})
 	if err != nil {
 		return nil, err
@@ -184,10 +172,8 @@ func (e *env) wordcountSquall(ctx context.Context, m guestModule, sents, lats []
 	if err != nil {
 		return nil, err
 	}
-	row = &Row{System: "Squall (" + m.lang + ")", Ops: len(sents), Seconds: elapsed.Seconds(),
-		Throughput: float64(len(sents)) / elapsed.Seconds(),
-		Extra:      []Metric{{Name: "words/s", Value: float64(len(sents)*wcWords) / elapsed.Seconds()}},
-		P50Ms:      ms(lat.Lat.P50), P99Ms: ms(lat.Lat.P99), LatencyOps: lat.Lat.Count}
+	row = throughputRow("Squall ("+m.lang+")", false, len(sents), elapsed, "words/s", wcWords)
+	row.setLatency(lat)
 	row.setUsage(us)
 	return row, nil
 }
@@ -214,6 +200,18 @@ func (p *pipeline) stop() error {
 		errs = append(errs, p.redis.proc.Stop())
 	}
 	return errors.Join(errs...)
+}
+
+// load publishes payloads to subject from workers clients and waits until
+// the consumer has acknowledged everything in stream.
+func (p *pipeline) load(ctx context.Context, workers int, stream, subject string, payloads [][]byte) error {
+	err := ingest(ctx, workers, len(payloads), func(ctx context.Context, lo, hi int) error {
+		return publishAll(ctx, p.nats.js, subject, payloads[lo:hi])
+	})
+	if err != nil {
+		return err
+	}
+	return p.nats.waitDrained(ctx, stream, p.cons)
 }
 
 // startPipeline starts Redis, JetStream with the job's stream and
@@ -251,22 +249,13 @@ func (e *env) wordcountPipeline(ctx context.Context, sents, lats []Sentence) (ro
 	for i, s := range sents {
 		payloads[i], _ = json.Marshal(s)
 	}
-	var elapsed time.Duration
-	us, err := measured(p.procs(), func() error {
-		t0 := time.Now()
-		err := ingest(ctx, e.sz.ingestWorkers, len(payloads), func(ctx context.Context, lo, hi int) error {
-			return publishAll(ctx, p.nats.js, wordcountSubject, payloads[lo:hi])
-		})
-		if err == nil {
-			err = p.nats.waitDrained(ctx, wordcountStream, p.cons)
-		}
-		elapsed = time.Since(t0)
-		return err
+	elapsed, us, err := timed(p.procs(), func() error {
+		return p.load(ctx, e.sz.ingestWorkers, wordcountStream, wordcountSubject, payloads)
 	})
 	if err != nil {
 		return nil, err
 	}
-	rc, err := DialRedis(ctx, p.redis.addr)
+	rc, err := resp.Dial(ctx, p.redis.addr)
 	if err != nil {
 		return nil, err
 	}
@@ -299,10 +288,8 @@ func (e *env) wordcountPipeline(ctx context.Context, sents, lats []Sentence) (ro
 	if err != nil {
 		return nil, err
 	}
-	row = &Row{System: "JetStream + Go consumer + Redis", Baseline: true, Ops: len(sents), Seconds: elapsed.Seconds(),
-		Throughput: float64(len(sents)) / elapsed.Seconds(),
-		Extra:      []Metric{{Name: "words/s", Value: float64(len(sents)*wcWords) / elapsed.Seconds()}},
-		P50Ms:      ms(lat.Lat.P50), P99Ms: ms(lat.Lat.P99), LatencyOps: lat.Lat.Count}
+	row = throughputRow("JetStream + Go consumer + Redis", true, len(sents), elapsed, "words/s", wcWords)
+	row.setLatency(lat)
 	row.setUsage(us)
 	return row, nil
 }

@@ -36,7 +36,7 @@ func benchDeposit(i int) abi.Value {
 // hop: 3 stage calls, 8 PState writes.
 func BenchmarkBankTransfers(b *testing.B) {
 	n := newNode(b, benchConfig(b))
-	def, f := wasmVariant(bankSrc, "bank")(b, n)
+	def, f := goLang.variant(bankSrc, "bank")(b, n)
 	fill := newFiller(b, n, def.Name, "deposits", "account")
 	for i := range benchAccounts {
 		fill.add(benchDeposit(i))
@@ -71,7 +71,7 @@ func BenchmarkBankTransfers(b *testing.B) {
 func BenchmarkBankLatency(b *testing.B) {
 	const rate = 500
 	n := newNode(b, benchConfig(b))
-	def, f := wasmVariant(bankSrc, "bank")(b, n)
+	def, f := goLang.variant(bankSrc, "bank")(b, n)
 	n.deploy(def, prewarmed(b, f))
 	for i := range benchAccounts {
 		n.append(def.Name, "deposits", benchDeposit(i), engine.AckAppendAck)
@@ -127,7 +127,7 @@ func BenchmarkBankLatency(b *testing.B) {
 // into the result).
 func BenchmarkBankQuery(b *testing.B) {
 	n := newNode(b, benchConfig(b))
-	def, f := wasmVariant(bankSrc, "bank")(b, n)
+	def, f := goLang.variant(bankSrc, "bank")(b, n)
 	n.deploy(def, prewarmed(b, f))
 	for i := range benchAccounts {
 		n.append(def.Name, "deposits", benchDeposit(i), engine.AckNone)

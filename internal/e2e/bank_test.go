@@ -1,20 +1,18 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/squall-run/squall/abi"
 	"github.com/squall-run/squall/host"
+	"github.com/squall-run/squall/internal/crashtest"
 	"github.com/squall-run/squall/internal/engine"
 	"github.com/squall-run/squall/storage"
 )
@@ -215,52 +213,11 @@ func depotRecords(t *testing.T, db *storage.DB, module, depot string) []abi.Valu
 // runBankChild runs the child until it acknowledged n transfers (or for
 // at most 20 s) and kills it with SIGKILL.
 func runBankChild(t *testing.T, dir, wasmPath string, iter, n int, acked map[string]bool) {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), bankChildEnv+"="+dir, bankWasmEnv+"="+wasmPath, bankIterEnv+"="+strconv.Itoa(iter))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 1024)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	timeout := time.After(20 * time.Second)
-	got := 0
-	note := func(l string) {
-		if f := strings.Fields(l); len(f) == 2 && f[0] == "A" {
-			acked[f[1]] = true
-			got++
-		}
-	}
-loop:
-	for got < n {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				break loop
-			}
-			note(l)
-		case <-timeout:
-			break loop
-		}
-	}
-	_ = cmd.Process.Kill() // SIGKILL
-	for l := range lines {
-		note(l)
-	}
-	_ = cmd.Wait()
-	if got == 0 {
-		t.Fatalf("iteration %d: the child acknowledged nothing; stderr:\n%s", iter, stderr.String())
-	}
-	t.Logf("iteration %d: killed the child after %d acknowledged transfers", iter, got)
+	res := crashtest.Run(t, crashtest.Child{
+		Env:     []string{bankChildEnv + "=" + dir, bankWasmEnv + "=" + wasmPath, bankIterEnv + "=" + strconv.Itoa(iter)},
+		Acks:    n,
+		Timeout: 20 * time.Second,
+		Ack:     crashtest.IDs(acked, 2),
+	})
+	t.Logf("iteration %d: killed the child after %d acknowledged transfers", iter, res.Acks)
 }

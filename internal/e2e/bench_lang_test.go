@@ -2,48 +2,14 @@ package e2e
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 
-	"github.com/squall-run/squall/abi"
 	"github.com/squall-run/squall/host"
-	"github.com/squall-run/squall/internal/build"
-	"github.com/squall-run/squall/internal/engine"
 )
 
-// The Rust twin of examples/wordcount/go, for the per-language numbers of
-// docs/benchmarks.md (the conformance suite proves it computes the same).
-const wordcountRustSrc = "examples/wordcount/rust"
-
-var rustBuilds sync.Map // src → []byte
-
-// rustWasm builds a Rust module with cargo (incremental, in the crate's
-// own target dir) once per process; a failed build fails the benchmark.
-func rustWasm(b testing.TB, src string) []byte {
-	b.Helper()
-	if w, ok := rustBuilds.Load(src); ok {
-		return w.([]byte)
-	}
-	out := filepath.Join(b.TempDir(), "module.wasm")
-	if err := build.Rust(context.Background(), filepath.Join(repoRoot(b), src), out); err != nil {
-		b.Fatalf("build %s: %v", src, err)
-	}
-	w, err := os.ReadFile(out)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rustBuilds.Store(src, w)
-	return w
-}
-
-func rustVariant(src, name string) variant {
-	return func(b *testing.B, n *node) (*abi.ModuleDef, engine.ProcessorFactory) {
-		m, def := n.compile(name, rustWasm(b, src))
-		return def, engine.WasmFactory(m, tasks)
-	}
-}
+// Per-language benchmarks of what a module costs before it processes
+// anything: its start and its compile, for the wordcount example of every
+// guest language (guestLangs).
 
 // BenchmarkModuleStart measures, per guest language, what a partition task
 // pays to get a fresh instance of the wordcount module (instantiate, WASI
@@ -52,17 +18,9 @@ func rustVariant(src, name string) variant {
 // the compiled code cached; it reports the artifact's size and the linear
 // memory of a started instance.
 func BenchmarkModuleStart(b *testing.B) {
-	for _, lang := range []struct {
-		name string
-		wasm func(testing.TB) []byte
-	}{
-		{"go", func(t testing.TB) []byte { return moduleWasm(t, wordcountSrc) }},
-		{"rust", func(t testing.TB) []byte { return rustWasm(t, wordcountRustSrc) }},
-		{"python", func(t testing.TB) []byte { return pythonWasm(t, wordcountPythonSrc) }},
-		{"typescript", func(t testing.TB) []byte { return tsWasm(t, wordcountTSSrc) }},
-	} {
-		b.Run(lang.name, func(b *testing.B) {
-			wasm := lang.wasm(b)
+	for _, l := range guestLangs {
+		b.Run(l.name, func(b *testing.B) {
+			wasm := l.wasm(b, l.wordcount)
 			n := newNode(b, benchConfig(b))
 			m, _ := n.compile("wordcount", wasm)
 			ctx := context.Background()
@@ -82,4 +40,95 @@ func BenchmarkModuleStart(b *testing.B) {
 			b.ReportMetric(float64(mem), "mem_bytes")
 		})
 	}
+}
+
+// BenchmarkModuleCompile measures, per guest language, the first compile of
+// the wordcount module on a new host runtime: "cold" with no compilation
+// cache, "cached" from wazero's on-disk cache (a restarted server). For
+// Python and TypeScript, "shared" compiles a second, different module of
+// the language on a runtime that already compiled one: the runtime binary
+// is shared, so it costs only the file tree's parsing.
+func BenchmarkModuleCompile(b *testing.B) {
+	for _, l := range guestLangs {
+		b.Run(l.name+"/cold", func(b *testing.B) { benchCompile(b, l.wasm(b, l.wordcount), "", nil) })
+		b.Run(l.name+"/cached", func(b *testing.B) {
+			wasm := l.wasm(b, l.wordcount)
+			dir := b.TempDir()
+			benchCompile(b, wasm, dir, func(r *host.Runtime) { compileOnce(b, r, wasm) }) // fills the cache
+		})
+	}
+	for _, l := range guestLangs {
+		if l.sharedRuntime {
+			b.Run(l.name+"/shared", func(b *testing.B) { benchSharedCompile(b, l.wasm(b, l.wordcount), l.wasm(b, l.social)) })
+		}
+	}
+}
+
+// benchSharedCompile times compiling second on a runtime that compiled
+// first, a module on the same language runtime.
+func benchSharedCompile(b *testing.B, first, second []byte) {
+	r := newBenchRuntime(b, "")
+	compileOnce(b, r, first)
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		m, err := r.Compile(ctx, "social", second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := m.Close(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func newBenchRuntime(b *testing.B, cacheDir string) *host.Runtime {
+	b.Helper()
+	cfg := host.DefaultConfig()
+	cfg.CacheDir = cacheDir
+	cfg.Logger = testLogger(b)
+	r, err := host.NewRuntime(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = r.Close(context.Background()) })
+	return r
+}
+
+// compileOnce compiles wasm on r and keeps the module open with r.
+func compileOnce(b *testing.B, r *host.Runtime, wasm []byte) {
+	b.Helper()
+	if _, err := r.Compile(context.Background(), "first", wasm); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchCompile times new runtime + Compile per iteration; prepare, when
+// set, runs once on a runtime of the same cache directory first.
+func benchCompile(b *testing.B, wasm []byte, cacheDir string, prepare func(*host.Runtime)) {
+	ctx := context.Background()
+	if prepare != nil {
+		r := newBenchRuntime(b, cacheDir)
+		prepare(r)
+		if err := r.Close(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		cfg := host.DefaultConfig()
+		cfg.CacheDir = cacheDir
+		cfg.Logger = testLogger(b)
+		r, err := host.NewRuntime(ctx, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.Compile(ctx, "wordcount", wasm); err != nil {
+			b.Fatal(err)
+		}
+		if err := r.Close(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(wasm)), "wasm_bytes")
 }

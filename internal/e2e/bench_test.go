@@ -32,9 +32,11 @@ import (
 // node.
 type variant func(b *testing.B, n *node) (*abi.ModuleDef, engine.ProcessorFactory)
 
-func wasmVariant(src, name string) variant {
+// variant is the module of the language in src, built and deployed as
+// name.
+func (l guestLang) variant(src, name string) variant {
 	return func(b *testing.B, n *node) (*abi.ModuleDef, engine.ProcessorFactory) {
-		m, def := n.compile(name, moduleWasm(b, src))
+		m, def := n.compile(name, l.wasm(b, src))
 		return def, engine.WasmFactory(m, tasks)
 	}
 }
@@ -144,11 +146,16 @@ func benchConfig(b *testing.B) engine.Config { return engine.Config{Logger: test
 // (from a vocabulary of 1,000, by 100 users), each split on its user's
 // partition, every word hopped to the partition that owns it and counted
 // there, and an ack return emitted. It reports sentences (events) and
-// words per second.
+// words per second, for the example in every guest language ("wasm" is
+// Go's, as in the other benchmarks) and natively.
 func BenchmarkWordcount(b *testing.B) {
-	b.Run("wasm", func(b *testing.B) { benchWordcount(b, wasmVariant(wordcountSrc, "wordcount")) })
-	b.Run("rust", func(b *testing.B) { benchWordcount(b, rustVariant(wordcountRustSrc, "wordcount")) })
-	b.Run("python", func(b *testing.B) { benchWordcount(b, pythonVariant(wordcountPythonSrc, "wordcount")) })
+	for _, l := range guestLangs {
+		name := l.name
+		if l.name == goLang.name {
+			name = "wasm"
+		}
+		b.Run(name, func(b *testing.B) { benchWordcount(b, l.variant(l.wordcount, "wordcount")) })
+	}
 	b.Run("native", func(b *testing.B) { benchWordcount(b, nativeVariant(wordcountNative)) })
 }
 
@@ -186,7 +193,7 @@ func benchWordcount(b *testing.B, v variant) {
 // (subindexed list). The follows are processed before the timer starts.
 // It reports posts and timeline writes per second.
 func BenchmarkSocialFanout(b *testing.B) {
-	b.Run("wasm", func(b *testing.B) { benchSocialFanout(b, wasmVariant(socialSrc, "social")) })
+	b.Run("wasm", func(b *testing.B) { benchSocialFanout(b, goLang.variant(socialSrc, "social")) })
 	b.Run("native", func(b *testing.B) { benchSocialFanout(b, nativeVariant(socialNative)) })
 }
 
@@ -243,7 +250,7 @@ func benchSocialFanout(b *testing.B, v variant) {
 // append does not delay the next ones and hide their wait (no coordinated
 // omission).
 func BenchmarkAckLatency(b *testing.B) {
-	b.Run("wasm", func(b *testing.B) { benchAckLatency(b, wasmVariant(wordcountSrc, "wordcount")) })
+	b.Run("wasm", func(b *testing.B) { benchAckLatency(b, goLang.variant(wordcountSrc, "wordcount")) })
 	b.Run("native", func(b *testing.B) { benchAckLatency(b, nativeVariant(wordcountNative)) })
 }
 

@@ -11,7 +11,9 @@
 // Builds are cached in $TMPDIR/squall-e2e, keyed by a hash of the Go
 // version and of the sources of the module and of the Go SDK, so reruns
 // do not build again; wazero's compilation cache sits next to them. A
-// build that fails fails the test with the compiler's output.
+// build that fails fails the test with the compiler's output. The
+// per-language benchmarks also build the examples' Rust, Python and
+// TypeScript twins (guestLangs), with internal/build, once per process.
 //
 // The benchmarks measure the word count example compiled to wasm against
 // the same stage logic written as native Go stages (engine.NativeModule),

@@ -267,26 +267,34 @@ func TestWordcountNativeMatchesWasm(t *testing.T) {
 }
 
 // TestWordcountConcurrentAck appends from 8 clients at once, all with ACK,
-// through the wasm module and the native one (faster, so records are more
-// often processed before their appender's WAL sync returns): every append
-// is acknowledged with its ack return, and the counts are exact. (The
-// engine once lost such acknowledgments.)
+// through the wasm module, the native one (faster, so records are more
+// often processed before their appender's WAL sync returns) and the
+// TypeScript one (QuickJS in wasm): every append is acknowledged with its
+// ack return, and the counts are exact. (The engine once lost such
+// acknowledgments.)
 func TestWordcountConcurrentAck(t *testing.T) {
 	for _, v := range []struct {
 		name      string
 		sentences int
-		deploy    func(n *node)
+		slow      bool // not in -short mode
+		deploy    func(t *testing.T, n *node)
 	}{
-		{"wasm", 1000, func(n *node) { n.deployWasm("wordcount", moduleWasm(t, wordcountSrc)) }},
-		{"native", 4000, func(n *node) { n.deployNative(wordcountNative()) }},
+		{"wasm", 1000, false, func(t *testing.T, n *node) { n.deployWasm("wordcount", moduleWasm(t, wordcountSrc)) }},
+		{"native", 4000, false, func(t *testing.T, n *node) { n.deployNative(wordcountNative()) }},
+		// Builds the example with npm, tsc, esbuild and the QuickJS runtime.
+		{"typescript", 300, true, func(t *testing.T, n *node) { n.deployWasm("wordcount", tsLang.wasm(t, tsLang.wordcount)) }},
 	} {
 		t.Run(v.name, func(t *testing.T) {
+			if v.slow && testing.Short() {
+				t.Skip("slow: builds with external toolchains")
+			}
 			n := newNode(t, fastConfig())
-			v.deploy(n)
+			v.deploy(t, n)
 			c := newCorpus(6, v.sentences, 64)
 			parallel(len(c.sentences), 8, func(i int) {
 				s := c.sentences[i]
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				// A bound, not a timing check: QuickJS is slower than Go and Rust.
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
 				res, err := n.e.AppendToDepot(ctx, "wordcount", "sentences", s.record(), engine.AckAck)
 				if err != nil {

@@ -1,18 +1,16 @@
 package engine
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/squall-run/squall/abi"
+	"github.com/squall-run/squall/internal/crashtest"
 	"github.com/squall-run/squall/storage"
 )
 
@@ -117,54 +115,13 @@ func TestCrash(t *testing.T) {
 // runCrashChild runs the child until it has acknowledged n appends (or for
 // at most 10 s) and kills it.
 func runCrashChild(t *testing.T, dir string, iter, n int, acked map[string]bool) {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashIterEnv+"="+strconv.Itoa(iter))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 1024)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	timeout := time.After(10 * time.Second)
-	got := 0
-loop:
-	for got < n {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				break loop
-			}
-			if f := strings.Fields(l); len(f) == 4 && f[0] == "A" {
-				acked[f[1]] = true
-				got++
-			}
-		case <-timeout:
-			break loop
-		}
-	}
-	_ = cmd.Process.Kill() // SIGKILL
-	for l := range lines {
-		if f := strings.Fields(l); len(f) == 4 && f[0] == "A" {
-			acked[f[1]] = true
-			got++
-		}
-	}
-	_ = cmd.Wait()
-	if got == 0 {
-		t.Fatalf("iteration %d: the child acknowledged nothing; stderr:\n%s", iter, stderr.String())
-	}
-	t.Logf("iteration %d: killed the child after %d acknowledged appends", iter, got)
+	res := crashtest.Run(t, crashtest.Child{
+		Env:     []string{crashChildEnv + "=" + dir, crashIterEnv + "=" + strconv.Itoa(iter)},
+		Acks:    n,
+		Timeout: 10 * time.Second,
+		Ack:     crashtest.IDs(acked, 4),
+	})
+	t.Logf("iteration %d: killed the child after %d acknowledged appends", iter, res.Acks)
 }
 
 // checkAfterCrash restarts the engine after a crash and checks the counts.

@@ -14,24 +14,18 @@ import (
 // returns, outcomes) per item until the batch commits, and answers
 // queries from the batch.
 type call struct {
+	callCore
 	t     *task
 	ts    *topoState
 	frame *abi.BatchFrame
 	items []*item
 	sb    *storage.Batch
-	check *abi.CallCheck
 
 	outs    []itemOut
 	appends []pendingAppend // in the order of sb.Append calls
 
-	// fail makes the call fail whatever Process returns: a protocol
-	// violation or, when internal is set, a store failure.
-	fail     error
-	internal bool
-	errEff   *abi.ErrorDetail // an ERROR effect
-	chooseFn func() uint32    // SHUFFLE hops and random appends
-	logs     bool             // write LOG effects (the processor does not)
-	ctx      context.Context  // of the current Query call: bounds INVOKEs
+	chooseFn func() uint32   // SHUFFLE hops and random appends
+	ctx      context.Context // of the current Query call: bounds INVOKEs
 }
 
 // EffectLogger is implemented by processors that write the LOG effects
@@ -43,15 +37,11 @@ type EffectLogger interface {
 
 // itemOut is what one item of the call produced.
 type itemOut struct {
-	outcome  abi.Outcome
-	closed   bool // its OUTCOME arrived
-	rejected bool // the host rejected one of its effects: it is poisoned
-	detail   abi.ErrorDetail
-	touched  bool // it wrote to the store batch
-	hops     []hopOut
-	appends  []int // indexes in call.appends
-	emit     abi.Value
-	hasEmit  bool
+	itemState
+	touched bool  // it wrote to the store batch
+	appends []int // indexes in call.appends
+	emit    abi.Value
+	hasEmit bool
 }
 
 // ok reports whether the item succeeded: its effects are kept.
@@ -72,105 +62,33 @@ type pendingAppend struct {
 
 func newCall(t *task, ts *topoState, frame *abi.BatchFrame, items []*item, sb *storage.Batch) *call {
 	return &call{
-		t:     t,
-		ts:    ts,
-		frame: frame,
-		items: items,
-		sb:    sb,
-		check: abi.NewProcessCheck(uint32(len(items))),
-		outs:  make([]itemOut, len(items)),
-	}
-}
-
-// end returns why the call failed, given what Process returned.
-func (c *call) end(procErr error) error {
-	switch {
-	case procErr != nil:
-		return procErr
-	case c.fail != nil:
-		return c.fail
-	case c.errEff != nil:
-		return &CallError{Detail: *c.errEff}
-	}
-	if err := c.check.End(abi.StatusOK); err != nil {
-		return &CallError{Protocol: true, Detail: abi.ErrorDetail{Kind: "protocol", Message: err.Error()}}
-	}
-	return nil
-}
-
-func (c *call) failWith(err error, internal bool) {
-	if c.fail == nil {
-		c.fail, c.internal = err, internal
+		callCore: callCore{check: abi.NewProcessCheck(uint32(len(items)))},
+		t:        t,
+		ts:       ts,
+		frame:    frame,
+		items:    items,
+		sb:       sb,
+		outs:     make([]itemOut, len(items)),
 	}
 }
 
 // Effects implements Handler.
 func (c *call) Effects(ctx context.Context, effs []abi.Effect) []abi.Rejection {
-	if c.fail == nil {
-		if err := c.check.Frame(&abi.EffectsFrame{Effects: effs}); err != nil {
-			c.failWith(&CallError{Protocol: true, Detail: abi.ErrorDetail{Kind: "protocol", Message: err.Error()}}, false)
-		}
-	}
-	if c.fail != nil {
-		// The call fails: refuse the whole frame.
-		rej := make([]abi.Rejection, 0, len(effs))
-		code := abi.ESTATE
-		if c.internal {
-			code = abi.EINTERNAL
-		}
-		for i := range effs {
-			if it := effs[i].Item; it != abi.NoItem {
-				rej = append(rej, abi.Rejection{Effect: i, Item: it, Code: code, Message: c.fail.Error()})
-			}
-		}
-		return rej
-	}
-	var rej []abi.Rejection
-	for i := range effs {
-		e := &effs[i]
-		code, msg := c.apply(ctx, e)
-		if code == 0 {
-			continue
-		}
-		rej = append(rej, abi.Rejection{Effect: i, Item: e.Item, Code: code, Message: msg})
-		if e.Item != abi.NoItem && int(e.Item) < len(c.outs) {
-			out := &c.outs[e.Item]
-			if !out.rejected {
-				out.rejected = true
-				out.detail = abi.ErrorDetail{Kind: code.String(), Message: e.Op.String() + ": " + msg}
-			}
-		}
-	}
-	return rej
+	return c.effects(ctx, effs, c)
 }
 
-// apply applies one effect; a non-zero errno rejects it.
-func (c *call) apply(ctx context.Context, e *abi.Effect) (abi.Errno, string) {
-	switch e.Op {
-	case abi.EffectLog:
-		if c.logs {
-			c.log(ctx, e)
-		}
-		return 0, ""
-	case abi.EffectError:
-		if c.errEff == nil {
-			d := e.Detail
-			c.errEff = &d
-		}
-		return 0, ""
+func (c *call) core() *callCore { return &c.callCore }
+
+func (c *call) item(i uint32) *itemState {
+	if int(i) >= len(c.outs) {
+		return nil
 	}
+	return &c.outs[i].itemState
+}
+
+// applyItem applies an effect of a live item (see callKind).
+func (c *call) applyItem(ctx context.Context, e *abi.Effect) (abi.Errno, string) {
 	out := &c.outs[e.Item] // CallCheck checked the index
-	if e.Op == abi.EffectOutcome {
-		out.closed = true
-		out.outcome = e.Outcome()
-		if !out.rejected {
-			out.detail = e.Detail
-		}
-		return 0, ""
-	}
-	if out.rejected {
-		return 0, "" // later effects of a poisoned item are ignored
-	}
 	m := c.t.m
 	switch e.Op {
 	case abi.EffectTransform, abi.EffectAggregate:
@@ -202,12 +120,7 @@ func (c *call) apply(ctx context.Context, e *abi.Effect) (abi.Errno, string) {
 		return 0, ""
 
 	case abi.EffectHop:
-		part, all, payload, code, msg := m.hopTarget(e, len(c.ts.info.def.Stages), c.items[e.Item].root.origin, c.choose)
-		if code != 0 {
-			return code, msg
-		}
-		out.hops = append(out.hops, hopOut{stage: e.Target, part: part, all: all, payload: payload})
-		return 0, ""
+		return out.hop(m, e, len(c.ts.info.def.Stages), c.items[e.Item].root.origin, c.choose)
 
 	case abi.EffectEmit:
 		if e.Target != abi.EmitAckReturn {

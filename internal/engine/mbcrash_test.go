@@ -1,18 +1,16 @@
 package engine
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/squall-run/squall/abi"
+	"github.com/squall-run/squall/internal/crashtest"
 	"github.com/squall-run/squall/storage"
 )
 
@@ -161,52 +159,11 @@ func readDepot(t *testing.T, db *storage.DB, module, depot string, tasks uint32)
 // runMBCrashChild runs the child until it acknowledged n transfers (or
 // for at most 10 s) and kills it with SIGKILL.
 func runMBCrashChild(t *testing.T, dir string, iter, n int, acked map[string]bool) {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), mbCrashChildEnv+"="+dir, mbCrashIterEnv+"="+strconv.Itoa(iter))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 1024)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	timeout := time.After(10 * time.Second)
-	got := 0
-	note := func(l string) {
-		if f := strings.Fields(l); len(f) == 2 && f[0] == "A" {
-			acked[f[1]] = true
-			got++
-		}
-	}
-loop:
-	for got < n {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				break loop
-			}
-			note(l)
-		case <-timeout:
-			break loop
-		}
-	}
-	_ = cmd.Process.Kill() // SIGKILL
-	for l := range lines {
-		note(l)
-	}
-	_ = cmd.Wait()
-	if got == 0 {
-		t.Fatalf("iteration %d: the child acknowledged nothing; stderr:\n%s", iter, stderr.String())
-	}
-	t.Logf("iteration %d: killed the child after %d acknowledged transfers", iter, got)
+	res := crashtest.Run(t, crashtest.Child{
+		Env:     []string{mbCrashChildEnv + "=" + dir, mbCrashIterEnv + "=" + strconv.Itoa(iter)},
+		Acks:    n,
+		Timeout: 10 * time.Second,
+		Ack:     crashtest.IDs(acked, 2),
+	})
+	t.Logf("iteration %d: killed the child after %d acknowledged transfers", iter, res.Acks)
 }

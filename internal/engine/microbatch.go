@@ -536,8 +536,8 @@ func (r *mbRunner) attempt(hdr *abi.BatchHeader, ranges [][][2]uint64, dead map[
 				h := *hdr
 				h.Partition = p
 				frame := buildMBFrame(&h, chunk)
-				c := &mbCall{r: r, sb: sb, frame: frame, items: chunk, check: abi.NewProcessCheck(uint32(len(chunk))),
-					outs: make([]mbOut, len(chunk)), choose: choose}
+				c := &mbCall{callCore: callCore{check: abi.NewProcessCheck(uint32(len(chunk)))},
+					r: r, sb: sb, frame: frame, items: chunk, outs: make(itemStates, len(chunk)), choose: choose}
 				if err := r.process(frame, c); err != nil {
 					if m.ctx.Err() != nil {
 						return attemptResult{stop: true}
@@ -615,7 +615,7 @@ func buildMBFrame(hdr *abi.BatchHeader, items []*mbItem) *abi.BatchFrame {
 }
 
 // process runs one call on the runner's processor, creating it first.
-func (r *mbRunner) process(frame *abi.BatchFrame, c *mbCall) (err error) {
+func (r *mbRunner) process(frame *abi.BatchFrame, c *mbCall) error {
 	if r.proc == nil {
 		p, err := r.m.newProc(r.m.ctx, 0)
 		if err != nil {
@@ -623,19 +623,13 @@ func (r *mbRunner) process(frame *abi.BatchFrame, c *mbCall) (err error) {
 		}
 		r.proc = p
 	}
-	el, ok := r.proc.(EffectLogger)
-	c.logs = !ok || !el.LogsEffects()
 	ctx, cancel := context.WithTimeout(r.m.ctx, r.m.e.cfg.CallTimeout)
 	defer cancel()
-	defer func() {
-		if rec := recover(); rec != nil {
-			err = &CallError{Detail: abi.ErrorDetail{Kind: "panic", Message: fmt.Sprint(rec)}}
-		}
-		if err != nil {
-			r.discard()
-		}
-	}()
-	return c.end(r.proc.Process(ctx, frame, c))
+	if err := runCall(ctx, r.proc, frame, c); err != nil {
+		r.discard()
+		return err
+	}
+	return nil
 }
 
 func (r *mbRunner) discard() {
@@ -663,121 +657,35 @@ func backoffDelay(cfg Config, rng *rand.Rand, n int) time.Duration {
 
 // mbCall is the Handler of one call of a microbatch.
 type mbCall struct {
+	callCore
 	r      *mbRunner
 	sb     *storage.Batch
 	frame  *abi.BatchFrame
 	items  []*mbItem
-	check  *abi.CallCheck
-	outs   []mbOut
+	outs   itemStates
 	choose func() uint32
-	logs   bool
 
-	appends  []appendRec
-	fail     error
-	internal bool
-	errEff   *abi.ErrorDetail
-}
-
-type mbOut struct {
-	outcome  abi.Outcome
-	closed   bool
-	rejected bool
-	detail   abi.ErrorDetail
-	hops     []hopOut
-}
-
-func (c *mbCall) end(procErr error) error {
-	switch {
-	case procErr != nil:
-		return procErr
-	case c.fail != nil:
-		return c.fail
-	case c.errEff != nil:
-		return &CallError{Detail: *c.errEff}
-	}
-	if err := c.check.End(abi.StatusOK); err != nil {
-		return &CallError{Protocol: true, Detail: abi.ErrorDetail{Kind: "protocol", Message: err.Error()}}
-	}
-	return nil
-}
-
-func (c *mbCall) failWith(err error, internal bool) {
-	if c.fail == nil {
-		c.fail, c.internal = err, internal
-	}
+	appends []appendRec
 }
 
 // Effects implements Handler.
 func (c *mbCall) Effects(ctx context.Context, effs []abi.Effect) []abi.Rejection {
-	if c.fail == nil {
-		if err := c.check.Frame(&abi.EffectsFrame{Effects: effs}); err != nil {
-			c.failWith(&CallError{Protocol: true, Detail: abi.ErrorDetail{Kind: "protocol", Message: err.Error()}}, false)
-		}
-	}
-	if c.fail != nil {
-		return refuseAll(effs, c.fail, c.internal)
-	}
-	var rej []abi.Rejection
-	for i := range effs {
-		e := &effs[i]
-		code, msg := c.apply(ctx, e)
-		if code == 0 {
-			continue
-		}
-		rej = append(rej, abi.Rejection{Effect: i, Item: e.Item, Code: code, Message: msg})
-		if e.Item != abi.NoItem && int(e.Item) < len(c.outs) {
-			if out := &c.outs[e.Item]; !out.rejected {
-				out.rejected = true
-				out.detail = abi.ErrorDetail{Kind: code.String(), Message: e.Op.String() + ": " + msg}
-			}
-		}
-	}
-	return rej
+	return c.effects(ctx, effs, c)
 }
 
-// refuseAll rejects every item effect of a frame of a failing call.
-func refuseAll(effs []abi.Effect, fail error, internal bool) []abi.Rejection {
-	rej := make([]abi.Rejection, 0, len(effs))
-	code := abi.ESTATE
-	if internal {
-		code = abi.EINTERNAL
-	}
-	for i := range effs {
-		if it := effs[i].Item; it != abi.NoItem {
-			rej = append(rej, abi.Rejection{Effect: i, Item: it, Code: code, Message: fail.Error()})
-		}
-	}
-	return rej
+func (c *mbCall) core() *callCore { return &c.callCore }
+
+func (c *mbCall) item(i uint32) *itemState { return c.outs.at(i) }
+
+func (c *mbCall) log(ctx context.Context, e *abi.Effect) {
+	logEffect(ctx, c.r.m, c.r.ti.def.Name, c.frame.Header.Partition, c.frame.Header.BatchID, e)
 }
 
-func (c *mbCall) apply(ctx context.Context, e *abi.Effect) (abi.Errno, string) {
+// applyItem applies an effect of a live item (see callKind).
+func (c *mbCall) applyItem(_ context.Context, e *abi.Effect) (abi.Errno, string) {
 	m := c.r.m
 	part := c.frame.Header.Partition
-	switch e.Op {
-	case abi.EffectLog:
-		if c.logs {
-			logEffect(ctx, m, c.r.ti.def.Name, part, c.frame.Header.BatchID, e)
-		}
-		return 0, ""
-	case abi.EffectError:
-		if c.errEff == nil {
-			d := e.Detail
-			c.errEff = &d
-		}
-		return 0, ""
-	}
-	out := &c.outs[e.Item]
-	if e.Op == abi.EffectOutcome {
-		out.closed = true
-		out.outcome = e.Outcome()
-		if !out.rejected {
-			out.detail = e.Detail
-		}
-		return 0, ""
-	}
-	if out.rejected {
-		return 0, ""
-	}
+	out := &c.outs[e.Item] // CallCheck checked the index
 	topo := int(c.r.ti.idx)
 	switch e.Op {
 	case abi.EffectTransform, abi.EffectAggregate:
@@ -808,12 +716,7 @@ func (c *mbCall) apply(ctx context.Context, e *abi.Effect) (abi.Errno, string) {
 		c.appends = append(c.appends, appendRec{depot: d, part: p})
 		return 0, ""
 	case abi.EffectHop:
-		p, all, payload, code, msg := m.hopTarget(e, len(c.r.ti.def.Stages), c.items[e.Item].root.part, c.choose)
-		if code != 0 {
-			return code, msg
-		}
-		out.hops = append(out.hops, hopOut{stage: e.Target, part: p, all: all, payload: payload})
-		return 0, ""
+		return out.hop(m, e, len(c.r.ti.def.Stages), c.items[e.Item].root.part, c.choose)
 	case abi.EffectEmit:
 		switch e.Target {
 		case abi.EmitAckReturn:

@@ -258,9 +258,9 @@ func (m *module) invoke(ctx context.Context, q *queryInfo, args []abi.Value, tim
 				h := hdr
 				h.Partition = p
 				frame := buildMBFrame(&h, chunk)
-				c := &qCall{inv: inv, frame: frame, items: chunk, check: abi.NewProcessCheck(uint32(len(chunk))),
-					outs: make([]mbOut, len(chunk)), choose: choose, origin: origin}
-				if err := runQueryCall(ctx, proc, frame, c); err != nil {
+				c := &qCall{callCore: callCore{check: abi.NewProcessCheck(uint32(len(chunk)))},
+					inv: inv, frame: frame, items: chunk, outs: make(itemStates, len(chunk)), choose: choose, origin: origin}
+				if err := runCall(ctx, proc, frame, c); err != nil {
 					if ctx.Err() != nil {
 						return timedOut()
 					}
@@ -302,114 +302,40 @@ func stageName(q *queryInfo, chunk []*mbItem) string {
 	return "(a batch of " + fmt.Sprint(len(chunk)) + " items)"
 }
 
-func runQueryCall(ctx context.Context, proc Processor, frame *abi.BatchFrame, c *qCall) (err error) {
-	if el, ok := proc.(EffectLogger); ok && el.LogsEffects() {
-		c.logs = false
-	} else {
-		c.logs = true
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = &CallError{Detail: abi.ErrorDetail{Kind: "panic", Message: fmt.Sprint(r)}}
-		}
-	}()
-	return c.end(proc.Process(ctx, frame, c))
-}
-
-// qCall is the Handler of one call of a query invocation.
+// qCall is the Handler of one call of a query invocation. It only reads
+// a snapshot, so it never sets callCore.internal: the frames of a failing
+// query call are refused with ESTATE.
 type qCall struct {
+	callCore
 	inv    *invocation
 	frame  *abi.BatchFrame
 	items  []*mbItem
-	check  *abi.CallCheck
-	outs   []mbOut
+	outs   itemStates
 	choose func() uint32
 	origin uint32
-	logs   bool
-
-	fail   error
-	errEff *abi.ErrorDetail
-}
-
-func (c *qCall) end(procErr error) error {
-	switch {
-	case procErr != nil:
-		return procErr
-	case c.fail != nil:
-		return c.fail
-	case c.errEff != nil:
-		return &CallError{Detail: *c.errEff}
-	}
-	if err := c.check.End(abi.StatusOK); err != nil {
-		return &CallError{Protocol: true, Detail: abi.ErrorDetail{Kind: "protocol", Message: err.Error()}}
-	}
-	return nil
 }
 
 // Effects implements Handler.
 func (c *qCall) Effects(ctx context.Context, effs []abi.Effect) []abi.Rejection {
-	if c.fail == nil {
-		if err := c.check.Frame(&abi.EffectsFrame{Effects: effs}); err != nil {
-			c.fail = &CallError{Protocol: true, Detail: abi.ErrorDetail{Kind: "protocol", Message: err.Error()}}
-		}
-	}
-	if c.fail != nil {
-		return refuseAll(effs, c.fail, false)
-	}
-	var rej []abi.Rejection
-	for i := range effs {
-		e := &effs[i]
-		code, msg := c.apply(ctx, e)
-		if code == 0 {
-			continue
-		}
-		rej = append(rej, abi.Rejection{Effect: i, Item: e.Item, Code: code, Message: msg})
-		if e.Item != abi.NoItem && int(e.Item) < len(c.outs) {
-			if out := &c.outs[e.Item]; !out.rejected {
-				out.rejected = true
-				out.detail = abi.ErrorDetail{Kind: code.String(), Message: e.Op.String() + ": " + msg}
-			}
-		}
-	}
-	return rej
+	return c.effects(ctx, effs, c)
 }
 
-func (c *qCall) apply(ctx context.Context, e *abi.Effect) (abi.Errno, string) {
+func (c *qCall) core() *callCore { return &c.callCore }
+
+func (c *qCall) item(i uint32) *itemState { return c.outs.at(i) }
+
+func (c *qCall) log(ctx context.Context, e *abi.Effect) {
+	logEffect(ctx, c.inv.m, "query "+c.inv.q.def.Name, c.frame.Header.Partition, c.frame.Header.BatchID, e)
+}
+
+// applyItem applies an effect of a live item (see callKind).
+func (c *qCall) applyItem(_ context.Context, e *abi.Effect) (abi.Errno, string) {
 	inv := c.inv
 	m := inv.m
-	switch e.Op {
-	case abi.EffectLog:
-		if c.logs {
-			logEffect(ctx, m, "query "+inv.q.def.Name, c.frame.Header.Partition, c.frame.Header.BatchID, e)
-		}
-		return 0, ""
-	case abi.EffectError:
-		if c.errEff == nil {
-			d := e.Detail
-			c.errEff = &d
-		}
-		return 0, ""
-	}
-	out := &c.outs[e.Item]
-	if e.Op == abi.EffectOutcome {
-		out.closed = true
-		out.outcome = e.Outcome()
-		if !out.rejected {
-			out.detail = e.Detail
-		}
-		return 0, ""
-	}
-	if out.rejected {
-		return 0, ""
-	}
+	out := &c.outs[e.Item] // CallCheck checked the index
 	switch e.Op {
 	case abi.EffectHop:
-		p, all, payload, code, msg := m.hopTarget(e, len(inv.q.def.Stages), c.origin, c.choose)
-		if code != 0 {
-			return code, msg
-		}
-		out.hops = append(out.hops, hopOut{stage: e.Target, part: p, all: all, payload: payload})
-		return 0, ""
+		return out.hop(m, e, len(inv.q.def.Stages), c.origin, c.choose)
 	case abi.EffectEmit:
 		if e.Target != abi.EmitQueryResult {
 			return abi.EINVAL, fmt.Sprintf("a query topology emits only on stream 1 (QUERY_RESULT), not %d", e.Target)

@@ -602,7 +602,7 @@ func (e *startError) Unwrap() error { return e.err }
 // process runs one call of the batch on the task's processor, creating it
 // first if needed, and returns why the call failed (nil when it
 // completed).
-func (t *task) process(frame *abi.BatchFrame, c *call) (err error) {
+func (t *task) process(frame *abi.BatchFrame, c *call) error {
 	if t.proc == nil {
 		p, err := t.m.newProc(t.m.ctx, t.p)
 		if err != nil {
@@ -610,16 +610,9 @@ func (t *task) process(frame *abi.BatchFrame, c *call) (err error) {
 		}
 		t.proc = p
 	}
-	el, ok := t.proc.(EffectLogger)
-	c.logs = !ok || !el.LogsEffects()
 	ctx, cancel := context.WithTimeout(t.m.ctx, t.e.cfg.CallTimeout)
 	defer cancel()
-	defer func() {
-		if r := recover(); r != nil {
-			err = &CallError{Detail: abi.ErrorDetail{Kind: "panic", Message: fmt.Sprint(r)}}
-		}
-	}()
-	return c.end(t.proc.Process(ctx, frame, c))
+	return runCall(ctx, t.proc, frame, c)
 }
 
 // deadItem is an item on its way to the dead-letter depot.
