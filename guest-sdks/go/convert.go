@@ -348,27 +348,13 @@ func Unmarshal(v Value, ptr any) error {
 		}
 		return err
 	case *bool:
-		if v.kind == KindNil {
-			*p = false
-			return nil
-		}
-		b, ok := v.AsBool()
-		if !ok {
-			return wrongKind(v, "bool", "")
-		}
+		b, err := boolOf(v)
 		*p = b
-		return nil
+		return err
 	case *string:
-		if v.kind == KindNil {
-			*p = ""
-			return nil
-		}
-		s, ok := v.AsString()
-		if !ok {
-			return wrongKind(v, "string", "")
-		}
+		s, err := stringOf(v)
 		*p = s
-		return nil
+		return err
 	case *int64:
 		i, err := intOf(v, math.MinInt64, math.MaxInt64, "int64")
 		*p = i
@@ -435,6 +421,30 @@ func wrongKind(v Value, want, path string) error {
 		s = s[:57] + "..."
 	}
 	return convertErr(path, "cannot store %s %s in a %s", v.kind, s, want)
+}
+
+// boolOf is what Unmarshal stores in a *bool: false for nil.
+func boolOf(v Value) (bool, error) {
+	if v.kind == KindNil {
+		return false, nil
+	}
+	b, ok := v.AsBool()
+	if !ok {
+		return false, wrongKind(v, "bool", "")
+	}
+	return b, nil
+}
+
+// stringOf is what Unmarshal stores in a *string: "" for nil.
+func stringOf(v Value) (string, error) {
+	if v.kind == KindNil {
+		return "", nil
+	}
+	s, ok := v.AsString()
+	if !ok {
+		return "", wrongKind(v, "string", "")
+	}
+	return s, nil
 }
 
 func intOf(v Value, lo, hi int64, want string) (int64, error) {
