@@ -158,6 +158,26 @@ func ValueOf(x any) (Value, error) {
 	return reflectValueOf(reflect.ValueOf(x))
 }
 
+// valueOfInto stores ValueOf(x) in the zero Value *v, strings and ints
+// field by field: a Value returned is a 56-byte copy, a memmove call in
+// Go's wasm code, and hops and paths convert a string or two per call.
+func valueOfInto(v *Value, x any) error {
+	switch x := x.(type) {
+	case string:
+		v.kind, v.s = KindString, x
+		return nil
+	case int:
+		v.kind, v.n = KindInt, uint64(int64(x))
+		return nil
+	case int64:
+		v.kind, v.n = KindInt, uint64(x)
+		return nil
+	}
+	var err error
+	*v, err = ValueOf(x)
+	return err
+}
+
 // MustValueOf is [ValueOf] that panics on error, for literals.
 func MustValueOf(x any) Value {
 	v, err := ValueOf(x)

@@ -73,8 +73,8 @@ func (c *Ctx) valueEffect(op, flags uint8, target uint16, x any, what string) er
 	if err := c.usable(); err != nil {
 		return err
 	}
-	v, err := ValueOf(x)
-	if err != nil {
+	var v Value
+	if err := valueOfInto(&v, x); err != nil {
 		return Poison(fmt.Errorf("squall: %s: %w", what, err))
 	}
 	start := len(c.inst.eff.b)
@@ -193,12 +193,11 @@ func (c *Ctx) Hop(stage *Stage, key, payload any) error {
 	if err := c.usable(); err != nil {
 		return err
 	}
-	k, err := ValueOf(key)
-	if err != nil {
+	var k, p Value
+	if err := valueOfInto(&k, key); err != nil {
 		return Poison(fmt.Errorf("squall: hop key: %w", err))
 	}
-	p, err := ValueOf(payload)
-	if err != nil {
+	if err := valueOfInto(&p, payload); err != nil {
 		return Poison(fmt.Errorf("squall: hop payload: %w", err))
 	}
 	start := len(c.inst.eff.b)
