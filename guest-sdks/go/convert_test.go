@@ -238,8 +238,8 @@ func TestTypedPrimitives(t *testing.T) {
 	}
 }
 
-// TestValueOfInto holds valueOfInto, the in-place ValueOf of hops and
-// emits, to ValueOf for its fast cases and the rest.
+// TestValueOfInto holds valueOfInto, the in-place ValueOf of path keys,
+// to ValueOf for its fast cases and the rest.
 func TestValueOfInto(t *testing.T) {
 	for _, x := range []any{"w", "", 0, -7, int64(math.MinInt64), int8(3), uint64(math.MaxUint64), nil, 1.5, []string{"a"}, userID("u"), struct{}{}} {
 		want, werr := ValueOf(x)

@@ -73,8 +73,8 @@ func (c *Ctx) valueEffect(op, flags uint8, target uint16, x any, what string) er
 	if err := c.usable(); err != nil {
 		return err
 	}
-	var v Value
-	if err := valueOfInto(&v, x); err != nil {
+	v, err := ValueOf(x)
+	if err != nil {
 		return Poison(fmt.Errorf("squall: %s: %w", what, err))
 	}
 	start := len(c.inst.eff.b)
@@ -193,11 +193,12 @@ func (c *Ctx) Hop(stage *Stage, key, payload any) error {
 	if err := c.usable(); err != nil {
 		return err
 	}
-	var k, p Value
-	if err := valueOfInto(&k, key); err != nil {
+	k, err := ValueOf(key)
+	if err != nil {
 		return Poison(fmt.Errorf("squall: hop key: %w", err))
 	}
-	if err := valueOfInto(&p, payload); err != nil {
+	p, err := ValueOf(payload)
+	if err != nil {
 		return Poison(fmt.Errorf("squall: hop payload: %w", err))
 	}
 	start := len(c.inst.eff.b)
