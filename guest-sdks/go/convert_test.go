@@ -183,3 +183,70 @@ func TestClassify(t *testing.T) {
 		t.Fatal("wrapping nil")
 	}
 }
+
+// TestTypedPrimitives holds the stage functions Typed makes for primitive
+// inputs to Unmarshal's conversions: the same value passed on, the same
+// error (as an InputError) and no call of the stage.
+func TestTypedPrimitives(t *testing.T) {
+	inputs := []Value{{}, String("w"), Int(-3), Int(math.MaxInt64), Bool(true), Float(1.5), Bytes([]byte("b")), MustValueOf([]int{1})}
+	ctx := &Ctx{stage: &Stage{name: "s"}}
+	check := func(name string, v Value, got any, called bool, err error, want any, wantErr error) {
+		t.Helper()
+		switch {
+		case (err == nil) != (wantErr == nil):
+			t.Errorf("%s(%s): error %v, Unmarshal's %v", name, v, err, wantErr)
+		case err != nil:
+			var ie *InputError
+			if !errors.As(err, &ie) || ie.Err.Error() != wantErr.Error() || called {
+				t.Errorf("%s(%s): %v (called %v), want an InputError of %v", name, v, err, called, wantErr)
+			}
+		case !called || got != want:
+			t.Errorf("%s(%s): stage got %v (called %v), Unmarshal gives %v", name, v, got, called, want)
+		}
+	}
+	for _, v := range inputs {
+		var got any
+		called := false
+		var s string
+		err := Typed(func(_ *Ctx, x string) error { got, called = x, true; return nil })(ctx, v)
+		werr := Unmarshal(v, &s)
+		check("string", v, got, called, err, s, werr)
+
+		got, called = nil, false
+		var i int
+		err = Typed(func(_ *Ctx, x int) error { got, called = x, true; return nil })(ctx, v)
+		werr = Unmarshal(v, &i)
+		check("int", v, got, called, err, i, werr)
+
+		got, called = nil, false
+		var i64 int64
+		err = Typed(func(_ *Ctx, x int64) error { got, called = x, true; return nil })(ctx, v)
+		werr = Unmarshal(v, &i64)
+		check("int64", v, got, called, err, i64, werr)
+
+		got, called = nil, false
+		var b bool
+		err = Typed(func(_ *Ctx, x bool) error { got, called = x, true; return nil })(ctx, v)
+		werr = Unmarshal(v, &b)
+		check("bool", v, got, called, err, b, werr)
+
+		var gotV Value
+		err = Typed(func(_ *Ctx, x Value) error { gotV = x; return nil })(ctx, v)
+		if err != nil || !Equal(gotV, v) {
+			t.Errorf("Value(%s): got %s, %v", v, gotV, err)
+		}
+	}
+}
+
+// TestValueOfInto holds valueOfInto, the in-place ValueOf of path keys,
+// to ValueOf for its fast cases and the rest.
+func TestValueOfInto(t *testing.T) {
+	for _, x := range []any{"w", "", 0, -7, int64(math.MinInt64), int8(3), uint64(math.MaxUint64), nil, 1.5, []string{"a"}, userID("u"), struct{}{}} {
+		want, werr := ValueOf(x)
+		var got Value
+		err := valueOfInto(&got, x)
+		if (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error()) || !Equal(got, want) {
+			t.Errorf("valueOfInto(%#v) = %s, %v; ValueOf gives %s, %v", x, got, err, want, werr)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package squall
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -456,6 +457,46 @@ func (c *Ctx) SourcePartition() int { return int(c.it.sourcePartition) }
 //
 //	t.Stage("index", squall.Typed(func(ctx *squall.Ctx, f Follow) error { ... }))
 func Typed[T any](fn func(ctx *Ctx, input T) error) StageFunc {
+	// The common primitive inputs get stage functions of their own, which
+	// convert as Unmarshal does: through Unmarshal the input variable
+	// escapes, a heap allocation per item, and an allocation costs a wasm
+	// guest as much as the rest of a small stage.
+	switch f := any(fn).(type) {
+	case func(*Ctx, Value) error:
+		return f
+	case func(*Ctx, string) error:
+		return func(ctx *Ctx, input Value) error {
+			s, err := stringOf(input)
+			if err != nil {
+				return &InputError{Stage: ctx.stage.name, Err: err}
+			}
+			return f(ctx, s)
+		}
+	case func(*Ctx, int64) error:
+		return func(ctx *Ctx, input Value) error {
+			i, err := intOf(input, math.MinInt64, math.MaxInt64, "int64")
+			if err != nil {
+				return &InputError{Stage: ctx.stage.name, Err: err}
+			}
+			return f(ctx, i)
+		}
+	case func(*Ctx, int) error:
+		return func(ctx *Ctx, input Value) error {
+			i, err := intOf(input, math.MinInt, math.MaxInt, "int")
+			if err != nil {
+				return &InputError{Stage: ctx.stage.name, Err: err}
+			}
+			return f(ctx, int(i))
+		}
+	case func(*Ctx, bool) error:
+		return func(ctx *Ctx, input Value) error {
+			b, err := boolOf(input)
+			if err != nil {
+				return &InputError{Stage: ctx.stage.name, Err: err}
+			}
+			return f(ctx, b)
+		}
+	}
 	return func(ctx *Ctx, input Value) error {
 		var in T
 		if err := Unmarshal(input, &in); err != nil {

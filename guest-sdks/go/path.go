@@ -165,6 +165,16 @@ func (p Path) with(s step) Path {
 	return Path{last: nd, err: p.err}
 }
 
+// push is with for a step the caller fills in place: the new path and its
+// node, whose step is zero but for op (newPathNode returns zero nodes).
+// Key and Incr, the steps of most transforms, avoid with's copies of a
+// step, memmove calls in Go's wasm code.
+func (p Path) push(op pathOp) (Path, *pathNode) {
+	nd := newPathNode()
+	nd.prev, nd.n, nd.op = p.last, p.Len()+1, op
+	return Path{last: nd, err: p.err}, nd
+}
+
 // steps returns the steps in order.
 func (p Path) steps() []step {
 	out := make([]step, p.Len())
@@ -181,6 +191,13 @@ func (p *Path) conv(x any, what string) Value {
 		p.err = &PathError{Step: p.Len(), Nav: what, Msg: strings.TrimPrefix(err.Error(), "squall: "), Err: err}
 	}
 	return v
+}
+
+// convLast is conv for the argument of the last step, stored in place.
+func (p *Path) convLast(x any, what string) {
+	if err := valueOfInto(&p.last.arg, x); err != nil && p.err == nil {
+		p.err = &PathError{Step: p.Len() - 1, Nav: what, Msg: strings.TrimPrefix(err.Error(), "squall: "), Err: err}
+	}
 }
 
 // PathError reports a malformed path: a step argument that could not be
@@ -225,8 +242,9 @@ func (p Path) Len() int {
 // absent, created by transforms. On a set it navigates to the element k
 // when present.
 func (p Path) Key(k any) Path {
-	v := p.conv(k, "key")
-	return p.with(step{op: opKey, arg: v})
+	q, _ := p.push(opKey)
+	q.convLast(k, "key")
+	return q
 }
 
 // MustKey is Key that navigates nowhere when k is absent.
@@ -309,7 +327,11 @@ func (p Path) Set(v any) Path {
 func (p Path) Remove() Path { return p.with(step{op: opRemove}) }
 
 // Incr is the terminal that adds n to a number (nil counts as 0).
-func (p Path) Incr(n int64) Path { return p.with(step{op: opIncr, arg: Int(n)}) }
+func (p Path) Incr(n int64) Path {
+	q, nd := p.push(opIncr)
+	nd.arg.kind, nd.arg.n = KindInt, uint64(n)
+	return q
+}
 
 // IncrFloat is the terminal that adds f to a number; the result is a float.
 func (p Path) IncrFloat(f float64) Path { return p.with(step{op: opIncr, arg: Float(f)}) }

@@ -1,6 +1,7 @@
 package squall
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -101,5 +102,20 @@ func TestSchemaForms(t *testing.T) {
 	}
 	if got := s.Value().String(); got != `{"key": "string", "val": {"type": "record", "fields": [["n", "int"], ["tags", {"elem": "string", "type": "set", "subindexed": true}]]}, "type": "map"}` {
 		t.Fatal(got)
+	}
+}
+
+// TestPathStepInPlace holds Key and Incr, which fill their steps in
+// place, to the paths and errors of the general step builder.
+func TestPathStepInPlace(t *testing.T) {
+	p := P().Key("a").Key(7).Key(int64(-2)).Key(1.5).Incr(3)
+	if got, want := p.String(), P().with(step{op: opKey, arg: String("a")}).with(step{op: opKey, arg: Int(7)}).
+		with(step{op: opKey, arg: Int(-2)}).with(step{op: opKey, arg: Float(1.5)}).with(step{op: opIncr, arg: Int(3)}).String(); got != want {
+		t.Fatalf("%s, want %s", got, want)
+	}
+	bad := P().Key("a").Key(make(chan int)).Key("b")
+	var pe *PathError
+	if err := bad.Validate(TransformMode); !errors.As(err, &pe) || pe.Step != 1 || pe.Nav != "key" {
+		t.Fatalf("%v (%+v), want a PathError at step 1", err, pe)
 	}
 }
