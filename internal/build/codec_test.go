@@ -81,15 +81,7 @@ func TestNativeCodecMatchesTypeScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := host.NewRuntime(ctx, host.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(ctx)
-	m, err := r.Compile(ctx, "codecdiff", wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := compile(t, newRuntime(t), "codecdiff", wasm)
 	if _, err := m.Describe(ctx, host.InitParams{Tasks: 1}); err != nil {
 		var ge *host.GuestError
 		if errors.As(err, &ge) && ge.Detail != nil {

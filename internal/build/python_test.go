@@ -154,29 +154,13 @@ func (h *memHandler) Query(_ context.Context, q *abi.QueryFrame) *abi.QueryRespo
 	return &abi.QueryResponse{Results: make([]abi.Result, len(q.Queries))}
 }
 
-func newRuntime(t *testing.T) *host.Runtime {
-	t.Helper()
-	cfg := host.DefaultConfig()
-	cfg.CacheDir = filepath.Join(os.TempDir(), "squall-build-test-wazero")
-	r, err := host.NewRuntime(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Close(context.Background()) })
-	return r
-}
-
 // The built module runs: it declares itself, reads its own files and
 // reports a stage's exception with the traceback of the user's code.
 func TestPythonModuleRuns(t *testing.T) {
 	needPython(t)
 	ctx := context.Background()
 	r := newRuntime(t)
-	m, err := r.Compile(ctx, "files", buildPython(t, "testdata/python/app"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close(ctx)
+	m := compile(t, r, "files", buildPython(t, "testdata/python/app"))
 	def, err := m.Describe(ctx, host.InitParams{Tasks: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -184,11 +168,7 @@ func TestPythonModuleRuns(t *testing.T) {
 	if def.Name != "files" || len(def.Depots) != 1 || len(def.Topologies) != 1 {
 		t.Fatalf("definition %+v", def)
 	}
-	in, err := m.Instantiate(ctx, host.InitParams{Tasks: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close(ctx)
+	in := instantiate(t, m)
 	batch := &abi.BatchFrame{Header: abi.BatchHeader{BatchID: 1, TimeUnixNano: 1e18}}
 	for i, s := range []string{"data", "meta", "ab", "fail"} {
 		enc, err := abi.Encode(abi.String(s))
@@ -432,16 +412,8 @@ func TestPythonCodec(t *testing.T) {
 	needPython(t)
 	ctx := context.Background()
 	r := newRuntime(t)
-	m, err := r.Compile(ctx, "codec", buildPython(t, "testdata/python/codec"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close(ctx)
-	in, err := m.Instantiate(ctx, host.InitParams{Tasks: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close(ctx)
+	m := compile(t, r, "codec", buildPython(t, "testdata/python/codec"))
+	in := instantiate(t, m)
 	var items []abi.Value
 	for _, enc := range goldenHex(t) {
 		items = append(items, abi.Bytes(enc))
@@ -494,11 +466,7 @@ func TestPythonStdlibImports(t *testing.T) {
 	needPython(t)
 	ctx := context.Background()
 	r := newRuntime(t)
-	m, err := r.Compile(ctx, "stdlib", buildPython(t, "testdata/python/stdlib"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close(ctx)
+	m := compile(t, r, "stdlib", buildPython(t, "testdata/python/stdlib"))
 	if _, err := m.Describe(ctx, host.InitParams{Tasks: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -556,11 +524,7 @@ func TestPythonDeterministic(t *testing.T) {
 	needPython(t)
 	ctx := context.Background()
 	r := newRuntime(t)
-	m, err := r.Compile(ctx, "hashseed", buildPython(t, "testdata/python/hashseed"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close(ctx)
+	m := compile(t, r, "hashseed", buildPython(t, "testdata/python/hashseed"))
 	var got []string
 	for seed := range uint64(3) {
 		in, err := m.Instantiate(ctx, host.InitParams{Tasks: 1, Seed: seed * 7919})
@@ -634,16 +598,8 @@ func TestPythonHostCalls(t *testing.T) {
 	needPython(t)
 	ctx := context.Background()
 	r := newRuntime(t)
-	m, err := r.Compile(ctx, "query", buildPython(t, "testdata/python/query"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close(ctx)
-	in, err := m.Instantiate(ctx, host.InitParams{Tasks: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close(ctx)
+	m := compile(t, r, "query", buildPython(t, "testdata/python/query"))
+	in := instantiate(t, m)
 	keys := []string{"0", "100", "65000", "70000", "5000000", "write"}
 	batch := &abi.BatchFrame{Header: abi.BatchHeader{BatchID: 1, TimeUnixNano: 1e18}}
 	for i, k := range keys {

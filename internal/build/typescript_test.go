@@ -89,15 +89,7 @@ func TestTypeScriptBuildRuns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := host.NewRuntime(ctx, host.DefaultConfig())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close(ctx)
-		m, err := r.Compile(ctx, "fixture", wasm)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := compile(t, newRuntime(t), "fixture", wasm)
 		def, err := m.Describe(ctx, host.InitParams{Tasks: 2})
 		if err != nil {
 			t.Fatalf("source=%v: %v", source, err)
@@ -194,15 +186,7 @@ func TestTypeScriptBuildFreshCheckout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := host.NewRuntime(ctx, host.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(ctx)
-	m, err := r.Compile(ctx, "wordcount", wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := compile(t, newRuntime(t), "wordcount", wasm)
 	def, err := m.Describe(ctx, host.InitParams{Tasks: 4})
 	if err != nil {
 		t.Fatal(err)
@@ -238,15 +222,7 @@ func TestTypeScriptBundlesNpmPackages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := host.NewRuntime(ctx, host.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(ctx)
-	m, err := r.Compile(ctx, "withdeps", wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := compile(t, newRuntime(t), "withdeps", wasm)
 	def, err := m.Describe(ctx, host.InitParams{Tasks: 1})
 	if err != nil {
 		t.Fatal(err)
